@@ -1,0 +1,38 @@
+"""Conditional VGAN: predict the future of one frame (main_conditional.lua).
+
+A 2-D encoder of the first frame replaces z and feeds both streams; G is also trained with
+lambda * L1 between its first generated frame and the input (lambda = 10); no mask penalty.
+Variants: default (CPU demo), `:paper` (64x64, 32 frames, batch 32), `:tiny` (tests).
+"""
+import importlib.util
+import pathlib
+
+import ml_collections
+
+
+def _load_unconditional():
+  """configs/vgan.py, loaded by path so this file works from any working directory."""
+  spec = importlib.util.spec_from_file_location(
+      "jaxvid_configs_vgan", pathlib.Path(__file__).with_name("vgan.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def get_config(variant: str = "") -> ml_collections.ConfigDict:
+  config = _load_unconditional().get_config(variant)
+  config.vgan.conditional = True
+  config.vgan.mask_weight = 0.0
+  config.vgan.l1_weight = 10.0
+  if variant == "paper":
+    config.vgan.g_channels = (1024, 512, 256, 128)
+    config.vgan.encoder_channels = (128, 256, 512, 1024)
+    config.vgan.d_channels = (128, 256, 512, 1024)
+    config.train.batch_size = 32
+  elif variant == "tiny":
+    config.vgan.encoder_channels = (8, 16)
+  else:
+    config.vgan.g_channels = (256, 128, 64)
+    config.vgan.encoder_channels = (64, 128, 256)
+    config.vgan.d_channels = (64, 128, 256)
+  return config

@@ -1,0 +1,78 @@
+"""Orbax checkpoints of the train state, the data iterator state and what made them.
+
+Each step directory holds three items: 'state' (the train-state pytree), 'data' (the iterator
+state, JSON) and 'meta' (model name + architecture, JSON). Orbax writes asynchronously into a
+temporary directory and renames it when complete, so a crash mid-write never leaves a
+checkpoint that `latest_step()` would pick.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+import orbax.checkpoint as ocp
+
+from jaxvid.errors import UserError
+
+
+class Checkpointer:
+
+  def __init__(self, directory: str, max_to_keep: int, metadata: dict):
+    self.directory = os.path.abspath(directory)
+    self.metadata = metadata
+    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
+                                           enable_async_checkpointing=True)
+    self._manager = ocp.CheckpointManager(self.directory, options=options,
+                                          item_names=("state", "data", "meta"))
+
+  def latest_step(self) -> int | None:
+    return self._manager.latest_step()
+
+  def save(self, step: int, state, data_state: dict) -> None:
+    self._manager.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state),
+        meta=ocp.args.JsonSave(self.metadata)))
+
+  def check_compatible(self, step: int) -> None:
+    """Clear error if the checkpoint was written by another model or architecture."""
+    try:
+      stored = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+      stored = stored["meta"]
+    except Exception as e:  # noqa: BLE001 - any failure here means "not ours"
+      raise UserError(f"{self.directory} step {step} is not a jaxvid checkpoint "
+                      f"(no readable 'meta' item: {type(e).__name__})") from e
+    if stored.get("model") != self.metadata["model"]:
+      raise UserError(f"checkpoint {self.directory} (step {step}) was written by model "
+                      f"{stored.get('model')!r}; this config trains {self.metadata['model']!r}. "
+                      f"Use another --workdir.")
+    ours, theirs = self.metadata.get("architecture"), stored.get("architecture")
+    if ours != theirs:
+      diff = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+      detail = ", ".join(f"{k}: checkpoint {theirs.get(k)} vs config {ours.get(k)}" for k in diff)
+      raise UserError(f"checkpoint {self.directory} (step {step}) has another architecture "
+                      f"({detail}). Use another --workdir or the checkpoint's config.")
+
+  def restore(self, step: int, abstract_state) -> tuple[object, dict]:
+    """Restore (state, data_state); `abstract_state` gives shapes, dtypes and shardings."""
+    self.check_compatible(step)
+    restored = self._manager.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(abstract_state), data=ocp.args.JsonRestore()))
+    return restored["state"], restored["data"]
+
+  def wait_until_finished(self) -> None:
+    self._manager.wait_until_finished()
+
+  def close(self) -> None:
+    self._manager.wait_until_finished()
+    self._manager.close()
+
+
+def abstract_like(state, sharding):
+  """ShapeDtypeStructs of `state` placed with `sharding`, the target of a restore."""
+  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), state)
+
+
+def dump_config(path: str, config) -> None:
+  with open(path, "w") as f:
+    json.dump(json.loads(config.to_json_best_effort()), f, indent=2, sort_keys=True)

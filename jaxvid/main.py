@@ -1,0 +1,57 @@
+"""Train a jaxvid model: python -m jaxvid.main --config=configs/vgan.py --workdir=runs/vgan
+
+Config variants and overrides: --config=configs/vgan.py:paper --config.train.batch_size=8
+"""
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from jaxvid.errors import UserError
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a config file[:variant].",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and samples.")
+_JAX_DISTRIBUTED = flags.DEFINE_bool(
+    "jax_distributed", False, "Call jax.distributed.initialize() first (multi-host TPU/GPU).")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def parse_flags(argv):
+  """absl flag parsing, with config overrides of unknown keys or bad values as one line."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    message = str(e).strip()
+    if "Traceback" in message:  # config_flags embeds the config file's traceback: keep its cause
+      message = f"{message.splitlines()[0]} {message.splitlines()[-1]}"
+    print(f"error: {message}\nPass --helpfull to see the flags.", file=sys.stderr)
+    sys.exit(2)
+  except (AttributeError, KeyError, TypeError, ValueError) as e:
+    bad = [a for a in argv[1:] if a.startswith("--config.")]
+    print(f"error: bad config override ({type(e).__name__}: {e}) among {' '.join(bad) or argv[1:]}; "
+          f"config keys are those of the config file's get_config()", file=sys.stderr)
+    sys.exit(2)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # keep orbax's per-save INFO lines out of the way
+  import jax
+  if _JAX_DISTRIBUTED.value:
+    jax.distributed.initialize()
+  from jaxvid import train
+  try:
+    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  except UserError as e:
+    print(f"error: {e}", file=sys.stderr, flush=True)
+    sys.exit(1)
+  except KeyboardInterrupt:
+    print("interrupted; the last completed checkpoint is kept", file=sys.stderr, flush=True)
+    sys.exit(130)
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,178 @@
+"""Convolutions with Torch semantics, in a literal and a fast (phase-decomposed) form.
+
+VGAN's nets are built from kernel-4, stride-2, padding-1 convolutions and transposed
+convolutions (Torch's `SpatialFullConvolution` / `VolumetricFullConvolution`). XLA:CPU runs the
+literal transposed conv (an lhs-dilated conv) and the input gradient of a strided conv very
+slowly. Both have an exactly equivalent form built from an ordinary stride-1 convolution:
+
+* stride-2 transposed conv, k=4, p=1 (1-D, per axis): output phase r of position m reads
+  inputs m-1+r+j for taps j in {0, 1} with kernel index 3 - r - 2j. So one stride-1 conv with a
+  2-tap kernel over the input padded by 1 yields all 2^d phases as channels; phase r is the
+  slice [r : r + n]; interleaving the phases (depth-to-space) gives the output.
+* stride-2 conv, k=4, p=1: pad by 1, space-to-depth by 2, then a 2-tap valid conv whose kernel
+  is the original one regrouped as k = 2a + b (a: tap, b: sub-pixel channel).
+
+Same parameters and the same numbers (up to float summation order) in both forms; the
+`impl` attribute ('literal' | 'fast') picks one, and tests/test_layers.py checks they agree.
+Parameters are stored as (*kernel, in, out) like Flax's own convs.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+IMPLS = ("literal", "fast")
+
+
+def _dimension_numbers(ndim: int) -> tuple[str, str, str]:
+  spatial = "DHW"[-ndim:]
+  return f"N{spatial}C", f"{spatial}IO", f"N{spatial}C"
+
+
+def _is_fast_case(kernel: Sequence[int], strides: Sequence[int], padding: int) -> bool:
+  return padding == 1 and all(k == 4 for k in kernel) and all(s == 2 for s in strides)
+
+
+def conv_transpose_literal(x, kernel, strides: Sequence[int], padding: int):
+  """Torch `FullConvolution` semantics: out[o] = sum_{i,k: o = s*i - p + k} x[i] w[k]."""
+  ndim = kernel.ndim - 2
+  pads = [(k - 1 - padding, k - 1 - padding) for k in kernel.shape[:ndim]]
+  flipped = jnp.flip(kernel, axis=tuple(range(ndim)))
+  return lax.conv_general_dilated(
+      x, flipped, window_strides=(1,) * ndim, padding=pads, lhs_dilation=tuple(strides),
+      dimension_numbers=_dimension_numbers(ndim))
+
+
+def conv_transpose_fast(x, kernel):
+  """k=4, s=2, p=1 transposed conv as a 2-tap stride-1 conv + depth-to-space (exact)."""
+  ndim = kernel.ndim - 2
+  c_out = kernel.shape[-1]
+  phases = list(itertools.product((0, 1), repeat=ndim))
+  taps = jnp.array([0, 1])
+  phase_kernels = []
+  for phase in phases:
+    sub = kernel
+    for axis, r in enumerate(phase):
+      sub = jnp.take(sub, 3 - r - 2 * taps, axis=axis)  # kernel index 3 - r - 2j for tap j
+    phase_kernels.append(sub)
+  packed = jnp.concatenate(phase_kernels, axis=-1)  # (2,)*ndim + (in, 2^ndim * out)
+  y = lax.conv_general_dilated(
+      x, packed, window_strides=(1,) * ndim, padding=[(1, 1)] * ndim,
+      dimension_numbers=_dimension_numbers(ndim))
+  sizes = x.shape[1:-1]
+  slices = []
+  for idx, phase in enumerate(phases):
+    index = (slice(None),) + tuple(slice(r, r + n) for r, n in zip(phase, sizes))
+    slices.append(y[index + (slice(idx * c_out, (idx + 1) * c_out),)])
+  stacked = jnp.stack(slices, axis=-2)  # (B, *sizes, 2^ndim, out)
+  stacked = stacked.reshape(stacked.shape[:-2] + (2,) * ndim + (c_out,))
+  # (B, n1, n2, .., r1, r2, .., C) -> (B, n1, r1, n2, r2, .., C) -> (B, 2n1, 2n2, .., C)
+  order = [0]
+  for axis in range(ndim):
+    order += [1 + axis, 1 + ndim + axis]
+  stacked = stacked.transpose(order + [1 + 2 * ndim])
+  return stacked.reshape((x.shape[0],) + tuple(2 * n for n in sizes) + (c_out,))
+
+
+def conv_literal(x, kernel, strides: Sequence[int], padding: int):
+  """Torch `Convolution` semantics: out[m] = sum_k x[s*m - p + k] w[k]."""
+  ndim = kernel.ndim - 2
+  return lax.conv_general_dilated(
+      x, kernel, window_strides=tuple(strides), padding=[(padding, padding)] * ndim,
+      dimension_numbers=_dimension_numbers(ndim))
+
+
+def conv_fast(x, kernel):
+  """k=4, s=2, p=1 conv as pad + space-to-depth + 2-tap valid conv (exact)."""
+  ndim = kernel.ndim - 2
+  c_in, c_out = kernel.shape[-2:]
+  x = jnp.pad(x, [(0, 0)] + [(1, 1)] * ndim + [(0, 0)])
+  batch, sizes = x.shape[0], x.shape[1:-1]
+  if any(n % 2 for n in sizes):
+    raise ValueError(f"stride-2 conv needs even spatial sizes, got {tuple(n - 2 for n in sizes)}")
+  split = [batch]
+  for n in sizes:
+    split += [n // 2, 2]
+  x = x.reshape(split + [c_in])
+  # (B, n1, b1, n2, b2, .., C) -> (B, n1, n2, .., b1, b2, .., C)
+  x = x.transpose([0] + [1 + 2 * a for a in range(ndim)] + [2 + 2 * a for a in range(ndim)]
+                  + [1 + 2 * ndim])
+  x = x.reshape((batch,) + tuple(n // 2 for n in sizes) + (2 ** ndim * c_in,))
+  # kernel index k = 2a + b: (a1, b1, a2, b2, .., I, O) -> (a1, a2, .., b1, b2, .., I, O)
+  k = kernel.reshape((2, 2) * ndim + (c_in, c_out))
+  k = k.transpose([2 * a for a in range(ndim)] + [2 * a + 1 for a in range(ndim)]
+                  + [2 * ndim, 2 * ndim + 1])
+  k = k.reshape((2,) * ndim + (2 ** ndim * c_in, c_out))
+  return lax.conv_general_dilated(
+      x, k, window_strides=(1,) * ndim, padding="VALID",
+      dimension_numbers=_dimension_numbers(ndim))
+
+
+class _TorchConvBase(nn.Module):
+  features: int
+  kernel_size: Sequence[int]
+  strides: Sequence[int] | None = None
+  padding: int = 0
+  impl: str = "fast"
+  use_bias: bool = True
+  # VGAN init (main.lua weights_init): weights N(0, 0.01), bias 0.
+  kernel_init: nn.initializers.Initializer = nn.initializers.normal(0.01)
+  bias_init: nn.initializers.Initializer = nn.initializers.zeros
+  dtype: jnp.dtype | None = None
+
+  def _params(self, x):
+    if self.impl not in IMPLS:
+      raise ValueError(f"conv impl must be one of {IMPLS}, got {self.impl!r}")
+    ndim = len(self.kernel_size)
+    if x.ndim != ndim + 2:
+      raise ValueError(f"{type(self).__name__} with a {ndim}-D kernel needs a {ndim + 2}-D input "
+                       f"(batch, *spatial, channels); got shape {x.shape}")
+    strides = tuple(self.strides or (1,) * ndim)
+    kernel = self.param("kernel", self.kernel_init,
+                        tuple(self.kernel_size) + (x.shape[-1], self.features), jnp.float32)
+    bias = (self.param("bias", self.bias_init, (self.features,), jnp.float32)
+            if self.use_bias else None)
+    dtype = self.dtype or x.dtype
+    return x.astype(dtype), kernel.astype(dtype), bias, strides
+
+  def _finish(self, y, bias):
+    return y if bias is None else y + bias.astype(y.dtype)
+
+
+class ConvTranspose(_TorchConvBase):
+  """Torch `SpatialFullConvolution` / `VolumetricFullConvolution` (2-D or 3-D)."""
+
+  @nn.compact
+  def __call__(self, x):
+    x, kernel, bias, strides = self._params(x)
+    if self.impl == "fast" and _is_fast_case(self.kernel_size, strides, self.padding):
+      y = conv_transpose_fast(x, kernel)
+    else:
+      y = conv_transpose_literal(x, kernel, strides, self.padding)
+    return self._finish(y, bias)
+
+
+class Conv(_TorchConvBase):
+  """Torch `SpatialConvolution` / `VolumetricConvolution` (2-D or 3-D)."""
+
+  @nn.compact
+  def __call__(self, x):
+    x, kernel, bias, strides = self._params(x)
+    if self.impl == "fast" and _is_fast_case(self.kernel_size, strides, self.padding):
+      y = conv_fast(x, kernel)
+    else:
+      y = conv_literal(x, kernel, strides, self.padding)
+    return self._finish(y, bias)
+
+
+def batch_norm(train: bool, epsilon: float, name: str | None = None, dtype=None) -> nn.BatchNorm:
+  """Torch-style BatchNorm (momentum 0.1 => Flax 0.9) with DCGAN init: scale N(1, 0.02), bias 0."""
+  return nn.BatchNorm(
+      use_running_average=not train, momentum=0.9, epsilon=epsilon, dtype=dtype,
+      scale_init=lambda key, shape, dtype=jnp.float32: 1.0 + 0.02 * jax.random.normal(key, shape, dtype),
+      bias_init=nn.initializers.zeros, name=name)

@@ -1,0 +1,152 @@
+"""VGAN: two-stream video generator and 3-D conv discriminator (Vondrick et al. 2016).
+
+Layer for layer as the authors' Torch7 code (`main.lua`, `main_conditional.lua`):
+
+Unconditional generator, z ~ N(0, I) in R^100, BatchNorm + ReLU after every hidden layer:
+  background: ConvT z->c0 k4 (1 -> 4x4), then c0->c1->c2->c3->3, k4 s2 p1, tanh.
+  foreground: ConvT z->c0 k(2,4,4) (1 -> 2x4x4), then c0->c1->c2->c3, k4 s2 p1; two heads
+              c3->3 (tanh) = f and c3->1 (sigmoid) = m, k4 s2 p1.
+  G(z) = m * f + (1 - m) * b, b replicated over time. Paper: c = (512, 256, 128, 64).
+Conditional generator (future from one frame): a 2-D encoder e0->e1->e2->e3 (k4 s2 p1, ReLU,
+  BatchNorm eps 1e-3 except the first layer) replaces z; the background stream starts from the
+  encoder's 4x4 map with the k4 s2 p1 tower, the foreground stream lifts it to 2x4x4 with a
+  ConvT k(2,1,1). Paper: encoder (128, 256, 512, 1024), c = (1024, 512, 256, 128).
+Discriminator: Conv3d k4 s2 p1 3->d0 (LeakyReLU 0.2, no BN), d0->d1->d2->d3 (BN eps 1e-3,
+  LeakyReLU 0.2), then Conv3d d3->1 with a kernel covering what is left (2x4x4) -> one logit.
+  The code outputs 2 logits into a softmax; sigmoid of one logit is the same model
+  (softmax([a, b])_0 = sigmoid(a - b)) with 512*32 + 1 fewer parameters.
+
+Sizes generalise: with n = len(channels) upsampling layers, a clip of T x H x W frames needs
+T, H, W divisible by 2^n; the base of the foreground stream is (T, H, W) / 2^n.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from jaxvid.models.layers import Conv, ConvTranspose, batch_norm
+
+
+def stream_base_shape(frames: int, height: int, width: int, num_up: int) -> tuple[int, int, int]:
+  """(T, H, W) at the bottom of a stream of `num_up` stride-2 layers, or a clear error."""
+  factor = 2 ** num_up
+  bad = [f"{name}={size}" for name, size in (("frames", frames), ("height", height),
+                                             ("width", width)) if size % factor or size < factor]
+  if bad:
+    raise ValueError(
+        f"VGAN with {num_up} stride-2 layers per stream needs frames, height and width that are "
+        f"multiples of {factor} (at least {factor}); got {', '.join(bad)}. Change the clip size "
+        f"or the number of channels in the generator/discriminator config.")
+  return frames // factor, height // factor, width // factor
+
+
+class _UpTower(nn.Module):
+  """k4 s2 p1 transposed convs, each followed by BatchNorm + ReLU."""
+  channels: Sequence[int]
+  ndim: int
+  impl: str
+  dtype: jnp.dtype | None = None
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    for i, c in enumerate(self.channels):
+      x = ConvTranspose(c, (4,) * self.ndim, (2,) * self.ndim, 1, impl=self.impl,
+                        dtype=self.dtype, name=f"up{i}")(x)
+      x = nn.relu(batch_norm(train, 1e-5, name=f"bn_up{i}", dtype=self.dtype)(x))
+    return x
+
+
+class FrameEncoder(nn.Module):
+  """2-D encoder of the conditioning frame (main_conditional.lua `encode_net`)."""
+  channels: Sequence[int] = (128, 256, 512, 1024)
+  impl: str = "fast"
+  dtype: jnp.dtype | None = None
+
+  @nn.compact
+  def __call__(self, frame, train: bool):
+    x = frame
+    for i, c in enumerate(self.channels):
+      x = Conv(c, (4, 4), (2, 2), 1, impl=self.impl, dtype=self.dtype, name=f"conv{i}")(x)
+      if i > 0:
+        x = batch_norm(train, 1e-3, name=f"bn{i}", dtype=self.dtype)(x)
+      x = nn.relu(x)
+    return x
+
+
+class Generator(nn.Module):
+  """Two-stream generator. Returns a dict with video, foreground, mask and background."""
+  frames: int = 32
+  height: int = 64
+  width: int = 64
+  channels: Sequence[int] = (512, 256, 128, 64)
+  conditional: bool = False
+  encoder_channels: Sequence[int] = (128, 256, 512, 1024)
+  out_channels: int = 3
+  impl: str = "fast"
+  dtype: jnp.dtype | None = None
+
+  @nn.compact
+  def __call__(self, inputs, train: bool = True):
+    """inputs: z (B, z_dim) or, if conditional, the first frame (B, H, W, C) in [-1, 1]."""
+    c = list(self.channels)
+    num_up = len(c)
+    t0, h0, w0 = stream_base_shape(self.frames, self.height, self.width, num_up)
+    dt = self.dtype
+    if self.conditional:
+      if inputs.shape[1:3] != (self.height, self.width):
+        raise ValueError(f"conditioning frame must be {self.height}x{self.width}, got "
+                         f"{inputs.shape[1:3]}")
+      code = FrameEncoder(self.encoder_channels, self.impl, dt, name="encoder")(inputs, train)
+      if code.shape[1:3] != (h0, w0):
+        raise ValueError(f"encoder of {len(self.encoder_channels)} layers gives {code.shape[1:3]}, "
+                         f"the streams start at {(h0, w0)}: use as many encoder layers as "
+                         f"generator channels")
+      static = code  # background tower starts at the encoder's map
+      video = ConvTranspose(c[0], (t0, 1, 1), impl=self.impl, dtype=dt,
+                            name="fg_in")(code[:, None])
+      video = nn.relu(batch_norm(train, 1e-5, name="bn_fg_in", dtype=dt)(video))
+      static_tower, video_tower = c[1:], c[1:]
+    else:
+      z = inputs.reshape(inputs.shape[0], -1)
+      static = ConvTranspose(c[0], (h0, w0), impl=self.impl, dtype=dt,
+                             name="bg_in")(z[:, None, None, :])
+      static = nn.relu(batch_norm(train, 1e-5, name="bn_bg_in", dtype=dt)(static))
+      video = ConvTranspose(c[0], (t0, h0, w0), impl=self.impl, dtype=dt,
+                            name="fg_in")(z[:, None, None, None, :])
+      video = nn.relu(batch_norm(train, 1e-5, name="bn_fg_in", dtype=dt)(video))
+      static_tower, video_tower = c[1:], c[1:]
+
+    static = _UpTower(static_tower, 2, self.impl, dt, name="bg_tower")(static, train)
+    background = jnp.tanh(ConvTranspose(self.out_channels, (4, 4), (2, 2), 1, impl=self.impl,
+                                        dtype=dt, name="bg_out")(static))
+    video = _UpTower(video_tower, 3, self.impl, dt, name="fg_tower")(video, train)
+    foreground = jnp.tanh(ConvTranspose(self.out_channels, (4, 4, 4), (2, 2, 2), 1,
+                                        impl=self.impl, dtype=dt, name="fg_out")(video))
+    mask = nn.sigmoid(ConvTranspose(1, (4, 4, 4), (2, 2, 2), 1, impl=self.impl, dtype=dt,
+                                    name="mask_out")(video))
+    background = background[:, None]  # replicated over time by broadcasting
+    out = mask * foreground + (1.0 - mask) * background
+    return {"video": out, "foreground": foreground, "mask": mask, "background": background}
+
+
+class Discriminator(nn.Module):
+  """3-D conv discriminator -> one real/fake logit per clip, shape (B,)."""
+  channels: Sequence[int] = (64, 128, 256, 512)
+  impl: str = "fast"
+  dtype: jnp.dtype | None = None
+
+  @nn.compact
+  def __call__(self, video, train: bool = True):
+    if video.ndim != 5:
+      raise ValueError(f"discriminator expects (B, T, H, W, C) video, got shape {video.shape}")
+    t0, h0, w0 = stream_base_shape(*video.shape[1:4], len(self.channels))
+    x = video
+    for i, c in enumerate(self.channels):
+      x = Conv(c, (4, 4, 4), (2, 2, 2), 1, impl=self.impl, dtype=self.dtype, name=f"conv{i}")(x)
+      if i > 0:
+        x = batch_norm(train, 1e-3, name=f"bn{i}", dtype=self.dtype)(x)
+      x = nn.leaky_relu(x, 0.2)
+    logit = Conv(1, (t0, h0, w0), impl=self.impl, dtype=self.dtype, name="logit")(x)
+    return logit.reshape(video.shape[0]).astype(jnp.float32)

@@ -1,0 +1,186 @@
+"""The one training loop every model shares.
+
+trainer (jaxvid/trainers/<model>.py) gives init_state / train_step / sample / figure;
+this loop owns the mesh, the jitted donated step, checkpoints (+ data iterator state),
+TensorBoard logs, a metrics.jsonl, sample videos, progress and divergence checks.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+
+import jax
+import numpy as np
+
+from jaxvid import checkpoint as ckpt_lib
+from jaxvid import parallel, visualize
+from jaxvid.data import pipeline
+from jaxvid.errors import DivergenceError, UserError
+from jaxvid.trainers import get_trainer
+
+
+def _check_workdir(workdir: str) -> str:
+  workdir = os.path.abspath(workdir)
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    probe = os.path.join(workdir, ".write_test")
+    with open(probe, "w") as f:
+      f.write("ok")
+    os.remove(probe)
+  except OSError as e:
+    raise UserError(f"workdir {workdir} is not writable: {e.strerror or e}") from e
+  return workdir
+
+
+def _format_eta(seconds: float) -> str:
+  if not math.isfinite(seconds):
+    return "?"
+  seconds = int(seconds)
+  return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else \
+      f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class _MetricLog:
+  """Collects per-step device metrics; fetches them only at log/checkpoint time."""
+
+  def __init__(self):
+    self.pending: list[tuple[int, dict]] = []
+
+  def add(self, step: int, metrics: dict) -> None:
+    self.pending.append((step, metrics))
+
+  def flush(self) -> list[tuple[int, dict]]:
+    fetched = [(s, {k: float(v) for k, v in jax.device_get(m).items()}) for s, m in self.pending]
+    self.pending = []
+    for step, metrics in fetched:
+      bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+      if bad:
+        raise DivergenceError(f"non-finite {', '.join(bad)} at step {step} "
+                              f"({', '.join(f'{k}={metrics[k]}' for k in bad)}); training stopped, "
+                              f"the last good checkpoint is kept")
+    return fetched
+
+
+class _Writers:
+  """TensorBoard (tensorboardX: no TensorFlow needed) + metrics.jsonl; process 0 only."""
+
+  def __init__(self, workdir: str, enabled: bool):
+    self.enabled = enabled
+    self.tb = None
+    self.jsonl = None
+    if enabled:
+      from tensorboardX import SummaryWriter
+      self.tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+      self.jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
+
+  def scalars(self, step: int, metrics: dict) -> None:
+    if not self.enabled:
+      return
+    for k, v in metrics.items():
+      self.tb.add_scalar(f"train/{k}", v, step)
+    self.jsonl.write(json.dumps({"step": step, **metrics}) + "\n")
+
+  def image(self, tag: str, step: int, image_uint8: np.ndarray) -> None:
+    if self.enabled:
+      self.tb.add_image(tag, image_uint8, step, dataformats="HWC")
+
+  def flush(self) -> None:
+    if self.enabled:
+      self.tb.flush()
+      self.jsonl.flush()
+
+  def close(self) -> None:
+    if self.enabled:
+      self.tb.close()
+      self.jsonl.close()
+
+
+def write_samples(trainer, state, sample_inputs, sample_video, workdir: str, step: int,
+                  writers: _Writers, config) -> list[str]:
+  outputs = jax.device_get(trainer.sample(state, sample_inputs))
+  grid = visualize.tile(trainer.figure(outputs, sample_video), scale=max(1, 128 // outputs[
+      "video"].shape[2]))
+  paths = []
+  for ext in [e.strip() for e in config.train.video_format.split(",") if e.strip()]:
+    path = os.path.join(workdir, "samples", f"step_{step:07d}.{ext}")
+    paths.append(visualize.write_video(path, grid, fps=config.train.sample_fps))
+  writers.image("samples/" + "|".join(trainer.figure_columns()), step, visualize.filmstrip(grid, 4))
+  return paths
+
+
+def train_and_evaluate(config, workdir: str) -> dict:
+  """Train `config.model` in `workdir` (resuming if it holds a checkpoint). Returns the last
+  logged metrics."""
+  workdir = _check_workdir(workdir)
+  is_main = jax.process_index() == 0
+  trainer = get_trainer(config)
+  mesh = parallel.make_mesh()
+  parallel.check_batch_size(config.train.batch_size, mesh)
+  repl, batch_sharding = parallel.replicated(mesh), parallel.batch_sharded(mesh)
+
+  root_key = jax.random.key(config.seed)
+  init_key, sample_key = jax.random.split(root_key)
+  state = jax.jit(trainer.init_state, out_shardings=repl)(init_key)
+  data_iter = pipeline.make_train_iterator(config, jax.process_index(), jax.process_count())
+  checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
+                                       config.train.max_to_keep, trainer.metadata())
+  start = checkpointer.latest_step()
+  if start is not None:
+    state, data_state = checkpointer.restore(start, ckpt_lib.abstract_like(state, repl))
+    data_iter.set_state(data_state)
+    print(f"resumed from {checkpointer.directory} at step {start}", flush=True)
+  else:
+    start = 0
+  if is_main:
+    ckpt_lib.dump_config(os.path.join(workdir, "config.json"), config)
+
+  step_fn = jax.jit(trainer.train_step, in_shardings=(repl, batch_sharding),
+                    out_shardings=(repl, repl), donate_argnums=0)
+  sample_video = pipeline.make_sample_batch(config, config.train.num_samples)
+  sample_inputs = trainer.sample_inputs(sample_key, sample_video)
+  writers = _Writers(workdir, is_main)
+  log = _MetricLog()
+  num_steps = config.train.num_steps
+  last = {}
+  t_start, step_at_start = time.perf_counter(), start
+  t_log, step_at_log = t_start, start
+  try:
+    step = start
+    while step < num_steps:
+      batch = parallel.host_batch_to_global(next(data_iter), mesh)
+      state, metrics = step_fn(state, batch)
+      step += 1
+      log.add(step, metrics)
+      if step % config.train.log_every == 0 or step == num_steps:
+        fetched = log.flush()
+        last = fetched[-1][1]
+        for s, m in fetched:
+          writers.scalars(s, m)
+        now = time.perf_counter()
+        rate = (step - step_at_log) / max(now - t_log, 1e-9)
+        t_log, step_at_log = now, step
+        overall = (step - step_at_start) / max(now - t_start, 1e-9)
+        if is_main:
+          terms = " ".join(f"{k}={v:.4f}" for k, v in last.items())
+          print(f"step {step}/{num_steps} | {rate:.2f} steps/s | ETA "
+                f"{_format_eta((num_steps - step) / overall)} | {terms}", flush=True)
+      if step % config.train.checkpoint_every == 0 or step == num_steps:
+        log_rest = log.flush()  # never checkpoint a diverged state
+        for s, m in log_rest:
+          writers.scalars(s, m)
+        checkpointer.save(step, state, data_iter.get_state())
+      if is_main and (step % config.train.sample_every == 0 or step == num_steps):
+        paths = write_samples(trainer, state, sample_inputs, sample_video, workdir, step,
+                              writers, config)
+        print(f"samples: {', '.join(paths)}", flush=True)
+      writers.flush()
+    if start >= num_steps:
+      print(f"nothing to do: the checkpoint is at step {start} >= train.num_steps={num_steps}",
+            flush=True)
+  finally:
+    checkpointer.close()
+    writers.close()
+    data_iter.close()
+  return last

@@ -1,0 +1,10 @@
+"""One trainer per model; `get_trainer(config)` picks it from `config.model`."""
+from jaxvid.errors import UserError
+
+
+def get_trainer(config):
+  model = config.get("model")
+  if model == "vgan":
+    from jaxvid.trainers.vgan import VGANTrainer
+    return VGANTrainer(config)
+  raise UserError(f"config.model={model!r} has no trainer; available: 'vgan'")

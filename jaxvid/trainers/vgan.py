@@ -1,0 +1,211 @@
+"""VGAN trainer: state, init, one D step + one G step per iteration, sampling.
+
+Follows main.lua: z is drawn once per iteration, G runs once; D is updated on the real batch
+and the (stopped-gradient) fake batch, each passed through D separately so each gets its own
+BatchNorm statistics; then G is updated through the *updated* D with the non-saturating loss
+plus the mask sparsity term (or, conditional, the first-frame L1). G's forward pass is shared
+by both steps through `jax.vjp`, as Torch reuses `net.output`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxvid import losses
+from jaxvid.errors import UserError
+from jaxvid.models import vgan as vgan_models
+
+PyTree = Any
+
+
+@flax.struct.dataclass
+class VGANState:
+  step: jax.Array  # int32 scalar: number of completed iterations
+  key: jax.Array  # uint32 key data (jax.random.key_data) of the training key
+  g_params: PyTree
+  g_batch_stats: PyTree
+  d_params: PyTree
+  d_batch_stats: PyTree
+  g_opt_state: PyTree
+  d_opt_state: PyTree
+
+
+def resolve_conv_impl(name: str) -> str:
+  """'auto' picks the phase-decomposed form on CPU, where XLA's strided convs are slow."""
+  if name == "auto":
+    return "fast" if jax.default_backend() == "cpu" else "literal"
+  if name not in ("fast", "literal"):
+    raise ValueError(f"config.vgan.conv_impl must be 'auto', 'fast' or 'literal', got {name!r}")
+  return name
+
+
+def _dtype(config):
+  try:
+    return jnp.dtype(config.dtype)
+  except TypeError as e:
+    raise ValueError(f"config.dtype={config.dtype!r} is not a dtype") from e
+
+
+def build_models(config) -> tuple[vgan_models.Generator, vgan_models.Discriminator]:
+  v, d = config.vgan, config.data
+  impl = resolve_conv_impl(v.conv_impl)
+  if v.conditional and len(v.encoder_channels) != len(v.g_channels):
+    raise ValueError(f"conditional VGAN needs one encoder layer per generator layer: "
+                     f"encoder_channels={tuple(v.encoder_channels)}, g_channels={tuple(v.g_channels)}")
+  g = vgan_models.Generator(
+      frames=d.frames, height=d.height, width=d.width, channels=tuple(v.g_channels),
+      conditional=v.conditional, encoder_channels=tuple(v.encoder_channels), impl=impl,
+      dtype=_dtype(config))
+  disc = vgan_models.Discriminator(channels=tuple(v.d_channels), impl=impl, dtype=_dtype(config))
+  # Fail early, with the config's names, on a clip size the architecture cannot produce.
+  vgan_models.stream_base_shape(d.frames, d.height, d.width, len(v.g_channels))
+  vgan_models.stream_base_shape(d.frames, d.height, d.width, len(v.d_channels))
+  return g, disc
+
+
+def make_optimizers(config):
+  o = config.optim
+  make = lambda: optax.adam(o.learning_rate, b1=o.b1, b2=o.b2)
+  return make(), make()
+
+
+class VGANTrainer:
+  """Everything model-specific the shared loop in jaxvid/train.py needs."""
+
+  name = "vgan"
+
+  def __init__(self, config):
+    self.config = config
+    try:
+      self.generator, self.discriminator = build_models(config)
+    except ValueError as e:  # a config the architecture cannot be built from
+      raise UserError(f"invalid VGAN config: {e}") from e
+    self.g_tx, self.d_tx = make_optimizers(config)
+
+  # ----- inputs -----
+  def generator_inputs(self, key, real_video):
+    """z ~ N(0, I), or the first real frame for the conditional model."""
+    if self.config.vgan.conditional:
+      return real_video[:, 0]
+    return jax.random.normal(key, (real_video.shape[0], self.config.vgan.z_dim), jnp.float32)
+
+  def metadata(self) -> dict:
+    """What a checkpoint must match to be restored into this trainer."""
+    v, d = self.config.vgan, self.config.data
+    return {"model": self.name,
+            "architecture": {"conditional": bool(v.conditional), "z_dim": int(v.z_dim),
+                             "g_channels": list(v.g_channels), "d_channels": list(v.d_channels),
+                             "encoder_channels": list(v.encoder_channels),
+                             "clip": [int(d.frames), int(d.height), int(d.width)]}}
+
+  # ----- state -----
+  def init_state(self, key) -> VGANState:
+    g_key, d_key, train_key = jax.random.split(key, 3)
+    d = self.config.data
+    video = jnp.zeros((1, d.frames, d.height, d.width, 3), jnp.float32)
+    g_vars = self.generator.init(g_key, self.generator_inputs(g_key, video), train=False)
+    d_vars = self.discriminator.init(d_key, video, train=False)
+    return VGANState(
+        step=jnp.zeros((), jnp.int32), key=jax.random.key_data(train_key),
+        g_params=g_vars["params"], g_batch_stats=g_vars["batch_stats"],
+        d_params=d_vars["params"], d_batch_stats=d_vars["batch_stats"],
+        g_opt_state=self.g_tx.init(g_vars["params"]),
+        d_opt_state=self.d_tx.init(d_vars["params"]))
+
+  # ----- training -----
+  def train_step(self, state: VGANState, batch: dict) -> tuple[VGANState, dict]:
+    v = self.config.vgan
+    real = batch["video"]
+    step_key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
+    g_inputs = self.generator_inputs(step_key, real)
+
+    def generate(g_params):
+      out, updates = self.generator.apply(
+          {"params": g_params, "batch_stats": state.g_batch_stats}, g_inputs, train=True,
+          mutable=["batch_stats"])
+      return (out["video"], out["mask"]), updates["batch_stats"]
+
+    (fake, mask), g_vjp, g_batch_stats = jax.vjp(generate, state.g_params, has_aux=True)
+
+    # --- D step: real and fake through D separately (separate BatchNorm statistics).
+    def d_loss_fn(d_params):
+      stats = state.d_batch_stats
+      real_logits, upd = self.discriminator.apply(
+          {"params": d_params, "batch_stats": stats}, real, train=True, mutable=["batch_stats"])
+      fake_logits, upd = self.discriminator.apply(
+          {"params": d_params, "batch_stats": upd["batch_stats"]}, jax.lax.stop_gradient(fake),
+          train=True, mutable=["batch_stats"])
+      loss = losses.vgan_discriminator_loss(real_logits, fake_logits)
+      return loss, (upd["batch_stats"], real_logits, fake_logits)
+
+    (d_loss, (d_batch_stats, real_logits, fake_logits)), d_grads = jax.value_and_grad(
+        d_loss_fn, has_aux=True)(state.d_params)
+    d_updates, d_opt_state = self.d_tx.update(d_grads, state.d_opt_state, state.d_params)
+    d_params = optax.apply_updates(state.d_params, d_updates)
+
+    # --- G step through the updated D (its BatchNorm statistics are not updated here).
+    def g_loss_fn(outputs):
+      video, m = outputs
+      logits, _ = self.discriminator.apply(
+          {"params": d_params, "batch_stats": d_batch_stats}, video, train=True,
+          mutable=["batch_stats"])
+      adv = losses.vgan_generator_loss(logits)
+      terms = {"g_adv_loss": adv}
+      if v.mask_weight:
+        terms["mask_loss"] = losses.mask_sparsity_loss(m, v.mask_weight)
+      if v.l1_weight:
+        terms["l1_loss"] = losses.first_frame_l1_loss(video, real[:, 0], v.l1_weight)
+      return sum(terms.values()), terms
+
+    (g_total, g_terms), output_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
+        (fake.astype(jnp.float32), mask.astype(jnp.float32)))
+    (g_grads,) = g_vjp(jax.tree.map(lambda g, o: g.astype(o.dtype), output_grads, (fake, mask)))
+    g_updates, g_opt_state = self.g_tx.update(g_grads, state.g_opt_state, state.g_params)
+    g_params = optax.apply_updates(state.g_params, g_updates)
+
+    new_state = state.replace(
+        step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats, d_params=d_params,
+        d_batch_stats=d_batch_stats, g_opt_state=g_opt_state, d_opt_state=d_opt_state)
+    metrics = {
+        "d_loss": d_loss, "g_loss": g_total, **g_terms,
+        "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
+        "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
+        "mask_mean": jnp.mean(mask.astype(jnp.float32)),
+        "g_grad_norm": optax.global_norm(g_grads), "d_grad_norm": optax.global_norm(d_grads),
+    }
+    return new_state, {k: jnp.asarray(x, jnp.float32) for k, x in metrics.items()}
+
+  # ----- sampling -----
+  def sample_inputs(self, key, sample_video: np.ndarray):
+    return self.generator_inputs(key, jnp.asarray(sample_video))
+
+  def sample(self, state: VGANState, inputs) -> dict:
+    """Generator outputs with BatchNorm in batch-statistics mode, as during training."""
+    out, _ = self.generator.apply(
+        {"params": state.g_params, "batch_stats": state.g_batch_stats}, inputs, train=True,
+        mutable=["batch_stats"])
+    return jax.tree.map(lambda x: x.astype(jnp.float32), out)
+
+  def figure(self, outputs: dict, sample_video: np.ndarray) -> list[list[np.ndarray]]:
+    """The paper's figure layout, one row per sample, each cell a (T, H, W, 3) video in [-1, 1]:
+    [input frame |] background | foreground | mask | generated [| real]."""
+    frames = outputs["video"].shape[1]
+    rows = []
+    for i in range(outputs["video"].shape[0]):
+      background = np.broadcast_to(outputs["background"][i], outputs["video"][i].shape)
+      mask = np.repeat(outputs["mask"][i] * 2.0 - 1.0, 3, axis=-1)
+      row = [background, outputs["foreground"][i], mask, outputs["video"][i]]
+      if self.config.vgan.conditional:
+        first = np.broadcast_to(sample_video[i, :1], (frames,) + sample_video.shape[2:])
+        row = [first] + row + [sample_video[i]]
+      rows.append(row)
+    return rows
+
+  def figure_columns(self) -> list[str]:
+    cols = ["background", "foreground", "mask", "generated"]
+    return (["input"] + cols + ["real"]) if self.config.vgan.conditional else cols

@@ -1,0 +1,67 @@
+"""Video grids and files (GIF, MP4) a person can look at. Pure numpy + imageio."""
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Sequence
+
+import imageio.v2 as imageio
+import numpy as np
+
+
+def to_uint8(video: np.ndarray) -> np.ndarray:
+  """[-1, 1] float -> uint8 [0, 255]."""
+  return np.round((np.clip(np.asarray(video, np.float32), -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+
+
+def tile(rows: Sequence[Sequence[np.ndarray]], border: int = 2, scale: int = 1) -> np.ndarray:
+  """Grid of equally sized videos (T, H, W, C) in [-1, 1] -> one uint8 video (T, H', W', 3).
+
+  Cells are separated by white borders; `scale` repeats pixels so tiny clips stay visible.
+  """
+  cells = [[to_uint8(c) for c in row] for row in rows]
+  frames, height, width, _ = cells[0][0].shape
+  n_rows, n_cols = len(cells), max(len(r) for r in cells)
+  grid = np.full((frames, border + n_rows * (height + border), border + n_cols * (width + border),
+                  3), 255, np.uint8)
+  for r, row in enumerate(cells):
+    for c, cell in enumerate(row):
+      if cell.shape[-1] == 1:
+        cell = np.repeat(cell, 3, axis=-1)
+      y, x = border + r * (height + border), border + c * (width + border)
+      grid[:, y:y + height, x:x + width] = cell
+  if scale > 1:
+    grid = grid.repeat(scale, axis=1).repeat(scale, axis=2)
+  return grid
+
+
+def write_video(path: str, video_uint8: np.ndarray, fps: int = 8) -> str:
+  """Write a (T, H, W, 3) uint8 video as .gif or .mp4 (H.264) according to `path`."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  if path.endswith(".gif"):
+    imageio.mimsave(path, list(video_uint8), duration=1000.0 / fps, loop=0)
+  elif path.endswith(".mp4"):
+    # yuv420p needs even sizes; pad with white rather than resample.
+    t, h, w, c = video_uint8.shape
+    padded = np.full((t, h + h % 2, w + w % 2, c), 255, np.uint8)
+    padded[:, :h, :w] = video_uint8
+    with warnings.catch_warnings():
+      # imageio-ffmpeg starts ffmpeg with fork+exec, which Python flags in threaded programs.
+      warnings.filterwarnings("ignore", message=r".*os\.fork\(\) was called.*")
+      _write_mp4(path, padded, fps)
+  else:
+    raise ValueError(f"unsupported video extension for {path!r}: use .gif or .mp4")
+  return path
+
+
+def _write_mp4(path: str, video_uint8: np.ndarray, fps: int) -> None:
+  with imageio.get_writer(path, fps=fps, codec="libx264", quality=8, macro_block_size=1,
+                          pixelformat="yuv420p") as writer:
+    for frame in video_uint8:
+      writer.append_data(frame)
+
+
+def filmstrip(video_uint8: np.ndarray, max_frames: int = 8) -> np.ndarray:
+  """(T, H, W, 3) -> one image with up to `max_frames` evenly spaced frames side by side."""
+  idx = np.linspace(0, video_uint8.shape[0] - 1, min(max_frames, video_uint8.shape[0])).astype(int)
+  return np.concatenate(list(video_uint8[idx]), axis=1)
