@@ -41,8 +41,8 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.optim.b2 = 0.999
 
   config.train = ml_collections.ConfigDict()
-  config.train.batch_size = 16
-  config.train.num_steps = 1500
+  config.train.batch_size = 8
+  config.train.num_steps = 1000
   config.train.log_every = 25
   config.train.checkpoint_every = 250
   config.train.sample_every = 500

@@ -12,6 +12,11 @@ slowly. Both have an exactly equivalent form built from an ordinary stride-1 con
 * stride-2 conv, k=4, p=1: pad by 1, space-to-depth by 2, then a 2-tap valid conv whose kernel
   is the original one regrouped as k = 2a + b (a: tap, b: sub-pixel channel).
 
+The 2-tap stride-1 conv is computed as im2col (2^d shifted slices concatenated on channels) and
+one matmul: XLA:CPU runs dots through its fast GEMM, while its 3-D conv kernels (and their weight
+gradients) are an order of magnitude slower at these shapes. The projection layers (a kernel
+that covers the whole 1-voxel input, or the whole input for the final logit) are plain matmuls.
+
 Same parameters and the same numbers (up to float summation order) in both forms; the
 `impl` attribute ('literal' | 'fast') picks one, and tests/test_layers.py checks they agree.
 Parameters are stored as (*kernel, in, out) like Flax's own convs.
@@ -48,6 +53,17 @@ def conv_transpose_literal(x, kernel, strides: Sequence[int], padding: int):
       dimension_numbers=_dimension_numbers(ndim))
 
 
+def _two_tap_conv(x, kernel):
+  """Valid stride-1 conv with a (2,)*d kernel, as im2col + one matmul."""
+  ndim = kernel.ndim - 2
+  sizes = x.shape[1:-1]
+  columns = []
+  for offset in itertools.product((0, 1), repeat=ndim):
+    columns.append(x[(slice(None),) + tuple(slice(o, o + n - 1) for o, n in zip(offset, sizes))])
+  patches = jnp.concatenate(columns, axis=-1)  # channel order: (offset..., in)
+  return jnp.einsum("...i,io->...o", patches, kernel.reshape(-1, kernel.shape[-1]))
+
+
 def conv_transpose_fast(x, kernel):
   """k=4, s=2, p=1 transposed conv as a 2-tap stride-1 conv + depth-to-space (exact)."""
   ndim = kernel.ndim - 2
@@ -61,9 +77,7 @@ def conv_transpose_fast(x, kernel):
       sub = jnp.take(sub, 3 - r - 2 * taps, axis=axis)  # kernel index 3 - r - 2j for tap j
     phase_kernels.append(sub)
   packed = jnp.concatenate(phase_kernels, axis=-1)  # (2,)*ndim + (in, 2^ndim * out)
-  y = lax.conv_general_dilated(
-      x, packed, window_strides=(1,) * ndim, padding=[(1, 1)] * ndim,
-      dimension_numbers=_dimension_numbers(ndim))
+  y = _two_tap_conv(jnp.pad(x, [(0, 0)] + [(1, 1)] * ndim + [(0, 0)]), packed)
   sizes = x.shape[1:-1]
   slices = []
   for idx, phase in enumerate(phases):
@@ -108,9 +122,40 @@ def conv_fast(x, kernel):
   k = k.transpose([2 * a for a in range(ndim)] + [2 * a + 1 for a in range(ndim)]
                   + [2 * ndim, 2 * ndim + 1])
   k = k.reshape((2,) * ndim + (2 ** ndim * c_in, c_out))
-  return lax.conv_general_dilated(
-      x, k, window_strides=(1,) * ndim, padding="VALID",
-      dimension_numbers=_dimension_numbers(ndim))
+  return _two_tap_conv(x, k)
+
+
+def _is_projection(x_shape, kernel_size, strides, padding) -> bool:
+  """Stride 1, no padding, and each axis has either kernel 1 or input size 1."""
+  return padding == 0 and all(s == 1 for s in strides) and all(
+      k == 1 or n == 1 for k, n in zip(kernel_size, x_shape[1:-1]))
+
+
+def conv_transpose_projection(x, kernel):
+  """Stride-1 transposed conv whose kernel spreads 1-voxel axes out to the kernel size:
+  out[.., o, ..] = sum_c x[.., 0, .., c] w[.., o, .., c, :] (a matmul, exactly)."""
+  ndim = kernel.ndim - 2
+  letters = "defghijk"
+  x_sub, k_sub, out_sub = "", "", ""
+  for axis in range(ndim):
+    a = letters[axis]
+    if kernel.shape[axis] == 1:  # passes through: kernel axis of size 1 is dropped
+      x_sub += a
+      out_sub += a
+    else:  # input axis of size 1 is dropped, output takes the kernel's size
+      k_sub += a
+      out_sub += a
+  squeeze_x = tuple(1 + a for a in range(ndim) if kernel.shape[a] != 1)
+  squeeze_k = tuple(a for a in range(ndim) if kernel.shape[a] == 1)
+  return jnp.einsum(f"b{x_sub}c,{k_sub}co->b{out_sub}o", jnp.squeeze(x, squeeze_x),
+                    jnp.squeeze(kernel, squeeze_k))
+
+
+def conv_full_window(x, kernel):
+  """Valid conv whose kernel covers the whole input (one output voxel): a matmul, exactly."""
+  batch = x.shape[0]
+  y = x.reshape(batch, -1) @ kernel.reshape(-1, kernel.shape[-1])
+  return y.reshape((batch,) + (1,) * (kernel.ndim - 2) + (kernel.shape[-1],))
 
 
 class _TorchConvBase(nn.Module):
@@ -152,6 +197,8 @@ class ConvTranspose(_TorchConvBase):
     x, kernel, bias, strides = self._params(x)
     if self.impl == "fast" and _is_fast_case(self.kernel_size, strides, self.padding):
       y = conv_transpose_fast(x, kernel)
+    elif self.impl == "fast" and _is_projection(x.shape, self.kernel_size, strides, self.padding):
+      y = conv_transpose_projection(x, kernel)
     else:
       y = conv_transpose_literal(x, kernel, strides, self.padding)
     return self._finish(y, bias)
@@ -165,6 +212,9 @@ class Conv(_TorchConvBase):
     x, kernel, bias, strides = self._params(x)
     if self.impl == "fast" and _is_fast_case(self.kernel_size, strides, self.padding):
       y = conv_fast(x, kernel)
+    elif (self.impl == "fast" and self.padding == 0 and all(s == 1 for s in strides)
+          and tuple(self.kernel_size) == x.shape[1:-1]):
+      y = conv_full_window(x, kernel)
     else:
       y = conv_literal(x, kernel, strides, self.padding)
     return self._finish(y, bias)

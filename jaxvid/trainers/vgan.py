@@ -176,7 +176,7 @@ class VGANTrainer:
         "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
         "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
         "mask_mean": jnp.mean(mask.astype(jnp.float32)),
-        "g_grad_norm": optax.global_norm(g_grads), "d_grad_norm": optax.global_norm(d_grads),
+        "g_grad_norm": optax.tree.norm(g_grads), "d_grad_norm": optax.tree.norm(d_grads),
     }
     return new_state, {k: jnp.asarray(x, jnp.float32) for k, x in metrics.items()}
 

@@ -1,0 +1,110 @@
+"""Train-step time, FLOPs and MFU for a config, per convolution form.
+
+  python benchmarks/step_time.py --config=configs/vgan.py --impls=fast,literal --steps=5
+  python benchmarks/step_time.py --config=configs/vgan.py:paper --config.train.batch_size=4
+
+Prints compile time, the median of `--steps` timed steps (after one warm-up), samples/s,
+model FLOPs per step (benchmarks/flops.py: the same count for every conv form), achieved FLOP/s, MFU against --peak_tflops (default:
+a table by device kind, see PEAK_TFLOPS), and the literal/fast ratio.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import jax
+import numpy as np
+from absl import app, flags
+from ml_collections import config_flags
+
+from flops import forward_flops, gan_step_flops  # benchmarks/flops.py
+from jaxvid import parallel
+from jaxvid.data import pipeline
+from jaxvid.trainers import get_trainer
+
+# Dense peak FLOP/s used for MFU (float32 on CPU; bf16 dense tensor-core figures on accelerators).
+PEAK_TFLOPS = {
+    # This CI/dev machine: 2 cores of an AMD EPYC Zen 4 at 2.6 GHz; 2 x 256-bit FMA pipes
+    # = 32 fp32 FLOP/cycle/core -> 2 * 2.6e9 * 32 = 166 GFLOP/s.
+    "cpu": 0.166,
+    "NVIDIA H100 80GB HBM3": 989.0,  # bf16 dense, SXM
+    "NVIDIA H200": 989.0,
+    "TPU v4": 275.0,
+    "TPU v5 lite": 197.0,  # v5e
+}
+
+_CONFIG = config_flags.DEFINE_config_file("config", "configs/vgan.py", "config[:variant]")
+_IMPLS = flags.DEFINE_list("impls", ["fast", "literal"], "conv forms to time")
+_STEPS = flags.DEFINE_integer("steps", 5, "timed steps (median reported)")
+_PEAK = flags.DEFINE_float("peak_tflops", 0.0, "override the device peak (TFLOP/s)")
+
+
+def peak_tflops() -> float:
+  if _PEAK.value:
+    return _PEAK.value
+  device = jax.devices()[0]
+  kind = "cpu" if device.platform == "cpu" else device.device_kind
+  return PEAK_TFLOPS.get(kind, float("nan"))
+
+
+def model_step_flops(trainer, state, video) -> int:
+  g_inputs = trainer.generator_inputs(jax.random.key(0), video)
+  g_fwd = forward_flops(trainer.generator, {"params": state.g_params,
+                                            "batch_stats": state.g_batch_stats}, g_inputs)
+  d_fwd = forward_flops(trainer.discriminator, {"params": state.d_params,
+                                                "batch_stats": state.d_batch_stats}, video)
+  return gan_step_flops(g_fwd, d_fwd)
+
+
+def time_config(config, steps: int) -> dict:
+  trainer = get_trainer(config)
+  mesh = parallel.make_mesh()
+  repl, sharded = parallel.replicated(mesh), parallel.batch_sharded(mesh)
+  state = jax.jit(trainer.init_state, out_shardings=repl)(jax.random.key(config.seed))
+  data = pipeline.make_train_iterator(config)
+  batches = [parallel.host_batch_to_global(next(data), mesh) for _ in range(2)]
+  data.close()
+  step = jax.jit(trainer.train_step, in_shardings=(repl, sharded), out_shardings=(repl, repl),
+                 donate_argnums=0)
+  t0 = time.perf_counter()
+  compiled = step.lower(state, batches[0]).compile()
+  compile_s = time.perf_counter() - t0
+  flops = model_step_flops(trainer, state, batches[0]["video"])
+  state, metrics = compiled(state, batches[0])  # warm-up
+  jax.block_until_ready(metrics)
+  times = []
+  for i in range(steps):
+    t0 = time.perf_counter()
+    state, metrics = compiled(state, batches[i % 2])
+    jax.block_until_ready((state, metrics))
+    times.append(time.perf_counter() - t0)
+  median = statistics.median(times)
+  return {"compile_s": compile_s, "step_s": median, "flops": flops,
+          "samples_per_s": config.train.batch_size / median,
+          "tflops_per_s": flops / median / 1e12}
+
+
+def main(argv):
+  del argv
+  config = _CONFIG.value
+  peak = peak_tflops()
+  device = jax.devices()[0]
+  print(f"device: {device.platform} {device.device_kind} x{jax.device_count()}  "
+        f"peak {peak} TFLOP/s  batch {config.train.batch_size}  clip "
+        f"{config.data.frames}x{config.data.height}x{config.data.width}  dtype {config.dtype}")
+  print(f"{'impl':8s} {'compile_s':>9s} {'step_s':>8s} {'samples/s':>9s} {'GFLOP/step':>10s} "
+        f"{'TFLOP/s':>8s} {'MFU':>6s}")
+  results = {}
+  for impl in _IMPLS.value:
+    with config.unlocked():
+      config.vgan.conv_impl = impl
+    r = results[impl] = time_config(config, _STEPS.value)
+    print(f"{impl:8s} {r['compile_s']:9.1f} {r['step_s']:8.3f} {r['samples_per_s']:9.2f} "
+          f"{r['flops'] / 1e9:10.1f} {r['tflops_per_s']:8.4f} "
+          f"{100 * r['tflops_per_s'] / peak:5.1f}%", flush=True)
+  if "fast" in results and "literal" in results:
+    print(f"literal / fast step time: {results['literal']['step_s'] / results['fast']['step_s']:.2f}x")
+
+
+if __name__ == "__main__":
+  app.run(main)

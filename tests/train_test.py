@@ -1,0 +1,171 @@
+"""The shared loop end to end on the tiny VGAN configs (Flax-examples style train_test)."""
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from jaxvid import checkpoint as ckpt_lib
+from jaxvid import train
+from jaxvid.data import pipeline
+from jaxvid.errors import DivergenceError, UserError
+from jaxvid.trainers import get_trainer
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_config(name="vgan.py", variant="tiny", **overrides):
+  import importlib.util
+  spec = importlib.util.spec_from_file_location("cfg", os.path.join(REPO, "configs", name))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config(variant)
+  for dotted, value in overrides.items():
+    node = config
+    *path, leaf = dotted.split("__")
+    for p in path:
+      node = node[p]
+    node[leaf] = value
+  return config
+
+
+def load_final_state(config, workdir):
+  trainer = get_trainer(config)
+  template = trainer.init_state(jax.random.key(0))
+  checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"), 10, trainer.metadata())
+  step = checkpointer.latest_step()
+  sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  state, data_state = checkpointer.restore(step, ckpt_lib.abstract_like(template, sharding))
+  checkpointer.close()
+  return step, state, data_state
+
+
+def read_metrics(workdir):
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    return [json.loads(line) for line in f]
+
+
+def test_tiny_vgan_trains_and_writes_everything(tmp_path):
+  config = load_config()
+  last = train.train_and_evaluate(config, str(tmp_path))
+  assert np.isfinite(last["d_loss"]) and np.isfinite(last["g_loss"])
+  assert {"d_loss", "g_loss", "g_adv_loss", "mask_loss", "d_real", "d_fake"} <= set(last)
+  # checkpoints: every 2 steps, the last one included
+  steps = sorted(int(d) for d in os.listdir(tmp_path / "checkpoints") if d.isdigit())
+  assert steps == [2, 4]
+  # metrics.jsonl: one row per step
+  assert [m["step"] for m in read_metrics(tmp_path)] == [1, 2, 3, 4]
+  # TensorBoard event files open in TensorBoard itself (no TensorFlow installed)
+  from tensorboard.backend.event_processing import event_accumulator
+  acc = event_accumulator.EventAccumulator(str(tmp_path / "tensorboard"))
+  acc.Reload()
+  assert [e.step for e in acc.Scalars("train/d_loss")] == [1, 2, 3, 4]
+  assert acc.Tags()["images"], "sample filmstrip missing from TensorBoard"
+  # sample videos in the paper's layout: background | foreground | mask | generated
+  import imageio.v2 as imageio
+  gif = imageio.mimread(tmp_path / "samples" / "step_0000004.gif")
+  assert len(gif) == config.data.frames
+  height, width = gif[0].shape[:2]
+  assert width > 3.5 * height / config.train.num_samples  # four columns side by side
+  assert os.path.getsize(tmp_path / "samples" / "step_0000004.mp4") > 0
+  assert json.load(open(tmp_path / "config.json"))["model"] == "vgan"
+
+
+def test_resume_continues_to_the_same_parameters(tmp_path):
+  straight, split = str(tmp_path / "straight"), str(tmp_path / "split")
+  train.train_and_evaluate(load_config(), straight)
+  train.train_and_evaluate(load_config(train__num_steps=2), split)  # "crash" after step 2
+  train.train_and_evaluate(load_config(), split)  # same command again: resumes at 2
+  config = load_config()
+  step_a, state_a, data_a = load_final_state(config, straight)
+  step_b, state_b, data_b = load_final_state(config, split)
+  assert step_a == step_b == 4 and data_a == data_b == {"step": 4}
+  for a, b in zip(jax.tree.leaves(state_a), jax.tree.leaves(state_b)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  np.testing.assert_allclose([m["g_loss"] for m in read_metrics(straight)],
+                             [m["g_loss"] for m in read_metrics(split)], rtol=0, atol=0)
+
+
+def test_conditional_vgan_trains_through_the_same_loop(tmp_path):
+  last = train.train_and_evaluate(load_config("vgan_cond.py"), str(tmp_path))
+  assert np.isfinite(last["l1_loss"]) and "mask_loss" not in last
+  assert os.path.exists(tmp_path / "samples" / "step_0000004.gif")
+
+
+def test_checkpoint_of_another_architecture_is_a_clear_error(tmp_path):
+  train.train_and_evaluate(load_config(train__num_steps=2), str(tmp_path))
+  with pytest.raises(UserError, match="another architecture"):
+    train.train_and_evaluate(load_config("vgan_cond.py"), str(tmp_path))
+  other = load_config()
+  other.model = "vgan"
+  trainer = get_trainer(other)
+  meta = dict(trainer.metadata(), model="pose_vae")
+  checkpointer = ckpt_lib.Checkpointer(str(tmp_path / "checkpoints"), 3, meta)
+  with pytest.raises(UserError, match="written by model 'vgan'"):
+    checkpointer.check_compatible(2)
+  checkpointer.close()
+
+
+def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+  make = pipeline.make_train_iterator
+
+  def poisoned(config, *args, **kwargs):
+    it = make(config, *args, **kwargs)
+    original = it._make_batch
+
+    def batch(step):
+      out = original(step)
+      if step >= 2:  # the third batch holds a NaN
+        out["video"][0, 0, 0, 0, 0] = np.nan
+      return out
+    it._make_batch = batch
+    return it
+
+  monkeypatch.setattr(pipeline, "make_train_iterator", poisoned)
+  with pytest.raises(DivergenceError, match="at step 3"):
+    train.train_and_evaluate(load_config(), str(tmp_path))
+  steps = sorted(int(d) for d in os.listdir(tmp_path / "checkpoints") if d.isdigit())
+  assert steps == [2]
+
+
+def test_unwritable_workdir_is_a_clear_error(tmp_path):
+  blocker = tmp_path / "file"
+  blocker.write_text("not a directory")
+  with pytest.raises(UserError, match="not writable"):
+    train.train_and_evaluate(load_config(), str(blocker / "run"))
+
+
+def test_unsupported_frame_size_is_a_clear_error(tmp_path):
+  with pytest.raises(UserError, match="multiples of 4"):
+    train.train_and_evaluate(load_config(data__height=18), str(tmp_path))
+
+
+def _cli(args, env_extra=None, timeout=300):
+  env = dict(os.environ, **(env_extra or {}))
+  return subprocess.run([sys.executable, "-m", "jaxvid.main", *args], cwd=REPO, env=env,
+                        capture_output=True, text=True, timeout=timeout)
+
+
+def test_cli_unknown_config_key_fails_with_one_clear_line(tmp_path):
+  result = _cli(["--config=configs/vgan.py:tiny", f"--workdir={tmp_path}",
+                 "--config.train.no_such_key=3"])
+  assert result.returncode != 0
+  assert "no_such_key" in result.stderr and "Traceback" not in result.stderr
+  assert not os.path.exists(tmp_path / "checkpoints")
+
+
+@pytest.mark.slow
+def test_four_devices_give_the_same_losses_as_one(tmp_path):
+  args = ["--config=configs/vgan.py:tiny", "--config.train.num_steps=3"]
+  one = _cli(args + [f"--workdir={tmp_path / 'one'}"], {"JAX_NUM_CPU_DEVICES": "1"})
+  four = _cli(args + [f"--workdir={tmp_path / 'four'}"], {"JAX_NUM_CPU_DEVICES": "4"})
+  assert one.returncode == 0, one.stderr[-2000:]
+  assert four.returncode == 0, four.stderr[-2000:]
+  m1, m4 = read_metrics(tmp_path / "one"), read_metrics(tmp_path / "four")
+  assert len(m1) == len(m4) == 3
+  for a, b in zip(m1, m4):
+    for key in ("d_loss", "g_loss", "mask_loss", "d_real", "d_fake"):
+      np.testing.assert_allclose(b[key], a[key], rtol=1e-4, atol=1e-5, err_msg=key)
