@@ -100,8 +100,9 @@ class _Writers:
 def write_samples(trainer, state, sample_inputs, sample_video, workdir: str, step: int,
                   writers: _Writers, config) -> list[str]:
   outputs = jax.device_get(trainer.sample(state, sample_inputs))
-  grid = visualize.tile(trainer.figure(outputs, sample_video), scale=max(1, 128 // outputs[
-      "video"].shape[2]))
+  scale = max(1, 128 // outputs["video"].shape[2])  # small clips drawn at >= 128 px
+  grid = visualize.tile(trainer.figure(outputs, sample_video), scale=scale,
+                        labels=trainer.figure_columns())
   paths = []
   for ext in [e.strip() for e in config.train.video_format.split(",") if e.strip()]:
     path = os.path.join(workdir, "samples", f"step_{step:07d}.{ext}")

@@ -14,10 +14,12 @@ def to_uint8(video: np.ndarray) -> np.ndarray:
   return np.round((np.clip(np.asarray(video, np.float32), -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
 
 
-def tile(rows: Sequence[Sequence[np.ndarray]], border: int = 2, scale: int = 1) -> np.ndarray:
+def tile(rows: Sequence[Sequence[np.ndarray]], border: int = 2, scale: int = 1,
+         labels: Sequence[str] = ()) -> np.ndarray:
   """Grid of equally sized videos (T, H, W, C) in [-1, 1] -> one uint8 video (T, H', W', 3).
 
-  Cells are separated by white borders; `scale` repeats pixels so tiny clips stay visible.
+  Cells are separated by white borders; `scale` repeats pixels so tiny clips stay visible;
+  `labels` names the columns in a header row.
   """
   cells = [[to_uint8(c) for c in row] for row in rows]
   frames, height, width, _ = cells[0][0].shape
@@ -32,7 +34,20 @@ def tile(rows: Sequence[Sequence[np.ndarray]], border: int = 2, scale: int = 1) 
       grid[:, y:y + height, x:x + width] = cell
   if scale > 1:
     grid = grid.repeat(scale, axis=1).repeat(scale, axis=2)
+  if labels:
+    header = _header(labels, grid.shape[2], scale * (width + border), scale * border)
+    grid = np.concatenate([np.broadcast_to(header, (frames,) + header.shape), grid], axis=1)
   return grid
+
+
+def _header(labels: Sequence[str], total_width: int, column_width: int, offset: int) -> np.ndarray:
+  """A white strip with each column's name in black (PIL's built-in bitmap font)."""
+  from PIL import Image, ImageDraw
+  image = Image.new("RGB", (total_width, 14), (255, 255, 255))
+  draw = ImageDraw.Draw(image)
+  for c, label in enumerate(labels):
+    draw.text((offset + c * column_width + 2, 2), label, fill=(0, 0, 0))
+  return np.asarray(image)
 
 
 def write_video(path: str, video_uint8: np.ndarray, fps: int = 8) -> str:
