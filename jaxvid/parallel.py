@@ -43,3 +43,9 @@ def host_batch_to_global(batch: dict, mesh: Mesh) -> dict:
   """Host-local numpy batch -> global jax.Array sharded along 'data' (multi-host safe)."""
   sharding = batch_sharded(mesh)
   return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
+
+
+def replicated_to_host(tree):
+  """Numpy copy of replicated global arrays; works on every host of a multi-host run, where
+  `jax.device_get` would refuse arrays that are not fully addressable."""
+  return jax.tree.map(lambda x: np.asarray(x.addressable_data(0)), tree)

@@ -52,7 +52,8 @@ class _MetricLog:
     self.pending.append((step, metrics))
 
   def flush(self) -> list[tuple[int, dict]]:
-    fetched = [(s, {k: float(v) for k, v in jax.device_get(m).items()}) for s, m in self.pending]
+    fetched = [(s, {k: float(v) for k, v in parallel.replicated_to_host(m).items()})
+               for s, m in self.pending]
     self.pending = []
     for step, metrics in fetched:
       bad = [k for k, v in metrics.items() if not math.isfinite(v)]
@@ -97,9 +98,8 @@ class _Writers:
       self.jsonl.close()
 
 
-def write_samples(trainer, state, sample_inputs, sample_video, workdir: str, step: int,
+def write_samples(outputs: dict, trainer, sample_video, workdir: str, step: int,
                   writers: _Writers, config) -> list[str]:
-  outputs = jax.device_get(trainer.sample(state, sample_inputs))
   scale = max(1, 128 // outputs["video"].shape[2])  # small clips drawn at >= 128 px
   grid = visualize.tile(trainer.figure(outputs, sample_video), scale=scale,
                         labels=trainer.figure_columns())
@@ -140,7 +140,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   step_fn = jax.jit(trainer.train_step, in_shardings=(repl, batch_sharding),
                     out_shardings=(repl, repl), donate_argnums=0)
   sample_video = pipeline.make_sample_batch(config, config.train.num_samples)
-  sample_inputs = trainer.sample_inputs(sample_key, sample_video)
+  sample_inputs = parallel.replicate(trainer.sample_inputs(sample_key, sample_video), mesh)
+  sample_fn = jax.jit(trainer.sample, out_shardings=repl)
   writers = _Writers(workdir, is_main)
   log = _MetricLog()
   num_steps = config.train.num_steps
@@ -172,10 +173,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
         for s, m in log_rest:
           writers.scalars(s, m)
         checkpointer.save(step, state, data_iter.get_state())
-      if is_main and (step % config.train.sample_every == 0 or step == num_steps):
-        paths = write_samples(trainer, state, sample_inputs, sample_video, workdir, step,
-                              writers, config)
-        print(f"samples: {', '.join(paths)}", flush=True)
+      if step % config.train.sample_every == 0 or step == num_steps:
+        outputs = parallel.replicated_to_host(sample_fn(state, sample_inputs))  # on every host
+        if is_main:
+          paths = write_samples(outputs, trainer, sample_video, workdir, step, writers, config)
+          print(f"samples: {', '.join(paths)}", flush=True)
       writers.flush()
     if start >= num_steps:
       print(f"nothing to do: the checkpoint is at step {start} >= train.num_steps={num_steps}",
