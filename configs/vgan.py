@@ -27,7 +27,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.vgan = ml_collections.ConfigDict()
   config.vgan.conditional = False
   config.vgan.z_dim = 100
-  # CPU demo widths (paper / 4): ~4 steps/s on 2 cores, so ~2,400 steps fit in 10 minutes,
+  # CPU demo widths (paper / 4): ~4 steps/s on 2 cores, so 2,200 steps fit in 10 minutes,
   # enough for the mask to find the moving sprites; `:paper` has the paper's widths.
   config.vgan.g_channels = (128, 64, 32)
   config.vgan.d_channels = (32, 64, 128)
@@ -44,10 +44,10 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
 
   config.train = ml_collections.ConfigDict()
   config.train.batch_size = 8
-  config.train.num_steps = 2400
+  config.train.num_steps = 2200
   config.train.log_every = 50
-  config.train.checkpoint_every = 400
-  config.train.sample_every = 800
+  config.train.checkpoint_every = 550
+  config.train.sample_every = 1100
   config.train.max_to_keep = 3
   config.train.num_samples = 8
   config.train.sample_fps = 8

@@ -146,8 +146,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   log = _MetricLog()
   num_steps = config.train.num_steps
   last = {}
-  t_start, step_at_start = time.perf_counter(), start
-  t_log, step_at_log = t_start, start
+  t_log, step_at_log = time.perf_counter(), start
   try:
     step = start
     while step < num_steps:
@@ -161,13 +160,13 @@ def train_and_evaluate(config, workdir: str) -> dict:
         for s, m in fetched:
           writers.scalars(s, m)
         now = time.perf_counter()
+        # The rate over the last interval: after the first one it excludes compilation.
         rate = (step - step_at_log) / max(now - t_log, 1e-9)
         t_log, step_at_log = now, step
-        overall = (step - step_at_start) / max(now - t_start, 1e-9)
         if is_main:
           terms = " ".join(f"{k}={v:.4f}" for k, v in last.items())
           print(f"step {step}/{num_steps} | {rate:.2f} steps/s | ETA "
-                f"{_format_eta((num_steps - step) / overall)} | {terms}", flush=True)
+                f"{_format_eta((num_steps - step) / rate)} | {terms}", flush=True)
       if step % config.train.checkpoint_every == 0 or step == num_steps:
         log_rest = log.flush()  # never checkpoint a diverged state
         for s, m in log_rest:
