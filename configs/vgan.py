@@ -15,14 +15,22 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.dtype = "float32"
 
   config.data = ml_collections.ConfigDict()
+  # A TFDS builder of jaxvid/data/builders.py: synthetic_scenes (made locally on first use),
+  # video_folder or moving_mnist (from manual_dir).
   config.data.name = "synthetic_scenes"
-  config.data.seed = 1234
+  config.data.data_dir = ""  # "" = TFDS's default (~/tensorflow_datasets)
+  config.data.manual_dir = ""  # video_folder / moving_mnist: where the user's files are
+  config.data.seed = 1234  # dataset content and shuffling
   config.data.frames = 16
   config.data.height = 32
   config.data.width = 32
-  config.data.num_clips = 4096
-  config.data.max_sprites = 3
-  config.data.prefetch = 2
+  config.data.num_clips = 4096  # train split size (synthetic) / at most (moving_mnist)
+  config.data.num_test = 64
+  config.data.max_sprites = 3  # synthetic_scenes
+  config.data.clip_stride = 8  # video_folder: frames between clip starts
+  config.data.frame_step = 1  # video_folder: keep every n-th frame
+  config.data.stabilize = False  # video_folder: VGAN-style homography stabilisation
+  config.data.workers = 0  # grain worker processes (0: read in the main process)
 
   config.vgan = ml_collections.ConfigDict()
   config.vgan.conditional = False
@@ -66,6 +74,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   elif variant == "tiny":
     config.data.frames, config.data.height, config.data.width = 8, 16, 16
     config.data.num_clips = 64
+    config.data.num_test = 4
     config.vgan.z_dim = 8
     config.vgan.g_channels = (16, 8)
     config.vgan.d_channels = (8, 16)

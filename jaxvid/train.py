@@ -139,7 +139,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
   step_fn = jax.jit(trainer.train_step, in_shardings=(repl, batch_sharding),
                     out_shardings=(repl, repl), donate_argnums=0)
-  sample_video = pipeline.make_sample_batch(config, config.train.num_samples)
+  sample_video = pipeline.make_sample_batch(config, config.train.num_samples)["video"]
   sample_inputs = parallel.replicate(trainer.sample_inputs(sample_key, sample_video), mesh)
   sample_fn = jax.jit(trainer.sample, out_shardings=repl)
   writers = _Writers(workdir, is_main)

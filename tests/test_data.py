@@ -1,64 +1,267 @@
-"""The embedded synthetic-scenes data and the checkpointable iterator."""
+"""Renderers, TFDS builders (built in a temp dir, read back) and the grain pipeline."""
+import logging
+
+import imageio.v2 as imageio
+import ml_collections
 import numpy as np
 import pytest
 
-from jaxvid.data import pipeline, synthetic_scenes
+from jaxvid.data import builders, pipeline, synthetic_dancer, synthetic_scenes, video_io
+from jaxvid.errors import UserError
 
 
-def test_clips_are_deterministic_uint8_with_static_background():
+def _build(cls, tmp_path, manual_dir=None, **sizes):
+  import tensorflow_datasets as tfds
+  builder = cls(config=builders.ClipConfig(**sizes), data_dir=str(tmp_path / "tfds"),
+                file_format="array_record")
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+      manual_dir=str(manual_dir) if manual_dir else None))
+  return builder
+
+
+# ---------------------------------------------------------------- renderers
+
+def test_scene_clips_are_deterministic_with_static_background():
   a = synthetic_scenes.render_clip(3, 7, frames=8, height=32, width=24)
-  b = synthetic_scenes.render_clip(3, 7, frames=8, height=32, width=24)
   assert a.shape == (8, 32, 24, 3) and a.dtype == np.uint8
-  np.testing.assert_array_equal(a, b)
+  np.testing.assert_array_equal(a, synthetic_scenes.render_clip(3, 7, 8, 32, 24))
   assert not np.array_equal(a, synthetic_scenes.render_clip(3, 8, 8, 32, 24))
-  assert not np.array_equal(a, synthetic_scenes.render_clip(4, 7, 8, 32, 24))
-  # sprites move, the background does not: some pixels change over time, most stay fixed
-  changed = np.any(a != a[:1], axis=(0, 3))
+  changed = np.any(a != a[:1], axis=(0, 3))  # sprites move, most of the background does not
   assert 0.0 < changed.mean() < 0.9
 
 
-def test_model_range():
-  x = synthetic_scenes.to_model_range(np.array([0, 255], np.uint8))
-  np.testing.assert_allclose(x, [-1.0, 1.0])
+def test_dancer_keypoints_lie_on_the_rendered_body():
+  clip = synthetic_dancer.render_clip(0, 5, frames=6, height=128, width=96, subject_id=1)
+  video, kp = clip["video"], clip["keypoints"]
+  assert video.shape == (6, 128, 96, 3) and kp.shape == (6, 18, 3) and kp.dtype == np.float32
+  np.testing.assert_array_equal(kp[..., 2], 1.0)
+  empty = synthetic_dancer.render_clip(0, 5, 6, 128, 96, subject_id=1)  # same background
+  np.testing.assert_array_equal(video, empty["video"])  # deterministic
+  # Each body joint sits on pixels that differ from the background's colour statistics: render
+  # the same clip's background alone by rendering a frame with no limbs is not exposed, so
+  # check instead that joints are inside the frame and the body moves.
+  assert (kp[..., 0] >= 0).all() and (kp[..., 0] < 96).all()
+  assert (kp[..., 1] >= 0).all() and (kp[..., 1] < 128).all()
+  assert np.abs(np.diff(kp[..., :2], axis=0)).max() > 0.5
+  box = clip["face_box"]
+  nose = kp[:, synthetic_dancer.J["nose"], :2]
+  assert ((box[:, 0] <= nose[:, 0]) & (nose[:, 0] <= box[:, 2]) & (box[:, 1] <= nose[:, 1])
+          & (nose[:, 1] <= box[:, 3])).all()
+  # plausible skeleton: ankles below hips below neck below nose (image y grows downward)
+  y = kp[..., 1]
+  J = synthetic_dancer.J
+  assert (y[:, J["nose"]] < y[:, J["neck"]]).all() and (y[:, J["neck"]] < y[:, J["r_hip"]]).all()
+  assert (y[:, J["r_hip"]] < y[:, J["r_ankle"]]).all()
 
 
-def _render(i):
-  return np.full((2, 4, 4, 3), i, np.uint8)
+def test_dancer_subjects_differ_in_height():
+  heights = []
+  for sid in range(len(synthetic_dancer.SUBJECTS)):
+    kp = synthetic_dancer.render_clip(0, 0, 1, 128, 128, subject_id=sid)["keypoints"][0]
+    heights.append(kp[:, 1].max() - kp[:, 1].min())
+  assert max(heights) > 1.15 * min(heights)
 
 
-def test_iterator_state_roundtrip_gives_identical_batches():
-  it = pipeline.ClipIterator(_render, num_clips=10, global_batch=4, seed=0)
-  batches = [next(it) for _ in range(6)]  # crosses two epoch boundaries
-  state_after_3 = None
-  it2 = pipeline.ClipIterator(_render, num_clips=10, global_batch=4, seed=0)
+# ---------------------------------------------------------------- builders
+
+def test_synthetic_scenes_builder_roundtrip(tmp_path):
+  builder = _build(builders.SyntheticScenes, tmp_path, frames=8, height=16, width=16,
+                   num_train=6, num_test=2)
+  train = builder.as_data_source(split="train")
+  test = builder.as_data_source(split="test")
+  assert len(train) == 6 and len(test) == 2
+  record = train[0]
+  assert record["video"].shape == (8, 16, 16, 3) and record["video"].dtype == np.uint8
+  np.testing.assert_array_equal(
+      record["video"], synthetic_scenes.render_clip(1234, int(record["index"]), 8, 16, 16))
+  assert {int(test[i]["index"]) for i in range(2)} == {6, 7}  # held out past the train clips
+
+
+def test_synthetic_dancer_builder_roundtrip(tmp_path):
+  builder = _build(builders.SyntheticDancer, tmp_path, frames=4, height=64, width=32,
+                   num_train=8, num_test=4)
+  train = builder.as_data_source(split="train")
+  r = train[0]
+  assert r["video"].shape == (4, 64, 32, 3) and r["video"].dtype == np.uint8
+  assert r["keypoints"].shape == (4, 18, 3) and r["keypoints"].dtype == np.float32
+  assert r["face_box"].shape == (4, 4)
+  assert {int(train[i]["subject_id"]) for i in range(8)} == set(range(4))
+
+
+def _write_video(path, frames, fps=10):
+  if str(path).endswith(".gif"):
+    raise ValueError
+  with imageio.get_writer(str(path), fps=fps, codec="libx264" if str(path).endswith(".mp4")
+                          else "mpeg4", macro_block_size=1, quality=8) as writer:
+    for f in frames:
+      writer.append_data(f)
+
+
+def _textured_video(n, height=48, width=64, shift=0, seed=0):
+  """A textured scene seen by a camera that pans `shift` px per frame."""
+  rng = np.random.default_rng(seed)
+  big = rng.integers(0, 255, (height // 4 + 20, width // 4 + 20, 3)).astype(np.uint8)
+  big = big.repeat(4, 0).repeat(4, 1)
+  return np.stack([big[i * shift:i * shift + height, i * shift:i * shift + width]
+                   for i in range(n)])
+
+
+def test_video_folder_builder_on_real_files(tmp_path, caplog):
+  videos = tmp_path / "videos"
+  (videos / "sub").mkdir(parents=True)
+  _write_video(videos / "a.mp4", _textured_video(20, seed=1))
+  _write_video(videos / "sub" / "b.avi", _textured_video(12, seed=2))
+  _write_video(videos / "short.mp4", _textured_video(3, seed=3))
+  (videos / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video" * 10)
+  (videos / "empty.webm").write_bytes(b"")
+  (videos / "notes.txt").write_text("ignored")
+  with caplog.at_level(logging.WARNING):
+    builder = _build(builders.VideoFolder, tmp_path, manual_dir=videos, frames=8, height=16,
+                     width=16, clip_stride=4, test_fraction=0.0)
+  report = builder.report
+  skipped = {p.split("/")[-1] for p, _ in report.videos_skipped}
+  assert skipped == {"short.mp4", "corrupt.mp4", "empty.webm"}
+  assert report.videos_found == 5
+  for name in skipped:
+    assert name in caplog.text
+  # a.mp4: 20 frames -> starts 0, 4, 8, 12; b.avi: 12 frames -> 0, 4
+  train = builder.as_data_source(split="train")
+  assert len(train) == report.clips_written == 6
+  r = train[0]
+  assert r["video"].shape == (8, 16, 16, 3) and r["video"].dtype == np.uint8
+  assert r["video"].std() > 10  # real decoded content, not a blank
+
+
+def test_video_folder_with_no_usable_video_is_an_error(tmp_path):
+  videos = tmp_path / "videos"
+  videos.mkdir()
+  (videos / "readme.txt").write_text("no videos here")
+  with pytest.raises(FileNotFoundError, match="no videos"):
+    _build(builders.VideoFolder, tmp_path, manual_dir=videos, frames=8, height=16, width=16)
+  (videos / "broken.mp4").write_bytes(b"garbage" * 100)
+  data = ml_collections.ConfigDict({
+      "name": "video_folder", "data_dir": str(tmp_path / "tfds2"), "manual_dir": str(videos),
+      "frames": 8, "height": 16, "width": 16, "num_clips": 4, "num_test": 1, "seed": 0})
+  with pytest.raises(UserError, match=r"empty split.*broken.mp4"):
+    pipeline.prepare(data)
+
+
+def _panning_video(n, height=96, width=128, shift=2, seed=0):
+  """A natural-ish (blurred noise) scene seen by a camera panning `shift` px per frame."""
+  import cv2
+  rng = np.random.default_rng(seed)
+  scene = rng.integers(0, 255, (height + n * shift, width + n * shift, 3)).astype(np.uint8)
+  scene = cv2.normalize(cv2.GaussianBlur(scene, (0, 0), 2.0), None, 0, 255, cv2.NORM_MINMAX)
+  return np.stack([scene[i * shift:i * shift + height, i * shift:i * shift + width]
+                   for i in range(n)])
+
+
+def test_video_folder_stabilization_keeps_pans_and_drops_featureless_clips(tmp_path):
+  videos = tmp_path / "videos"
+  videos.mkdir()
+  _write_video(videos / "pan.mp4", _panning_video(8))
+  _write_video(videos / "flat.mp4", np.full((8, 96, 128, 3), 90, np.uint8))
+  builder = _build(builders.VideoFolder, tmp_path, manual_dir=videos, frames=4, height=16,
+                   width=16, clip_stride=4, stabilize=True, test_fraction=0.0)
+  assert builder.report.clips_written == 2 and builder.report.clips_dropped_unstable == 2
+  assert "2 dropped as unstabilisable" in builder.summary()
+
+
+def test_stabilization_undoes_a_camera_pan_and_rejects_featureless_clips():
+  clip = _panning_video(5)
+  stable = video_io.stabilize_clip(clip)
+  assert stable is not None
+  interior = (slice(None), slice(12, -12), slice(12, -12))
+  moving_error = np.abs(clip[interior].astype(int) - clip[0][interior[1:]].astype(int)).mean()
+  stable_error = np.abs(stable[interior].astype(int) - stable[0][interior[1:]].astype(int)).mean()
+  assert stable_error < 0.2 * moving_error
+  assert video_io.stabilize_clip(np.full((4, 48, 64, 3), 128, np.uint8)) is None
+
+
+def test_moving_mnist_from_local_source_file(tmp_path):
+  manual = tmp_path / "manual"
+  manual.mkdir()
+  seq = np.random.default_rng(0).integers(0, 255, (20, 5, 64, 64), dtype=np.uint8)
+  np.save(manual / "mnist_test_seq.npy", seq)
+  builder = _build(builders.MovingMnistLocal, tmp_path, manual_dir=manual, frames=10,
+                   height=32, width=32, num_train=3, num_test=2)
+  train = builder.as_data_source(split="train")
+  assert len(train) == 3 and len(builder.as_data_source(split="test")) == 2
+  r = train[0]
+  assert r["video"].shape == (10, 32, 32, 3)
+  np.testing.assert_array_equal(r["video"][..., 0], r["video"][..., 2])  # grey -> RGB
+
+
+# ---------------------------------------------------------------- pipeline
+
+class _Source:
+  """A random-access source like tfds.data_source: record i is a clip filled with i."""
+
+  def __init__(self, n):
+    self.n = n
+
+  def __len__(self):
+    return self.n
+
+  def __repr__(self):  # grain checks the source's repr when restoring a state
+    return f"_Source({self.n})"
+
+  def __getitem__(self, i):
+    return {"video": np.full((2, 4, 4, 3), i, np.uint8), "index": np.int64(i), "source": b"x"}
+
+
+def _ids(batch):
+  return batch["index"].tolist()
+
+
+def test_grain_iterator_resumes_with_identical_batches():
+  it = pipeline.GrainIterator(_Source(10), global_batch=4, seed=0)
+  batches = [next(it) for _ in range(6)]  # crosses epoch boundaries
+  it2 = pipeline.GrainIterator(_Source(10), global_batch=4, seed=0)
   for _ in range(3):
     next(it2)
-  state_after_3 = it2.get_state()
-  it3 = pipeline.ClipIterator(_render, num_clips=10, global_batch=4, seed=0)
-  it3.set_state(state_after_3)
+  state = it2.get_state()
+  it3 = pipeline.GrainIterator(_Source(10), global_batch=4, seed=0)
+  it3.set_state(state)
   for expected in batches[3:]:
-    np.testing.assert_array_equal(next(it3)["video"], expected["video"])
-  for it_ in (it, it2, it3):
-    it_.close()
+    got = next(it3)
+    np.testing.assert_array_equal(got["video"], expected["video"])
+  assert "source" not in batches[0]  # text never goes to the device
+  assert batches[0]["video"].dtype == np.float32
+  np.testing.assert_allclose(batches[0]["video"][:, 0, 0, 0, 0],
+                             np.asarray(_ids(batches[0])) / 127.5 - 1.0)
 
 
-def test_every_clip_once_per_epoch():
-  it = pipeline.ClipIterator(_render, num_clips=8, global_batch=4, seed=1, prefetch=0)
-  ids = np.concatenate([next(it)["video"][:, 0, 0, 0, 0] for _ in range(2)])
-  ids = np.round((ids + 1) * 127.5).astype(int)
-  assert sorted(ids.tolist()) == list(range(8))
+def test_grain_iterator_shuffles_each_record_once_per_epoch_and_by_seed():
+  it = pipeline.GrainIterator(_Source(8), global_batch=4, seed=1)
+  epoch = _ids(next(it)) + _ids(next(it))
+  assert sorted(epoch) == list(range(8)) and epoch != list(range(8))
+  other = pipeline.GrainIterator(_Source(8), global_batch=4, seed=2)
+  assert _ids(next(other)) + _ids(next(other)) != epoch
 
 
-def test_hosts_split_the_global_batch():
-  single = pipeline.ClipIterator(_render, 16, global_batch=4, seed=2)
-  hosts = [pipeline.ClipIterator(_render, 16, global_batch=4, seed=2, process_index=p,
-                                 process_count=2) for p in range(2)]
-  for _ in range(3):
-    whole = next(single)["video"]
-    parts = np.concatenate([next(h)["video"] for h in hosts])
-    np.testing.assert_array_equal(whole, parts)
+def test_grain_hosts_read_disjoint_shards():
+  hosts = [pipeline.GrainIterator(_Source(16), global_batch=4, seed=0, process_index=p,
+                                  process_count=2) for p in range(2)]
+  seen = [set(), set()]
+  for _ in range(4):  # one epoch of each host's 8-record shard
+    for p in range(2):
+      batch = next(hosts[p])
+      assert len(batch["index"]) == 2
+      seen[p].update(_ids(batch))
+  assert not seen[0] & seen[1] and seen[0] | seen[1] == set(range(16))
 
 
-def test_batch_not_divisible_by_hosts():
-  with pytest.raises(ValueError, match="not divisible"):
-    pipeline.ClipIterator(_render, 16, global_batch=3, seed=0, process_count=2)
+def test_pipeline_errors_are_clear(tmp_path):
+  with pytest.raises(UserError, match="not divisible"):
+    pipeline.GrainIterator(_Source(16), global_batch=3, seed=0, process_count=2)
+  with pytest.raises(UserError, match="fewer than one global batch"):
+    pipeline.GrainIterator(_Source(2), global_batch=4, seed=0)
+  data = ml_collections.ConfigDict({"name": "ucf42", "frames": 8, "height": 16, "width": 16,
+                                    "num_clips": 4, "num_test": 1, "seed": 0})
+  with pytest.raises(UserError, match="unknown dataset"):
+    pipeline.make_builder(data)
+  data.name = "video_folder"
+  data.data_dir = str(tmp_path)
+  with pytest.raises(UserError, match="manual_dir"):
+    pipeline.prepare(data)

@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import jax
 import numpy as np
@@ -15,6 +16,8 @@ from jaxvid.errors import DivergenceError, UserError
 from jaxvid.trainers import get_trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# One TFDS data_dir per test process: the tiny datasets are built once and shared by its tests.
+DATA_DIR = tempfile.mkdtemp(prefix="jaxvid-test-tfds-")
 
 
 def load_config(name="vgan.py", variant="tiny", **overrides):
@@ -23,6 +26,7 @@ def load_config(name="vgan.py", variant="tiny", **overrides):
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   config = module.get_config(variant)
+  config.data.data_dir = DATA_DIR
   for dotted, value in overrides.items():
     node = config
     *path, leaf = dotted.split("__")
@@ -82,7 +86,9 @@ def test_resume_continues_to_the_same_parameters(tmp_path):
   config = load_config()
   step_a, state_a, data_a = load_final_state(config, straight)
   step_b, state_b, data_b = load_final_state(config, split)
-  assert step_a == step_b == 4 and data_a == data_b == {"step": 4}
+  assert step_a == step_b == 4 and data_a == data_b
+  # the saved data position: 4 batches of 4 clips consumed, last record index 15
+  assert json.loads(data_a["grain"])["last_seen_indices"] == {"0": 15}
   for a, b in zip(jax.tree.leaves(state_a), jax.tree.leaves(state_b)):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
   np.testing.assert_allclose([m["g_loss"] for m in read_metrics(straight)],
@@ -112,19 +118,23 @@ def test_checkpoint_of_another_architecture_is_a_clear_error(tmp_path):
 def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
   make = pipeline.make_train_iterator
 
-  def poisoned(config, *args, **kwargs):
-    it = make(config, *args, **kwargs)
-    original = it._make_batch
+  class Poisoned:
+    """The real iterator, except that from the third batch on a NaN is in the video."""
 
-    def batch(step):
-      out = original(step)
-      if step >= 2:  # the third batch holds a NaN
-        out["video"][0, 0, 0, 0, 0] = np.nan
-      return out
-    it._make_batch = batch
-    return it
+    def __init__(self, inner):
+      self.inner, self.count = inner, 0
 
-  monkeypatch.setattr(pipeline, "make_train_iterator", poisoned)
+    def __next__(self):
+      batch = {k: np.array(v) for k, v in next(self.inner).items()}
+      self.count += 1
+      if self.count >= 3:
+        batch["video"][0, 0, 0, 0, 0] = np.nan
+      return batch
+
+    def __getattr__(self, name):  # get_state, set_state, close
+      return getattr(self.inner, name)
+
+  monkeypatch.setattr(pipeline, "make_train_iterator", lambda *a, **k: Poisoned(make(*a, **k)))
   with pytest.raises(DivergenceError, match="at step 3"):
     train.train_and_evaluate(load_config(), str(tmp_path))
   steps = sorted(int(d) for d in os.listdir(tmp_path / "checkpoints") if d.isdigit())
@@ -159,7 +169,8 @@ def test_cli_unknown_config_key_fails_with_one_clear_line(tmp_path):
 
 @pytest.mark.slow
 def test_four_devices_give_the_same_losses_as_one(tmp_path):
-  args = ["--config=configs/vgan.py:tiny", "--config.train.num_steps=3"]
+  args = ["--config=configs/vgan.py:tiny", "--config.train.num_steps=3",
+          f"--config.data.data_dir={tmp_path / 'tfds'}"]
   one = _cli(args + [f"--workdir={tmp_path / 'one'}"], {"JAX_NUM_CPU_DEVICES": "1"})
   four = _cli(args + [f"--workdir={tmp_path / 'four'}"], {"JAX_NUM_CPU_DEVICES": "4"})
   assert one.returncode == 0, one.stderr[-2000:]

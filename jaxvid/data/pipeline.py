@@ -1,104 +1,134 @@
-"""Host-local, checkpointable batch iterators.
+"""One grain pipeline over `tfds.data_source` for every dataset.
 
-An iterator yields dicts of host-local numpy arrays and exposes `get_state()` /
-`set_state(state)` (JSON-serialisable) so the training checkpoint can restore it and a resumed
+TFDS builder (jaxvid/data/builders.py, array_record) -> `as_data_source(split)` -> grain
+`IndexSampler` (per-host shard by process index, deterministic shuffle from the seed, endless
+epochs) -> uint8 video to float32 [-1, 1] -> batches of host-local numpy arrays.
+
+The iterator's state (grain's own JSON state) goes into the training checkpoint, so a resumed
 run sees exactly the batches an uninterrupted run would have seen.
-
-Sample order: the dataset of `num_clips` clips is reshuffled every epoch with a permutation
-drawn from (seed, epoch). Global sample position g = step * global_batch + i maps to clip
-perm_{g // N}[g % N]; host p of P takes positions [p * B/P, (p + 1) * B/P) of every global
-batch, so the union over hosts is the same global batch whatever the host count.
 """
 from __future__ import annotations
 
-import concurrent.futures
-from typing import Any, Callable
+import os
+from typing import Any
 
+import grain.python as grain
 import numpy as np
+import tensorflow_datasets as tfds
 
-from jaxvid.data import synthetic_scenes
+from jaxvid.data import builders
+from jaxvid.errors import UserError
 
 
-class ClipIterator:
-  """Deterministic iterator over clips made by `render(index) -> uint8 (T, H, W, C)`."""
+def make_builder(data_config) -> tfds.core.DatasetBuilder:
+  """The TFDS builder named by `config.data`, with its sizes as the builder config."""
+  d = data_config
+  if d.name not in builders.BUILDERS:
+    raise UserError(f"unknown dataset config.data.name={d.name!r}; available: "
+                    f"{', '.join(sorted(builders.BUILDERS))}")
+  clip_config = builders.ClipConfig(
+      frames=d.frames, height=d.height, width=d.width, num_train=d.num_clips,
+      num_test=d.num_test, seed=d.seed, max_sprites=d.get("max_sprites", 3),
+      clip_stride=d.get("clip_stride", 8), frame_step=d.get("frame_step", 1),
+      stabilize=d.get("stabilize", False))
+  data_dir = os.path.expanduser(d.data_dir) if d.get("data_dir") else None
+  return builders.BUILDERS[d.name](config=clip_config, data_dir=data_dir,
+                                   file_format="array_record")
 
-  def __init__(self, render: Callable[[int], np.ndarray], num_clips: int, global_batch: int,
-               seed: int, process_index: int = 0, process_count: int = 1, prefetch: int = 2):
-    if global_batch % process_count:
-      raise ValueError(f"batch size {global_batch} is not divisible by the {process_count} hosts")
-    if num_clips < 1:
-      raise ValueError(f"the dataset needs at least one clip, got num_clips={num_clips}")
-    self._render = render
-    self._num_clips = num_clips
-    self._global_batch = global_batch
-    self._local_batch = global_batch // process_count
-    self._offset = process_index * self._local_batch
-    self._seed = seed
-    self._step = 0
-    self._perm_cache: dict[int, np.ndarray] = {}
-    self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    self._prefetch = max(prefetch, 0)
-    self._pending: dict[int, concurrent.futures.Future] = {}
 
-  def _clip_indices(self, step: int) -> np.ndarray:
-    positions = step * self._global_batch + self._offset + np.arange(self._local_batch)
-    out = np.empty_like(positions)
-    for j, g in enumerate(positions):
-      epoch = int(g // self._num_clips)
-      if epoch not in self._perm_cache:
-        self._perm_cache = {epoch: np.random.default_rng([self._seed, 7919, epoch]).permutation(
-            self._num_clips)}
-      out[j] = self._perm_cache[epoch][g % self._num_clips]
+def prepare(data_config) -> tfds.core.DatasetBuilder:
+  """Build the dataset if it is not in data_dir yet (synthetic: made locally; folders: from
+  manual_dir) and return the builder."""
+  builder = make_builder(data_config)
+  if not builder.is_prepared():
+    manual_dir = data_config.get("manual_dir")
+    if builder.MANUAL_DOWNLOAD_INSTRUCTIONS and not manual_dir:
+      raise UserError(f"dataset {data_config.name!r} needs config.data.manual_dir: "
+                      f"{builder.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+    if manual_dir and not os.path.isdir(os.path.expanduser(manual_dir)):
+      raise UserError(f"config.data.manual_dir={manual_dir} is not a directory")
+    print(f"preparing dataset {data_config.name}/{builder.builder_config.name} in "
+          f"{builder.data_dir} ...", flush=True)
+    download_config = tfds.download.DownloadConfig(
+        manual_dir=os.path.expanduser(manual_dir) if manual_dir else None)
+    try:
+      builder.download_and_prepare(download_config=download_config)
+    except FileNotFoundError as e:
+      raise UserError(str(e)) from e
+    except AssertionError as e:  # TFDS: "No examples were yielded" for an empty split
+      detail = builder.summary() if hasattr(builder, "summary") else ""
+      raise UserError(f"dataset {data_config.name!r} produced an empty split ({e}). "
+                      f"{detail}") from e
+    if hasattr(builder, "summary"):
+      print(f"dataset {data_config.name}: {builder.summary()}", flush=True)
+  return builder
+
+
+class _ToModel(grain.MapTransform):
+  """uint8 video -> float32 [-1, 1]; drops text fields (they cannot go to the device)."""
+
+  def map(self, record: dict) -> dict:
+    out = {}
+    for key, value in record.items():
+      value = np.asarray(value)
+      if value.dtype.kind in "SUO":
+        continue
+      out[key] = value.astype(np.float32) / 127.5 - 1.0 if key == "video" else value
     return out
 
-  def _make_batch(self, step: int) -> dict[str, np.ndarray]:
-    clips = np.stack([self._render(int(i)) for i in self._clip_indices(step)])
-    return {"video": synthetic_scenes.to_model_range(clips)}
+
+class GrainIterator:
+  """Endless iterator of host-local batches with JSON-serialisable state."""
+
+  def __init__(self, source, global_batch: int, seed: int, process_index: int = 0,
+               process_count: int = 1, worker_count: int = 0):
+    if global_batch % process_count:
+      raise UserError(f"batch size {global_batch} is not divisible by the {process_count} hosts")
+    local_batch = global_batch // process_count
+    if len(source) < local_batch * process_count:
+      raise UserError(f"the dataset has {len(source)} clips, fewer than one global batch "
+                      f"({global_batch})")
+    sampler = grain.IndexSampler(
+        num_records=len(source), shuffle=True, seed=seed, num_epochs=None,
+        shard_options=grain.ShardOptions(shard_index=process_index, shard_count=process_count,
+                                         drop_remainder=True))
+    self._loader = grain.DataLoader(
+        data_source=source, sampler=sampler, worker_count=worker_count,
+        operations=[_ToModel(), grain.Batch(local_batch, drop_remainder=True)])
+    self._iterator = iter(self._loader)
 
   def __iter__(self):
     return self
 
   def __next__(self) -> dict[str, np.ndarray]:
-    step = self._step
-    future = self._pending.pop(step, None)
-    batch = future.result() if future is not None else self._make_batch(step)
-    self._step += 1
-    for ahead in range(self._step, self._step + self._prefetch):
-      if ahead not in self._pending:
-        self._pending[ahead] = self._pool.submit(self._make_batch, ahead)
-    return batch
+    return next(self._iterator)
 
   def get_state(self) -> dict[str, Any]:
-    return {"step": self._step}
+    return {"grain": self._iterator.get_state().decode()}
 
   def set_state(self, state: dict[str, Any]) -> None:
-    self._pending.clear()
-    self._step = int(state["step"])
+    try:
+      self._iterator.set_state(state["grain"].encode())
+    except (KeyError, ValueError) as e:
+      first_line = str(e).splitlines()[0] if str(e) else type(e).__name__
+      raise UserError(f"the checkpoint's data-iterator state does not fit this dataset "
+                      f"({first_line}); was it written with another config.data?") from e
 
   def close(self) -> None:
-    self._pool.shutdown(wait=False, cancel_futures=True)
+    pass
 
 
-def make_train_iterator(config, process_index: int = 0, process_count: int = 1) -> ClipIterator:
-  """The training iterator named by `config.data` (dataset 'synthetic_scenes' for now)."""
-  data = config.data
-  if data.name != "synthetic_scenes":
-    raise ValueError(f"unknown dataset {data.name!r}; available: 'synthetic_scenes'")
-
-  def render(index: int) -> np.ndarray:
-    return synthetic_scenes.render_clip(data.seed, index, data.frames, data.height, data.width,
-                                        data.max_sprites)
-
-  return ClipIterator(render, data.num_clips, config.train.batch_size, data.seed,
-                      process_index, process_count, prefetch=data.prefetch)
+def make_train_iterator(config, process_index: int = 0, process_count: int = 1) -> GrainIterator:
+  source = prepare(config.data).as_data_source(split="train")
+  return GrainIterator(source, config.train.batch_size, config.data.seed, process_index,
+                       process_count, worker_count=config.data.get("workers", 0))
 
 
-def make_sample_batch(config, num: int) -> np.ndarray:
-  """A fixed batch of held-out clips (indices past the training set), float32 in [-1, 1].
-
-  Conditional models take their input frames from it; figures show it as the real clips.
-  """
-  data = config.data
-  clips = [synthetic_scenes.render_clip(data.seed, data.num_clips + i, data.frames, data.height,
-                                        data.width, data.max_sprites) for i in range(num)]
-  return synthetic_scenes.to_model_range(np.stack(clips))
+def make_sample_batch(config, num: int) -> dict[str, np.ndarray]:
+  """The first `num` held-out (test split) clips, float32 video in [-1, 1]."""
+  source = prepare(config.data).as_data_source(split="test")
+  if len(source) == 0:
+    source = prepare(config.data).as_data_source(split="train")
+  transform = _ToModel()
+  records = [transform.map(source[i % len(source)]) for i in range(num)]
+  return {k: np.stack([r[k] for r in records]) for k in records[0]}

@@ -1,0 +1,189 @@
+"""A synthetic dancer: an articulated 2-D figure with ground-truth COCO-18 keypoints.
+
+The embedded default for The Pose Knows and Everybody Dance Now. Every clip is a pure function
+of (seed, index, size): a subject (body proportions, height, clothes) dances a smooth periodic
+motion (arm swings, knee bends, hip bounce and sway, a slow walk toward or away from the camera)
+in front of a static textured background. Limbs are shaded, textured capsules.
+
+Keypoints are in the OpenPose COCO-18 order (`COCO18_NAMES`), pixel coordinates (x, y) plus a
+confidence of 1, and the face box is (x0, y0, x1, y1) in pixels.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from jaxvid.data.synthetic_scenes import _background
+
+COCO18_NAMES = ("nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow",
+                "l_wrist", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye",
+                "l_eye", "r_ear", "l_ear")
+J = {name: i for i, name in enumerate(COCO18_NAMES)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Subject:
+  """Body proportions as fractions of the standing height, and clothes colours (RGB 0-1)."""
+  height: float  # standing height as a fraction of the frame height (at the nearest position)
+  shoulder_width: float
+  hip_width: float
+  torso: float  # neck -> hip centre
+  upper_arm: float
+  forearm: float
+  thigh: float
+  shin: float
+  head_radius: float
+  limb_width: float
+  shirt: tuple
+  pants: tuple
+  skin: tuple
+
+
+SUBJECTS = (
+    Subject(0.78, 0.24, 0.17, 0.30, 0.17, 0.15, 0.24, 0.24, 0.065, 0.045,
+            (0.80, 0.15, 0.15), (0.15, 0.20, 0.45), (0.93, 0.76, 0.62)),
+    Subject(0.62, 0.30, 0.22, 0.30, 0.16, 0.14, 0.22, 0.22, 0.075, 0.060,
+            (0.15, 0.60, 0.30), (0.30, 0.25, 0.20), (0.55, 0.38, 0.26)),
+    Subject(0.70, 0.22, 0.18, 0.32, 0.18, 0.16, 0.23, 0.23, 0.060, 0.040,
+            (0.95, 0.80, 0.20), (0.10, 0.10, 0.10), (0.78, 0.57, 0.44)),
+    Subject(0.85, 0.27, 0.19, 0.29, 0.17, 0.15, 0.25, 0.25, 0.065, 0.050,
+            (0.35, 0.30, 0.80), (0.45, 0.45, 0.45), (0.98, 0.86, 0.75)),
+)
+
+
+def _rot(angle):
+  """Unit vector pointing down (image y grows downward) rotated by `angle` (radians)."""
+  return np.stack([np.sin(angle), np.cos(angle)], axis=-1)
+
+
+def dance_keypoints(subject: Subject, rng: np.random.Generator, frames: int, height: int,
+                    width: int) -> tuple[np.ndarray, np.ndarray]:
+  """Keypoints (frames, 18, 2) in pixels and the per-frame scale (frames,)."""
+  t = np.arange(frames, dtype=np.float64)
+  omega = 2 * np.pi / rng.uniform(10, 24)  # one dance period every 10-24 frames
+  ph = rng.uniform(0, 2 * np.pi, 8)
+  amp_arm = rng.uniform(0.5, 1.4)
+  amp_leg = rng.uniform(0.1, 0.35)
+  # Walk toward/away from the camera: the ground line moves and the body scales with it.
+  ground0, ground1 = rng.uniform(0.80, 0.97, 2) * height
+  ground = ground0 + (ground1 - ground0) * t / max(frames - 1, 1)
+  scale = subject.height * height * (0.55 + 0.45 * (ground / height - 0.5) / 0.5)  # px per body
+  x_centre = rng.uniform(0.35, 0.65) * width + 0.04 * width * np.sin(omega * t / 2 + ph[0])
+  bounce = 0.02 * scale * np.cos(2 * omega * t + ph[1])
+  lean = 0.08 * np.sin(omega * t + ph[2])
+
+  s = scale[:, None]
+  shin, thigh = subject.shin * s, subject.thigh * s
+  knee_bend = amp_leg * (1 + np.sin(2 * omega * t + ph[3])) / 2
+  hip_y = ground - (shin[:, 0] + thigh[:, 0]) * np.cos(knee_bend / 2) + bounce
+  hip = np.stack([x_centre, hip_y], -1)
+  up = -_rot(lean)  # from hip centre towards the neck
+  neck = hip + up * subject.torso * s
+  across = np.stack([np.cos(lean), -np.sin(lean)], -1)  # body's left-right axis
+  kp = np.zeros((frames, 18, 2))
+  kp[:, J["neck"]] = neck
+  kp[:, J["r_shoulder"]] = neck - across * subject.shoulder_width / 2 * s
+  kp[:, J["l_shoulder"]] = neck + across * subject.shoulder_width / 2 * s
+  kp[:, J["r_hip"]] = hip - across * subject.hip_width / 2 * s
+  kp[:, J["l_hip"]] = hip + across * subject.hip_width / 2 * s
+  for side, sign, phase in (("r", -1.0, ph[4]), ("l", 1.0, ph[5])):
+    shoulder_angle = sign * (0.3 + amp_arm * (1 + np.sin(omega * t + phase)) / 2)
+    elbow_angle = shoulder_angle + sign * 0.8 * (1 + np.sin(omega * t + phase + 1.0)) / 2
+    elbow = kp[:, J[f"{side}_shoulder"]] + _rot(shoulder_angle + lean) * subject.upper_arm * s
+    kp[:, J[f"{side}_elbow"]] = elbow
+    kp[:, J[f"{side}_wrist"]] = elbow + _rot(elbow_angle + lean) * subject.forearm * s
+    step = sign * 0.15 * np.sin(omega * t + ph[6] + (0 if side == "r" else np.pi))
+    hip_joint = kp[:, J[f"{side}_hip"]]
+    knee = hip_joint + _rot(step - sign * knee_bend / 2 * 0.3 + knee_bend / 2) * thigh
+    kp[:, J[f"{side}_knee"]] = knee
+    ankle = knee + _rot(step - knee_bend / 2) * shin
+    kp[:, J[f"{side}_ankle"]] = ankle
+  head_r = subject.head_radius * s
+  head = neck + up * (head_r * 1.25)
+  turn = 0.3 * np.sin(omega * t / 2 + ph[7])  # head turning left/right
+  kp[:, J["nose"]] = head + across * turn[:, None] * head_r + up * 0.1 * head_r
+  for side, sign in (("r", -1.0), ("l", 1.0)):
+    kp[:, J[f"{side}_eye"]] = head + across * (sign * 0.4 + turn[:, None]) * head_r + up * 0.35 * head_r
+    kp[:, J[f"{side}_ear"]] = head + across * (sign * 0.95 + 0.5 * turn[:, None]) * head_r
+  return kp, scale
+
+
+# Limbs as capsules (joint a, joint b, radius as a fraction of limb_width, clothes part),
+# drawn back to front: left limbs (far side) first, then torso and head, then right limbs.
+_LIMBS = (
+    ("l_hip", "l_knee", 1.2, "pants"), ("l_knee", "l_ankle", 1.0, "pants"),
+    ("l_shoulder", "l_elbow", 1.0, "shirt"), ("l_elbow", "l_wrist", 0.85, "skin"),
+    ("r_hip", "r_knee", 1.2, "pants"), ("r_knee", "r_ankle", 1.0, "pants"),
+)
+_FRONT_LIMBS = (("r_shoulder", "r_elbow", 1.0, "shirt"), ("r_elbow", "r_wrist", 0.85, "skin"))
+
+
+def _capsule(canvas, yy, xx, a, b, radius, colour, texture_phase):
+  """Alpha-blend one shaded, textured capsule from point a to b (x, y) onto canvas in place."""
+  pad = radius + 2
+  y0, y1 = int(max(min(a[1], b[1]) - pad, 0)), int(min(max(a[1], b[1]) + pad, canvas.shape[0]))
+  x0, x1 = int(max(min(a[0], b[0]) - pad, 0)), int(min(max(a[0], b[0]) + pad, canvas.shape[1]))
+  if y1 <= y0 or x1 <= x0:
+    return
+  py, px = yy[y0:y1, x0:x1], xx[y0:y1, x0:x1]
+  d = np.array(b, float) - np.array(a, float)
+  length2 = max(float(d @ d), 1e-9)
+  u = np.clip(((px - a[0]) * d[0] + (py - a[1]) * d[1]) / length2, 0, 1)
+  dist = np.hypot(px - (a[0] + u * d[0]), py - (a[1] + u * d[1]))
+  coverage = np.clip(radius - dist + 0.5, 0, 1)[..., None]
+  shade = 1.0 - 0.45 * (dist / max(radius, 1e-6)) ** 2  # round, cylinder-like shading
+  weave = 1.0 + 0.06 * np.sin(u * np.sqrt(length2) * 0.9 + texture_phase)  # cloth texture
+  colour = np.clip(np.asarray(colour) * (shade * weave)[..., None], 0, 1)
+  region = canvas[y0:y1, x0:x1]
+  region[:] = region * (1 - coverage) + colour * coverage
+
+
+def render_frame(background, keypoints, scale, subject: Subject, texture_phase: float):
+  canvas = background.copy()
+  yy, xx = np.mgrid[0:canvas.shape[0], 0:canvas.shape[1]].astype(np.float64)
+  width = subject.limb_width * scale
+  colours = {"shirt": subject.shirt, "pants": subject.pants, "skin": subject.skin}
+  kp = {name: keypoints[i] for i, name in enumerate(COCO18_NAMES)}
+  for a, b, r, part in _LIMBS:
+    _capsule(canvas, yy, xx, kp[a], kp[b], r * width, colours[part], texture_phase)
+  # torso: a thick capsule from neck to hip centre, plus the shoulder and hip lines
+  hip_centre = (kp["r_hip"] + kp["l_hip"]) / 2
+  torso_r = (subject.shoulder_width + subject.hip_width) / 4 * scale
+  _capsule(canvas, yy, xx, kp["neck"], hip_centre, torso_r, subject.shirt, texture_phase)
+  _capsule(canvas, yy, xx, kp["r_shoulder"], kp["l_shoulder"], width, subject.shirt, texture_phase)
+  _capsule(canvas, yy, xx, kp["r_hip"], kp["l_hip"], 1.2 * width, subject.pants, texture_phase)
+  head = (kp["r_ear"] + kp["l_ear"]) / 2
+  _capsule(canvas, yy, xx, kp["neck"], head, 0.5 * width, subject.skin, 0.0)
+  _capsule(canvas, yy, xx, head, head, subject.head_radius * scale, subject.skin, 0.0)
+  for name in ("r_eye", "l_eye"):
+    _capsule(canvas, yy, xx, kp[name], kp[name], max(0.12 * subject.head_radius * scale, 0.6),
+             (0.1, 0.1, 0.1), 0.0)
+  for a, b, r, part in _FRONT_LIMBS:
+    _capsule(canvas, yy, xx, kp[a], kp[b], r * width, colours[part], texture_phase)
+  return canvas
+
+
+def render_clip(seed: int, index: int, frames: int, height: int, width: int,
+                subject_id: int | None = None) -> dict:
+  """Clip `index`: {'video' uint8 (T,H,W,3), 'keypoints' float32 (T,18,3) = (x_px, y_px, conf),
+  'face_box' float32 (T,4) = (x0, y0, x1, y1) px, 'subject_id' int32}."""
+  rng = np.random.default_rng([seed, index, 1])
+  if subject_id is None:
+    subject_id = int(rng.integers(len(SUBJECTS)))
+  subject = SUBJECTS[subject_id]
+  background = _background(rng, height, width)
+  floor = np.linspace(0, 1, height)[:, None, None] > 0.75
+  background = np.where(floor, 0.6 * background + 0.25, background)
+  keypoints, scale = dance_keypoints(subject, rng, frames, height, width)
+  texture_phase = rng.uniform(0, 2 * np.pi)
+  video = np.stack([render_frame(background, keypoints[f], scale[f], subject, texture_phase)
+                    for f in range(frames)])
+  head = (keypoints[:, J["r_ear"]] + keypoints[:, J["l_ear"]]) / 2
+  half = 1.6 * subject.head_radius * scale
+  face_box = np.stack([head[:, 0] - half, head[:, 1] - half, head[:, 0] + half,
+                       head[:, 1] + half], -1)
+  confidence = np.ones(keypoints.shape[:2] + (1,))
+  return {"video": np.round(video * 255).astype(np.uint8),
+          "keypoints": np.concatenate([keypoints, confidence], -1).astype(np.float32),
+          "face_box": face_box.astype(np.float32), "subject_id": np.int32(subject_id)}

@@ -1,0 +1,109 @@
+"""Reading users' videos: decode, resize + centre-crop, cut into clips, optional stabilisation.
+
+Decoding uses PyAV (FFmpeg); resizing uses PIL. Camera stabilisation follows VGAN's
+preprocessing: match features (ORB) between consecutive frames, fit a homography with RANSAC,
+chain the homographies and warp every frame of a clip onto its first frame. A clip whose
+matching fails (too few matches or inliers) is reported as unstabilisable so the caller can drop
+and count it.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import numpy as np
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v")
+
+
+class VideoReadError(Exception):
+  """A video that cannot be decoded (corrupt, empty, or not a video)."""
+
+
+def list_videos(folder: str) -> list[str]:
+  """Video files below `folder` (recursively), sorted for determinism."""
+  found = []
+  for root, _, files in os.walk(folder):
+    for name in files:
+      if name.lower().endswith(VIDEO_EXTENSIONS):
+        found.append(os.path.join(root, name))
+  return sorted(found)
+
+
+def read_frames(path: str, frame_step: int = 1, max_frames: int | None = None) -> np.ndarray:
+  """All frames (every `frame_step`-th) of a video as uint8 (T, H, W, 3); VideoReadError if
+  it cannot be decoded or has no frames of non-zero size."""
+  import av
+  frames = []
+  try:
+    with av.open(path) as container:
+      if not container.streams.video:
+        raise VideoReadError(f"{path}: no video stream")
+      for i, frame in enumerate(container.decode(video=0)):
+        if i % frame_step:
+          continue
+        image = frame.to_ndarray(format="rgb24")
+        if image.size == 0:
+          raise VideoReadError(f"{path}: frame {i} has size 0")
+        frames.append(image)
+        if max_frames is not None and len(frames) >= max_frames:
+          break
+  except VideoReadError:
+    raise
+  except Exception as e:  # noqa: BLE001 - av raises many error types for corrupt input
+    if not frames:
+      raise VideoReadError(f"{path}: cannot decode ({type(e).__name__}: {e})") from e
+    # A truncated file: keep the frames decoded before the damage.
+  if not frames:
+    raise VideoReadError(f"{path}: no frames")
+  return np.stack(frames)
+
+
+def resize_center_crop(frames: np.ndarray, height: int, width: int) -> np.ndarray:
+  """Scale so the frame covers (height, width), then crop the centre. uint8 in and out."""
+  from PIL import Image
+  t, h, w, _ = frames.shape
+  scale = max(height / h, width / w)
+  new_h, new_w = max(height, round(h * scale)), max(width, round(w * scale))
+  top, left = (new_h - height) // 2, (new_w - width) // 2
+  out = np.empty((t, height, width, 3), np.uint8)
+  for i, frame in enumerate(frames):
+    resized = np.asarray(Image.fromarray(frame).resize((new_w, new_h), Image.BILINEAR))
+    out[i] = resized[top:top + height, left:left + width]
+  return out
+
+
+def cut_clips(frames: np.ndarray, length: int, stride: int) -> Iterator[tuple[int, np.ndarray]]:
+  """(start, clip) for every window of `length` frames, `stride` apart."""
+  for start in range(0, frames.shape[0] - length + 1, stride):
+    yield start, frames[start:start + length]
+
+
+def stabilize_clip(clip: np.ndarray, min_inliers: int = 12) -> np.ndarray | None:
+  """Warp every frame onto the first (chained RANSAC homographies between consecutive frames).
+
+  Returns None if any pair of frames cannot be matched reliably.
+  """
+  import cv2
+  orb = cv2.ORB_create(nfeatures=500)
+  matcher = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True)
+  grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in clip]
+  features = [orb.detectAndCompute(g, None) for g in grey]
+  h, w = clip.shape[1:3]
+  to_first = np.eye(3)
+  out = [clip[0]]
+  for i in range(1, len(clip)):
+    (kp_prev, des_prev), (kp_cur, des_cur) = features[i - 1], features[i]
+    if des_prev is None or des_cur is None or len(kp_prev) < 4 or len(kp_cur) < 4:
+      return None
+    matches = matcher.match(des_cur, des_prev)
+    if len(matches) < min_inliers:
+      return None
+    src = np.float32([kp_cur[m.queryIdx].pt for m in matches])
+    dst = np.float32([kp_prev[m.trainIdx].pt for m in matches])
+    homography, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 3.0)
+    if homography is None or int(inliers.sum()) < min_inliers:
+      return None
+    to_first = to_first @ homography  # current -> previous -> ... -> first
+    out.append(cv2.warpPerspective(clip[i], to_first, (w, h), borderMode=cv2.BORDER_REPLICATE))
+  return np.stack(out)
