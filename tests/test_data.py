@@ -265,3 +265,49 @@ def test_pipeline_errors_are_clear(tmp_path):
   data.data_dir = str(tmp_path)
   with pytest.raises(UserError, match="manual_dir"):
     pipeline.prepare(data)
+
+
+def _write_tfds_tfrecord(path, videos, feature_key, extra_int=None):
+  """A TFRecord shard laid out as TFDS writes one: tf.train.Example with the video as a bytes
+  list of PNG frames (written here with TFDS's vendored proto and PIL, no TensorFlow)."""
+  import io
+  import struct
+  from PIL import Image
+  from tensorflow_datasets.proto import tf_example_pb2
+  with open(path, "wb") as f:
+    for video in videos:
+      example = tf_example_pb2.Example()
+      frames = example.features.feature[feature_key].bytes_list.value
+      for frame in video:
+        buffer = io.BytesIO()
+        Image.fromarray(frame.squeeze(-1) if frame.shape[-1] == 1 else frame).save(buffer, "PNG")
+        frames.append(buffer.getvalue())
+      if extra_int is not None:
+        example.features.feature["label"].int64_list.value.append(extra_int)
+      data = example.SerializeToString()
+      f.write(struct.pack("<Q", len(data)) + b"\0" * 4 + data + b"\0" * 4)
+
+
+@pytest.mark.parametrize("cls,key,channels,splits", [
+    (builders.Ucf101Prepared, "video", 3, ("train", "test")),
+    (builders.BairRobotPushingSmallPrepared, "image_main", 3, ("train", "test")),
+    (builders.MovingMnistPrepared, "image_sequence", 1, ("test",)),
+])
+def test_local_tfds_copies_read_without_tensorflow(tmp_path, cls, key, channels, splits):
+  version_dir = tmp_path / "copy" / "2.0.0"
+  version_dir.mkdir(parents=True)
+  rng = np.random.default_rng(0)
+  originals = {}
+  for split in splits:
+    videos = [rng.integers(0, 255, (12, 24, 32, channels), dtype=np.uint8) for _ in range(2)]
+    originals[split] = videos
+    _write_tfds_tfrecord(version_dir / f"x-{split}.tfrecord-00000-of-00001", videos, key, 7)
+  builder = _build(cls, tmp_path, manual_dir=version_dir, frames=8, height=24, width=32,
+                   clip_stride=4)
+  train = builder.as_data_source(split="train")
+  assert len(train) == 4  # 2 videos x clips starting at frames 0 and 4
+  first_split = splits[0]
+  record = [train[i] for i in range(4) if train[i]["start_frame"] == 4][0]
+  expected = [v[4:12] for v in originals[first_split]]
+  expected = [np.repeat(e, 3, -1) if channels == 1 else e for e in expected]
+  assert any(np.array_equal(record["video"], e) for e in expected)  # PNG is lossless

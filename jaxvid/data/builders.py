@@ -3,8 +3,10 @@
 * `synthetic_scenes` — VGAN's embedded default (jaxvid/data/synthetic_scenes.py).
 * `synthetic_dancer` — an articulated figure with COCO-18 keypoints (synthetic_dancer.py).
 * `video_folder` — a user's own videos from `manual_dir`, cut into clips, optionally stabilised.
-* `moving_mnist_local` — TFDS `moving_mnist`'s source file (`mnist_test_seq.npy`) from
+* `moving_mnist` — TFDS `moving_mnist`'s source file (`mnist_test_seq.npy`) from
   `manual_dir`, converted to the same clip format.
+* `ucf101`, `bair_robot_pushing_small`, `moving_mnist_tfds` — a user's local TFDS-prepared
+  copy (TFRecord) of those datasets, read without TensorFlow (jaxvid/data/tfds_prepared.py).
 
 Every builder takes its sizes through a BuilderConfig whose name encodes them, so differently
 sized versions of one dataset live side by side in one data_dir. Videos are stored as
@@ -15,11 +17,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import os
 
 import numpy as np
 import tensorflow_datasets as tfds
 
-from jaxvid.data import synthetic_dancer, synthetic_scenes, video_io
+from jaxvid.data import synthetic_dancer, synthetic_scenes, tfds_prepared, video_io
 
 log = logging.getLogger(__name__)
 
@@ -231,5 +234,68 @@ class MovingMnistLocal(tfds.core.GeneratorBasedBuilder):
       yield i, {"video": rgb, "index": i}
 
 
+class _TfdsPreparedVideo(tfds.core.GeneratorBasedBuilder):
+  """Clips from a local TFDS-prepared copy (TFRecord) of a video dataset, read without
+  TensorFlow. manual_dir = the dataset's version directory, e.g.
+  ~/tensorflow_datasets/ucf101/ucf101_1_256/2.0.0. Each video is cut into clips of the config's
+  length every `clip_stride` frames, resized and centre-cropped; grey becomes RGB."""
+  VERSION = tfds.core.Version("1.0.0")
+  BUILDER_CONFIG_CLASS = ClipConfig
+  BUILDER_CONFIGS = [ClipConfig()]
+  FEATURE_KEY = ""
+  SPLITS = {"train": "train", "test": "test"}  # ours -> theirs
+  MANUAL_DOWNLOAD_INSTRUCTIONS = ("Set manual_dir to the version directory of your local "
+                                  "TFDS copy (the folder holding the *.tfrecord-* files).")
+
+  def _info(self):
+    c = self.builder_config
+    return self.dataset_info_from_configs(features=tfds.features.FeaturesDict({
+        "video": _video_feature(c.frames, c.height, c.width), "start_frame": np.int64}))
+
+  def _split_generators(self, dl_manager):
+    folder = str(dl_manager.manual_dir)
+    splits = {}
+    for ours, theirs in self.SPLITS.items():
+      files = tfds_prepared.split_files(folder, theirs)
+      if files:
+        splits[ours] = self._generate_examples(files)
+    if "train" not in splits:
+      raise FileNotFoundError(f"no '*-{self.SPLITS['train']}.tfrecord*' files in {folder}: "
+                              f"{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+    return splits
+
+  def _generate_examples(self, files):
+    c = self.builder_config
+    for path in files:
+      for r, record in enumerate(tfds_prepared.read_records(path)):
+        video = tfds_prepared.decode_video(record, self.FEATURE_KEY)[::c.frame_step]
+        if video.shape[-1] == 1:
+          video = np.repeat(video, 3, axis=-1)
+        if len(video) < c.frames:
+          log.warning("skipping %s record %d: %d frames < %d", path, r, len(video), c.frames)
+          continue
+        video = video_io.resize_center_crop(video, c.height, c.width)
+        for start, clip in video_io.cut_clips(video, c.frames, c.clip_stride):
+          yield f"{os.path.basename(path)}:{r}:{start}", {"video": clip, "start_frame": start}
+
+
+class Ucf101Prepared(_TfdsPreparedVideo):
+  """UCF101 from a local TFDS copy (feature 'video')."""
+  FEATURE_KEY = "video"
+
+
+class BairRobotPushingSmallPrepared(_TfdsPreparedVideo):
+  """BAIR robot pushing (small) from a local TFDS copy (feature 'image_main')."""
+  FEATURE_KEY = "image_main"
+
+
+class MovingMnistPrepared(_TfdsPreparedVideo):
+  """Moving MNIST from a local TFDS copy (feature 'image_sequence'; TFDS has only 'test')."""
+  FEATURE_KEY = "image_sequence"
+  SPLITS = {"train": "test"}
+
+
 BUILDERS = {"synthetic_scenes": SyntheticScenes, "synthetic_dancer": SyntheticDancer,
-            "video_folder": VideoFolder, "moving_mnist": MovingMnistLocal}
+            "video_folder": VideoFolder, "moving_mnist": MovingMnistLocal,
+            "moving_mnist_tfds": MovingMnistPrepared, "ucf101": Ucf101Prepared,
+            "bair_robot_pushing_small": BairRobotPushingSmallPrepared}
