@@ -9,18 +9,11 @@ a table by device kind, see PEAK_TFLOPS), and the literal/fast ratio.
 """
 from __future__ import annotations
 
-import statistics
-import time
-
 import jax
-import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from flops import forward_flops, gan_step_flops  # benchmarks/flops.py
-from jaxvid import parallel
-from jaxvid.data import pipeline
-from jaxvid.trainers import get_trainer
+from timing import time_config  # benchmarks/timing.py
 
 # Dense peak FLOP/s used for MFU (float32 on CPU; bf16 dense tensor-core figures on accelerators).
 PEAK_TFLOPS = {
@@ -45,43 +38,6 @@ def peak_tflops() -> float:
   device = jax.devices()[0]
   kind = "cpu" if device.platform == "cpu" else device.device_kind
   return PEAK_TFLOPS.get(kind, float("nan"))
-
-
-def model_step_flops(trainer, state, video) -> int:
-  g_inputs = trainer.generator_inputs(jax.random.key(0), video)
-  g_fwd = forward_flops(trainer.generator, {"params": state.g_params,
-                                            "batch_stats": state.g_batch_stats}, g_inputs)
-  d_fwd = forward_flops(trainer.discriminator, {"params": state.d_params,
-                                                "batch_stats": state.d_batch_stats}, video)
-  return gan_step_flops(g_fwd, d_fwd)
-
-
-def time_config(config, steps: int) -> dict:
-  trainer = get_trainer(config)
-  mesh = parallel.make_mesh()
-  repl, sharded = parallel.replicated(mesh), parallel.batch_sharded(mesh)
-  state = jax.jit(trainer.init_state, out_shardings=repl)(jax.random.key(config.seed))
-  data = pipeline.make_train_iterator(config)
-  batches = [parallel.host_batch_to_global(next(data), mesh) for _ in range(2)]
-  data.close()
-  step = jax.jit(trainer.train_step, in_shardings=(repl, sharded), out_shardings=(repl, repl),
-                 donate_argnums=0)
-  t0 = time.perf_counter()
-  compiled = step.lower(state, batches[0]).compile()
-  compile_s = time.perf_counter() - t0
-  flops = model_step_flops(trainer, state, batches[0]["video"])
-  state, metrics = compiled(state, batches[0])  # warm-up
-  jax.block_until_ready(metrics)
-  times = []
-  for i in range(steps):
-    t0 = time.perf_counter()
-    state, metrics = compiled(state, batches[i % 2])
-    jax.block_until_ready((state, metrics))
-    times.append(time.perf_counter() - t0)
-  median = statistics.median(times)
-  return {"compile_s": compile_s, "step_s": median, "flops": flops,
-          "samples_per_s": config.train.batch_size / median,
-          "tflops_per_s": flops / median / 1e12}
 
 
 def main(argv):

@@ -311,3 +311,14 @@ def test_local_tfds_copies_read_without_tensorflow(tmp_path, cls, key, channels,
   expected = [v[4:12] for v in originals[first_split]]
   expected = [np.repeat(e, 3, -1) if channels == 1 else e for e in expected]
   assert any(np.array_equal(record["video"], e) for e in expected)  # PNG is lossless
+
+
+def test_splits_larger_than_the_memory_buffer_build_without_tensorflow(tmp_path, monkeypatch):
+  from tensorflow_datasets.core import shuffle
+  monkeypatch.setattr(shuffle, "MAX_MEM_BUFFER_SIZE", 10_000)  # force the on-disk buckets
+  data = ml_collections.ConfigDict({
+      "name": "synthetic_scenes", "data_dir": str(tmp_path), "frames": 4, "height": 16,
+      "width": 16, "num_clips": 40, "num_test": 2, "seed": 0})
+  source = pipeline.prepare(data).as_data_source(split="train")
+  assert len(source) == 40
+  assert sorted(int(source[i]["index"]) for i in range(40)) == list(range(40))

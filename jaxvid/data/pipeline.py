@@ -16,7 +16,7 @@ import grain.python as grain
 import numpy as np
 import tensorflow_datasets as tfds
 
-from jaxvid.data import builders
+from jaxvid.data import builders, tfds_compat
 from jaxvid.errors import UserError
 
 
@@ -52,7 +52,8 @@ def prepare(data_config) -> tfds.core.DatasetBuilder:
     download_config = tfds.download.DownloadConfig(
         manual_dir=os.path.expanduser(manual_dir) if manual_dir else None)
     try:
-      builder.download_and_prepare(download_config=download_config)
+      with tfds_compat.local_shuffler_files():
+        builder.download_and_prepare(download_config=download_config)
     except FileNotFoundError as e:
       raise UserError(str(e)) from e
     except AssertionError as e:  # TFDS: "No examples were yielded" for an empty split
