@@ -64,6 +64,14 @@ def test_dancer_subjects_differ_in_height():
 
 # ---------------------------------------------------------------- builders
 
+def test_a_config_with_the_default_sizes_is_still_a_custom_config(tmp_path):
+  same_sizes = builders.ClipConfig(frames=16, height=128, width=128, num_train=512, num_test=64)
+  assert builders.SyntheticDancer.BUILDER_CONFIGS[0].name == "default" != same_sizes.name
+  builder = builders.SyntheticDancer(config=same_sizes, data_dir=str(tmp_path),
+                                     file_format="array_record")
+  assert builder.builder_config is same_sizes
+
+
 def test_synthetic_scenes_builder_roundtrip(tmp_path):
   builder = _build(builders.SyntheticScenes, tmp_path, frames=8, height=16, width=16,
                    num_train=6, num_test=2)
@@ -322,3 +330,15 @@ def test_splits_larger_than_the_memory_buffer_build_without_tensorflow(tmp_path,
   source = pipeline.prepare(data).as_data_source(split="train")
   assert len(source) == 40
   assert sorted(int(source[i]["index"]) for i in range(40)) == list(range(40))
+
+
+def test_grain_worker_processes_read_the_tfds_source(tmp_path):
+  config = ml_collections.ConfigDict({
+      "data": {"name": "synthetic_scenes", "data_dir": str(tmp_path), "frames": 4, "height": 16,
+               "width": 16, "num_clips": 8, "num_test": 2, "seed": 0, "workers": 1},
+      "train": {"batch_size": 4}})
+  with_workers = pipeline.make_train_iterator(config)
+  config.data.workers = 0
+  in_process = pipeline.make_train_iterator(config)
+  for _ in range(3):
+    np.testing.assert_array_equal(next(with_workers)["video"], next(in_process)["video"])

@@ -33,7 +33,12 @@ def _video_feature(frames: int, height: int, width: int):
 
 @dataclasses.dataclass(eq=False)
 class ClipConfig(tfds.core.BuilderConfig):
-  """Clip size and split sizes shared by every builder; `name` is derived from the fields."""
+  """Clip size and split sizes shared by every builder; `name` is derived from the fields.
+
+  Users' configs get that derived name and are passed to builders as custom configs (which is
+  also what grain's worker processes re-create); each class's own BUILDER_CONFIGS entry is named
+  "default", because TFDS refuses a custom config object under an existing config's name.
+  """
   name: str = ""
   frames: int = 16
   height: int = 32
@@ -54,7 +59,8 @@ class ClipConfig(tfds.core.BuilderConfig):
     for k in ("name", "version", "release_notes", "supported_versions", "description", "tags"):
       fields.pop(k, None)
     digest = hashlib.sha1(repr(sorted(fields.items())).encode()).hexdigest()[:8]
-    object.__setattr__(self, "name", f"t{self.frames}_{self.height}x{self.width}_{digest}")
+    if not self.name:  # the classes' own configs are named "default": no clash with these
+      object.__setattr__(self, "name", f"t{self.frames}_{self.height}x{self.width}_{digest}")
     object.__setattr__(self, "version", tfds.core.Version("1.0.0"))
 
 
@@ -62,7 +68,7 @@ class SyntheticScenes(tfds.core.GeneratorBasedBuilder):
   """Sprites moving over static textured backgrounds (VGAN's embedded default)."""
   VERSION = tfds.core.Version("1.0.0")
   BUILDER_CONFIG_CLASS = ClipConfig
-  BUILDER_CONFIGS = [ClipConfig()]
+  BUILDER_CONFIGS = [ClipConfig(name="default")]
 
   def _info(self):
     c = self.builder_config
@@ -89,7 +95,8 @@ class SyntheticDancer(tfds.core.GeneratorBasedBuilder):
   """
   VERSION = tfds.core.Version("1.0.0")
   BUILDER_CONFIG_CLASS = ClipConfig
-  BUILDER_CONFIGS = [ClipConfig(frames=16, height=128, width=128, num_train=512, num_test=64)]
+  BUILDER_CONFIGS = [ClipConfig(name="default", frames=16, height=128, width=128, num_train=512,
+                                num_test=64)]
 
   def _info(self):
     c = self.builder_config
@@ -130,7 +137,7 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
   """
   VERSION = tfds.core.Version("1.0.0")
   BUILDER_CONFIG_CLASS = ClipConfig
-  BUILDER_CONFIGS = [ClipConfig()]
+  BUILDER_CONFIGS = [ClipConfig(name="default")]
   MANUAL_DOWNLOAD_INSTRUCTIONS = "Put your videos (any folder structure) in manual_dir."
 
   def __init__(self, **kwargs):
@@ -199,7 +206,8 @@ class MovingMnistLocal(tfds.core.GeneratorBasedBuilder):
   manual_dir: grey frames replicated to RGB, resized to the config size, first `frames` frames."""
   VERSION = tfds.core.Version("1.0.0")
   BUILDER_CONFIG_CLASS = ClipConfig
-  BUILDER_CONFIGS = [ClipConfig(frames=16, height=64, width=64, num_train=9000, num_test=1000)]
+  BUILDER_CONFIGS = [ClipConfig(name="default", frames=16, height=64, width=64, num_train=9000,
+                                num_test=1000)]
   MANUAL_DOWNLOAD_INSTRUCTIONS = "Put mnist_test_seq.npy (the Moving MNIST release) in manual_dir."
 
   def _info(self):
@@ -241,7 +249,7 @@ class _TfdsPreparedVideo(tfds.core.GeneratorBasedBuilder):
   length every `clip_stride` frames, resized and centre-cropped; grey becomes RGB."""
   VERSION = tfds.core.Version("1.0.0")
   BUILDER_CONFIG_CLASS = ClipConfig
-  BUILDER_CONFIGS = [ClipConfig()]
+  BUILDER_CONFIGS = [ClipConfig(name="default")]
   FEATURE_KEY = ""
   SPLITS = {"train": "train", "test": "test"}  # ours -> theirs
   MANUAL_DOWNLOAD_INSTRUCTIONS = ("Set manual_dir to the version directory of your local "

@@ -86,6 +86,10 @@ class GrainIterator:
     if global_batch % process_count:
       raise UserError(f"batch size {global_batch} is not divisible by the {process_count} hosts")
     local_batch = global_batch // process_count
+    if worker_count > 0:
+      from absl import flags
+      if not flags.FLAGS.is_parsed():  # grain's workers read absl flags (notebooks, tests)
+        flags.FLAGS.mark_as_parsed()
     if len(source) < local_batch * process_count:
       raise UserError(f"the dataset has {len(source)} clips, fewer than one global batch "
                       f"({global_batch})")
