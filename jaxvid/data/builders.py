@@ -64,7 +64,24 @@ class ClipConfig(tfds.core.BuilderConfig):
     object.__setattr__(self, "version", tfds.core.Version("1.0.0"))
 
 
-class SyntheticScenes(tfds.core.GeneratorBasedBuilder):
+class _RenderedClips(tfds.core.GeneratorBasedBuilder):
+  """Clips made by `self._render(index)`: train = indices [0, num_train), test = the next
+  num_test (held out, same generator)."""
+
+  def _render(self, index: int) -> dict:
+    raise NotImplementedError
+
+  def _split_generators(self, dl_manager):
+    c = self.builder_config
+    return {"train": self._generate_examples(0, c.num_train),
+            "test": self._generate_examples(c.num_train, c.num_train + c.num_test)}
+
+  def _generate_examples(self, start, stop):
+    for i in range(start, stop):
+      yield i, dict(self._render(i), index=i)
+
+
+class SyntheticScenes(_RenderedClips):
   """Sprites moving over static textured backgrounds (VGAN's embedded default)."""
   VERSION = tfds.core.Version("1.0.0")
   BUILDER_CONFIG_CLASS = ClipConfig
@@ -75,19 +92,13 @@ class SyntheticScenes(tfds.core.GeneratorBasedBuilder):
     return self.dataset_info_from_configs(features=tfds.features.FeaturesDict({
         "video": _video_feature(c.frames, c.height, c.width), "index": np.int64}))
 
-  def _split_generators(self, dl_manager):
+  def _render(self, index: int) -> dict:
     c = self.builder_config
-    return {"train": self._generate_examples(0, c.num_train),
-            "test": self._generate_examples(c.num_train, c.num_train + c.num_test)}
-
-  def _generate_examples(self, start, stop):
-    c = self.builder_config
-    for i in range(start, stop):
-      video = synthetic_scenes.render_clip(c.seed, i, c.frames, c.height, c.width, c.max_sprites)
-      yield i, {"video": video, "index": i}
+    return {"video": synthetic_scenes.render_clip(c.seed, index, c.frames, c.height, c.width,
+                                                  c.max_sprites)}
 
 
-class SyntheticDancer(tfds.core.GeneratorBasedBuilder):
+class SyntheticDancer(_RenderedClips):
   """An articulated dancer with COCO-18 keypoints, face box and subject id.
 
   Train clips cycle through all subjects; test clips are further clips of the same subjects
@@ -106,18 +117,10 @@ class SyntheticDancer(tfds.core.GeneratorBasedBuilder):
         "face_box": tfds.features.Tensor(shape=(c.frames, 4), dtype=np.float32),
         "subject_id": np.int32, "index": np.int64}))
 
-  def _split_generators(self, dl_manager):
+  def _render(self, index: int) -> dict:
     c = self.builder_config
-    return {"train": self._generate_examples(0, c.num_train),
-            "test": self._generate_examples(c.num_train, c.num_train + c.num_test)}
-
-  def _generate_examples(self, start, stop):
-    c = self.builder_config
-    n_subjects = len(synthetic_dancer.SUBJECTS)
-    for i in range(start, stop):
-      clip = synthetic_dancer.render_clip(c.seed, i, c.frames, c.height, c.width,
-                                          subject_id=i % n_subjects)
-      yield i, dict(clip, index=i)
+    return synthetic_dancer.render_clip(c.seed, index, c.frames, c.height, c.width,
+                                        subject_id=index % len(synthetic_dancer.SUBJECTS))
 
 
 @dataclasses.dataclass
