@@ -15,11 +15,8 @@ import dataclasses
 import numpy as np
 
 from jaxvid.data.synthetic_scenes import _background
-
-COCO18_NAMES = ("nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow",
-                "l_wrist", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye",
-                "l_eye", "r_ear", "l_ear")
-J = {name: i for i, name in enumerate(COCO18_NAMES)}
+from jaxvid.poses.keypoints import COCO18_NAMES, JOINT as J
+from jaxvid.poses.render import draw_capsule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,48 +116,32 @@ _LIMBS = (
 _FRONT_LIMBS = (("r_shoulder", "r_elbow", 1.0, "shirt"), ("r_elbow", "r_wrist", 0.85, "skin"))
 
 
-def _capsule(canvas, yy, xx, a, b, radius, colour, texture_phase):
-  """Alpha-blend one shaded, textured capsule from point a to b (x, y) onto canvas in place."""
-  pad = radius + 2
-  y0, y1 = int(max(min(a[1], b[1]) - pad, 0)), int(min(max(a[1], b[1]) + pad, canvas.shape[0]))
-  x0, x1 = int(max(min(a[0], b[0]) - pad, 0)), int(min(max(a[0], b[0]) + pad, canvas.shape[1]))
-  if y1 <= y0 or x1 <= x0:
-    return
-  py, px = yy[y0:y1, x0:x1], xx[y0:y1, x0:x1]
-  d = np.array(b, float) - np.array(a, float)
-  length2 = max(float(d @ d), 1e-9)
-  u = np.clip(((px - a[0]) * d[0] + (py - a[1]) * d[1]) / length2, 0, 1)
-  dist = np.hypot(px - (a[0] + u * d[0]), py - (a[1] + u * d[1]))
-  coverage = np.clip(radius - dist + 0.5, 0, 1)[..., None]
-  shade = 1.0 - 0.45 * (dist / max(radius, 1e-6)) ** 2  # round, cylinder-like shading
-  weave = 1.0 + 0.06 * np.sin(u * np.sqrt(length2) * 0.9 + texture_phase)  # cloth texture
-  colour = np.clip(np.asarray(colour) * (shade * weave)[..., None], 0, 1)
-  region = canvas[y0:y1, x0:x1]
-  region[:] = region * (1 - coverage) + colour * coverage
+def _capsule(canvas, a, b, radius, colour, texture_phase):
+  """A body part: shaded like a cylinder, with a cloth weave."""
+  draw_capsule(canvas, a, b, radius, colour, shading=0.45, weave=0.06, texture_phase=texture_phase)
 
 
 def render_frame(background, keypoints, scale, subject: Subject, texture_phase: float):
   canvas = background.copy()
-  yy, xx = np.mgrid[0:canvas.shape[0], 0:canvas.shape[1]].astype(np.float64)
   width = subject.limb_width * scale
   colours = {"shirt": subject.shirt, "pants": subject.pants, "skin": subject.skin}
   kp = {name: keypoints[i] for i, name in enumerate(COCO18_NAMES)}
   for a, b, r, part in _LIMBS:
-    _capsule(canvas, yy, xx, kp[a], kp[b], r * width, colours[part], texture_phase)
+    _capsule(canvas, kp[a], kp[b], r * width, colours[part], texture_phase)
   # torso: a thick capsule from neck to hip centre, plus the shoulder and hip lines
   hip_centre = (kp["r_hip"] + kp["l_hip"]) / 2
   torso_r = (subject.shoulder_width + subject.hip_width) / 4 * scale
-  _capsule(canvas, yy, xx, kp["neck"], hip_centre, torso_r, subject.shirt, texture_phase)
-  _capsule(canvas, yy, xx, kp["r_shoulder"], kp["l_shoulder"], width, subject.shirt, texture_phase)
-  _capsule(canvas, yy, xx, kp["r_hip"], kp["l_hip"], 1.2 * width, subject.pants, texture_phase)
+  _capsule(canvas, kp["neck"], hip_centre, torso_r, subject.shirt, texture_phase)
+  _capsule(canvas, kp["r_shoulder"], kp["l_shoulder"], width, subject.shirt, texture_phase)
+  _capsule(canvas, kp["r_hip"], kp["l_hip"], 1.2 * width, subject.pants, texture_phase)
   head = (kp["r_ear"] + kp["l_ear"]) / 2
-  _capsule(canvas, yy, xx, kp["neck"], head, 0.5 * width, subject.skin, 0.0)
-  _capsule(canvas, yy, xx, head, head, subject.head_radius * scale, subject.skin, 0.0)
+  _capsule(canvas, kp["neck"], head, 0.5 * width, subject.skin, 0.0)
+  _capsule(canvas, head, head, subject.head_radius * scale, subject.skin, 0.0)
   for name in ("r_eye", "l_eye"):
-    _capsule(canvas, yy, xx, kp[name], kp[name], max(0.12 * subject.head_radius * scale, 0.6),
+    _capsule(canvas, kp[name], kp[name], max(0.12 * subject.head_radius * scale, 0.6),
              (0.1, 0.1, 0.1), 0.0)
   for a, b, r, part in _FRONT_LIMBS:
-    _capsule(canvas, yy, xx, kp[a], kp[b], r * width, colours[part], texture_phase)
+    _capsule(canvas, kp[a], kp[b], r * width, colours[part], texture_phase)
   return canvas
 
 

@@ -1,0 +1,45 @@
+"""COCO-18 keypoints (the OpenPose order) and the pose algebra The Pose Knows uses.
+
+Arrays are (..., 18, 2) pixel coordinates (x, y), or (..., 18, 3) with a confidence last, as
+OpenPose writes them. Velocity at step t is P_{t+1} - P_t per joint.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+COCO18_NAMES = ("nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow",
+                "l_wrist", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye",
+                "l_eye", "r_ear", "l_ear")
+JOINT = {name: i for i, name in enumerate(COCO18_NAMES)}
+NUM_JOINTS = len(COCO18_NAMES)
+
+# The 17 limbs OpenPose draws for COCO-18, as joint-index pairs.
+LIMBS = tuple((JOINT[a], JOINT[b]) for a, b in (
+    ("neck", "r_shoulder"), ("neck", "l_shoulder"), ("r_shoulder", "r_elbow"),
+    ("r_elbow", "r_wrist"), ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist"),
+    ("neck", "r_hip"), ("r_hip", "r_knee"), ("r_knee", "r_ankle"), ("neck", "l_hip"),
+    ("l_hip", "l_knee"), ("l_knee", "l_ankle"), ("neck", "nose"), ("nose", "r_eye"),
+    ("r_eye", "r_ear"), ("nose", "l_eye"), ("l_eye", "l_ear")))
+
+# Index permutation that swaps every left joint with its right twin (for horizontal flips).
+MIRROR = tuple(JOINT[name.replace("r_", "#").replace("l_", "r_").replace("#", "l_")]
+               for name in COCO18_NAMES)
+
+
+def velocities(poses: np.ndarray) -> np.ndarray:
+  """(T, J, 2) poses -> (T-1, J, 2) per-joint displacement between consecutive frames."""
+  return np.diff(np.asarray(poses)[..., :2], axis=-3)
+
+
+def integrate(start_pose: np.ndarray, velocity: np.ndarray) -> np.ndarray:
+  """Inverse of `velocities`: P_0 = start_pose, P_{t+1} = P_t + Y_t. Returns (T+1, J, 2)."""
+  start = np.asarray(start_pose)[..., :2]
+  steps = np.cumsum(np.asarray(velocity), axis=-3)
+  return np.concatenate([start[..., None, :, :], start[..., None, :, :] + steps], axis=-3)
+
+
+def flip_horizontal(keypoints: np.ndarray, width: int) -> np.ndarray:
+  """Mirror keypoints in an image of `width` pixels: x -> width - 1 - x, left <-> right."""
+  out = np.array(keypoints, dtype=np.float32, copy=True)[..., MIRROR, :]
+  out[..., 0] = (width - 1) - out[..., 0]
+  return out
