@@ -48,3 +48,85 @@ def first_frame_l1_loss(video: jax.Array, first_frame: jax.Array, weight: float 
   video: (B, T, H, W, C) generated clip; first_frame: (B, H, W, C) the conditioning frame.
   """
   return weight * jnp.mean(jnp.abs(video[:, 0] - first_frame))
+
+
+# ----------------------------------------------------------------------------------------------
+# The Pose Knows (Walker et al. 2017)
+
+def _reduce(x: jax.Array, reduction: str) -> jax.Array:
+  if reduction == "mean":
+    return jnp.mean(x)
+  if reduction == "sum":
+    return jnp.sum(x)
+  raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+
+
+def pose_vae_reconstruction_loss(predicted: jax.Array, target: jax.Array,
+                                 mask: jax.Array | None = None) -> jax.Array:
+  """Velocity reconstruction term of the pose-VAE (the code's MSE criterion):
+
+      L_rec = mean_{b,t,j,c} (Y_hat_{b,t,j,c} - Y_{b,t,j,c})^2
+
+  predicted, target: (B, T, J, 2) velocities. `mask` (B, T, J), if given, restricts the mean to
+  joints that were detected (1) in both frames of a velocity.
+  """
+  err = jnp.square(predicted - target)
+  if mask is None:
+    return jnp.mean(err)
+  weight = jnp.broadcast_to(mask[..., None], err.shape)
+  return jnp.sum(err * weight) / jnp.maximum(jnp.sum(weight), 1.0)
+
+
+def gaussian_kl_to_standard_normal(mean: jax.Array, log_var: jax.Array) -> jax.Array:
+  """KL of the approximate posterior Q = N(mu, diag(sigma^2)) from the prior N(0, I):
+
+      KL(Q || N(0, I)) = 1/2 * sum_d (mu_d^2 + sigma_d^2 - log sigma_d^2 - 1)
+
+  summed over the latent dimensions d (last axis), averaged over every other axis (batch and
+  future steps: one 4-d z_t per step in the paper's code).
+  """
+  kl = 0.5 * jnp.sum(jnp.square(mean) + jnp.exp(log_var) - log_var - 1.0, axis=-1)
+  return jnp.mean(kl)
+
+
+def pose_vae_loss(reconstruction: jax.Array, kl: jax.Array, reconstruction_weight: float = 0.99975,
+                  kl_weight: float = 0.00025) -> jax.Array:
+  """L = w_rec * L_rec + w_KL * KL, with the authors' code weights 0.99975 / 0.00025."""
+  return reconstruction_weight * reconstruction + kl_weight * kl
+
+
+def pose_gan_discriminator_loss(logits: jax.Array, reduction: str = "mean") -> jax.Array:
+  """Pose-conditioned video GAN, discriminator (paper eq.), batch of M = real half + fake half:
+
+      L_D = sum_{i=1}^{M/2} l(D(V_i), 1) + sum_{i=M/2+1}^{M} l(D(G(I, S_T)), 0)
+
+  l is binary cross-entropy on D's logit: l(x, 1) = softplus(-x), l(x, 0) = softplus(x).
+  logits: (M,), the first M/2 for real videos, the last M/2 for generated ones.
+  reduction='sum' is the equation as written; 'mean' (default) divides by M/2 per half, as
+  Torch's BCECriterion (sizeAverage) in the authors' code does.
+  """
+  half = _half(logits)
+  return (_reduce(jax.nn.softplus(-logits[:half]), reduction)
+          + _reduce(jax.nn.softplus(logits[half:]), reduction))
+
+
+def pose_gan_generator_loss(logits: jax.Array, generated: jax.Array, target: jax.Array,
+                            alpha: float = 1000.0, reduction: str = "mean") -> jax.Array:
+  """Pose-conditioned video GAN, generator (paper eq.):
+
+      L_G = sum_{i=M/2+1}^{M} l(D(G(I, S_T)), 1) + alpha * || G(I, S_T) - V_i ||_1
+
+  Only the generated (second) half of `logits` is used. generated, target: the M/2 generated
+  videos and their real counterparts. With reduction='mean' (default, the code) both the BCE and
+  the L1 are means (L1 over every voxel) and alpha = 1000, the code's setting; 'sum' sums both.
+  """
+  half = _half(logits)
+  adversarial = _reduce(jax.nn.softplus(-logits[half:]), reduction)
+  return adversarial + alpha * _reduce(jnp.abs(generated - target), reduction)
+
+
+def _half(logits: jax.Array) -> int:
+  if logits.ndim != 1 or logits.shape[0] % 2:
+    raise ValueError(f"logits must be (M,) with M even (real half + generated half), got "
+                     f"{logits.shape}")
+  return logits.shape[0] // 2

@@ -3,6 +3,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxvid import losses
 
@@ -69,3 +70,82 @@ def test_first_frame_l1_touches_only_frame_zero():
   later[:, 1:] += 5.0
   chex.assert_trees_all_close(losses.first_frame_l1_loss(jnp.asarray(later), jnp.asarray(frame)),
                               got, rtol=1e-6)
+
+
+# ---------------------------------------------------------------- The Pose Knows
+
+def test_pose_vae_reconstruction_is_mean_squared_error_with_optional_mask():
+  rng = np.random.default_rng(0)
+  pred, target = rng.normal(size=(2, 3, 18, 2)), rng.normal(size=(2, 3, 18, 2))
+  chex.assert_trees_all_close(losses.pose_vae_reconstruction_loss(jnp.asarray(pred), jnp.asarray(target)),
+                              jnp.float32(np.mean((pred - target) ** 2)), rtol=1e-5)
+  mask = np.zeros((2, 3, 18))
+  mask[0, 1, 4] = 1.0
+  expected = np.mean((pred[0, 1, 4] - target[0, 1, 4]) ** 2)
+  chex.assert_trees_all_close(
+      losses.pose_vae_reconstruction_loss(jnp.asarray(pred), jnp.asarray(target), jnp.asarray(mask)),
+      jnp.float32(expected), rtol=1e-5)
+
+
+def test_kl_matches_closed_form_and_is_zero_at_the_prior():
+  mean = np.array([[0.5, -1.0, 0.0, 2.0], [0.0, 0.0, 0.0, 0.0]])
+  log_var = np.array([[0.0, np.log(2.0), -1.0, 0.5], [0.0, 0.0, 0.0, 0.0]])
+  var = np.exp(log_var)
+  per_row = 0.5 * np.sum(mean ** 2 + var - log_var - 1.0, axis=-1)
+  chex.assert_trees_all_close(
+      losses.gaussian_kl_to_standard_normal(jnp.asarray(mean), jnp.asarray(log_var)),
+      jnp.float32(per_row.mean()), rtol=1e-6)
+  assert per_row[1] == 0.0
+  # Monte-Carlo check of the closed form for the first row: E_q[log q - log p]
+  rng = np.random.default_rng(0)
+  z = mean[0] + np.sqrt(var[0]) * rng.normal(size=(200_000, 4))
+  log_q = -0.5 * np.sum((z - mean[0]) ** 2 / var[0] + log_var[0] + np.log(2 * np.pi), axis=-1)
+  log_p = -0.5 * np.sum(z ** 2 + np.log(2 * np.pi), axis=-1)
+  assert abs(np.mean(log_q - log_p) - per_row[0]) < 0.02
+  chex.assert_trees_all_close(losses.pose_vae_loss(jnp.float32(2.0), jnp.float32(4.0)),
+                              jnp.float32(0.99975 * 2.0 + 0.00025 * 4.0), rtol=1e-6)
+
+
+LOGITS = np.array([2.0, -0.5, 1.0, 0.3, -2.0, 4.0])  # M = 6: three real, three generated
+
+
+def _bce(x, label):
+  p = _sigmoid(x)
+  return -(label * np.log(p) + (1 - label) * np.log(1 - p))
+
+
+def test_pose_gan_discriminator_loss_sum_and_mean_reductions():
+  real, fake = LOGITS[:3], LOGITS[3:]
+  chex.assert_trees_all_close(
+      losses.pose_gan_discriminator_loss(jnp.asarray(LOGITS), reduction="sum"),
+      jnp.float32(_bce(real, 1).sum() + _bce(fake, 0).sum()), rtol=1e-6)
+  chex.assert_trees_all_close(
+      losses.pose_gan_discriminator_loss(jnp.asarray(LOGITS)),
+      jnp.float32(_bce(real, 1).mean() + _bce(fake, 0).mean()), rtol=1e-6)
+
+
+def test_pose_gan_losses_touch_the_right_half_of_the_batch():
+  d_grad = jax.grad(lambda x: losses.pose_gan_discriminator_loss(x))(jnp.asarray(LOGITS))
+  assert (np.asarray(d_grad[:3]) < 0).all() and (np.asarray(d_grad[3:]) > 0).all()
+  rng = np.random.default_rng(0)
+  gen, tgt = rng.uniform(-1, 1, (3, 2, 4, 4, 3)), rng.uniform(-1, 1, (3, 2, 4, 4, 3))
+  g = lambda x: losses.pose_gan_generator_loss(x, jnp.asarray(gen), jnp.asarray(tgt))
+  g_grad = np.asarray(jax.grad(g)(jnp.asarray(LOGITS)))
+  np.testing.assert_array_equal(g_grad[:3], 0.0)  # real half untouched by L_G
+  assert (g_grad[3:] < 0).all()
+  expected = _bce(LOGITS[3:], 1).mean() + 1000.0 * np.mean(np.abs(gen - tgt))
+  chex.assert_trees_all_close(g(jnp.asarray(LOGITS)), jnp.float32(expected), rtol=1e-5)
+  expected_sum = _bce(LOGITS[3:], 1).sum() + 2.0 * np.sum(np.abs(gen - tgt))
+  chex.assert_trees_all_close(
+      losses.pose_gan_generator_loss(jnp.asarray(LOGITS), jnp.asarray(gen), jnp.asarray(tgt),
+                                     alpha=2.0, reduction="sum"),
+      jnp.float32(expected_sum), rtol=1e-5)
+
+
+def test_pose_gan_losses_finite_at_extreme_logits_and_check_batch():
+  extreme = jnp.array([100.0, -100.0, 100.0, -100.0])
+  video = jnp.zeros((2, 1, 2, 2, 3))
+  chex.assert_tree_all_finite((losses.pose_gan_discriminator_loss(extreme),
+                               losses.pose_gan_generator_loss(extreme, video, video)))
+  with pytest.raises(ValueError, match="M even"):
+    losses.pose_gan_discriminator_loss(jnp.zeros(3))
