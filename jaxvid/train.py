@@ -98,10 +98,10 @@ class _Writers:
       self.jsonl.close()
 
 
-def write_samples(outputs: dict, trainer, sample_video, workdir: str, step: int,
+def write_samples(outputs: dict, trainer, sample_batch: dict, workdir: str, step: int,
                   writers: _Writers, config) -> list[str]:
-  scale = max(1, 128 // outputs["video"].shape[2])  # small clips drawn at >= 128 px
-  grid = visualize.tile(trainer.figure(outputs, sample_video), scale=scale,
+  scale = max(1, 128 // config.data.height)  # small clips drawn at >= 128 px
+  grid = visualize.tile(trainer.figure(outputs, sample_batch), scale=scale,
                         labels=trainer.figure_columns())
   paths = []
   for ext in [e.strip() for e in config.train.video_format.split(",") if e.strip()]:
@@ -139,8 +139,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
   step_fn = jax.jit(trainer.train_step, in_shardings=(repl, batch_sharding),
                     out_shardings=(repl, repl), donate_argnums=0)
-  sample_video = pipeline.make_sample_batch(config, config.train.num_samples)["video"]
-  sample_inputs = parallel.replicate(trainer.sample_inputs(sample_key, sample_video), mesh)
+  sample_batch = pipeline.make_sample_batch(config, config.train.num_samples)
+  sample_inputs = parallel.replicate(trainer.sample_inputs(sample_key, sample_batch), mesh)
   sample_fn = jax.jit(trainer.sample, out_shardings=repl)
   writers = _Writers(workdir, is_main)
   log = _MetricLog()
@@ -175,7 +175,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
       if step % config.train.sample_every == 0 or step == num_steps:
         outputs = parallel.replicated_to_host(sample_fn(state, sample_inputs))  # on every host
         if is_main:
-          paths = write_samples(outputs, trainer, sample_video, workdir, step, writers, config)
+          paths = write_samples(outputs, trainer, sample_batch, workdir, step, writers, config)
           print(f"samples: {', '.join(paths)}", flush=True)
       writers.flush()
     if start >= num_steps:

@@ -180,3 +180,21 @@ def test_four_devices_give_the_same_losses_as_one(tmp_path):
   for a, b in zip(m1, m4):
     for key in ("d_loss", "g_loss", "mask_loss", "d_real", "d_fake"):
       np.testing.assert_allclose(b[key], a[key], rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+def test_pose_vae_trains_through_the_same_loop(tmp_path):
+  config = load_config("pose_vae.py")
+  last = train.train_and_evaluate(config, str(tmp_path))
+  assert {"loss", "future_mse", "past_mse", "kl"} <= set(last)
+  assert all(np.isfinite(v) for v in last.values())
+  import imageio.v2 as imageio
+  gif = imageio.mimread(tmp_path / "samples" / "step_0000004.gif")
+  assert len(gif) == config.pose_vae.future_steps + 1
+  steps = sorted(int(d) for d in os.listdir(tmp_path / "checkpoints") if d.isdigit())
+  assert steps == [2, 4]
+
+
+def test_pose_vae_needs_a_dataset_with_keypoints(tmp_path):
+  with pytest.raises(UserError, match="keypoints"):
+    train.train_and_evaluate(load_config("pose_vae.py", data__name="synthetic_scenes"),
+                             str(tmp_path))

@@ -7,4 +7,7 @@ def get_trainer(config):
   if model == "vgan":
     from jaxvid.trainers.vgan import VGANTrainer
     return VGANTrainer(config)
-  raise UserError(f"config.model={model!r} has no trainer; available: 'vgan'")
+  if model == "pose_vae":
+    from jaxvid.trainers.pose_vae import PoseVAETrainer
+    return PoseVAETrainer(config)
+  raise UserError(f"config.model={model!r} has no trainer; available: 'vgan', 'pose_vae'")

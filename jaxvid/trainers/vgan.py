@@ -181,8 +181,8 @@ class VGANTrainer:
     return new_state, {k: jnp.asarray(x, jnp.float32) for k, x in metrics.items()}
 
   # ----- sampling -----
-  def sample_inputs(self, key, sample_video: np.ndarray):
-    return self.generator_inputs(key, jnp.asarray(sample_video))
+  def sample_inputs(self, key, sample_batch: dict):
+    return self.generator_inputs(key, jnp.asarray(sample_batch["video"]))
 
   def sample(self, state: VGANState, inputs) -> dict:
     """Generator outputs with BatchNorm in batch-statistics mode, as during training."""
@@ -191,9 +191,10 @@ class VGANTrainer:
         mutable=["batch_stats"])
     return jax.tree.map(lambda x: x.astype(jnp.float32), out)
 
-  def figure(self, outputs: dict, sample_video: np.ndarray) -> list[list[np.ndarray]]:
+  def figure(self, outputs: dict, sample_batch: dict) -> list[list[np.ndarray]]:
     """The paper's figure layout, one row per sample, each cell a (T, H, W, 3) video in [-1, 1]:
     [input frame |] background | foreground | mask | generated [| real]."""
+    sample_video = sample_batch["video"]
     frames = outputs["video"].shape[1]
     rows = []
     for i in range(outputs["video"].shape[0]):

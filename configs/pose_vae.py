@@ -1,0 +1,76 @@
+"""The Pose Knows, pose-VAE: forecast pose futures from one frame and the past poses.
+
+Variants: default (CPU: 64x64 synthetic dancer, hidden 256), `:paper` (2 LSTM layers of 1024,
+batch 32, Adam 1e-3, the code's 2 past / 5 future steps), `:tiny` (tests).
+"""
+import ml_collections
+
+
+def get_config(variant: str = "") -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.model = "pose_vae"
+  config.seed = 0
+  config.dtype = "float32"
+
+  config.data = ml_collections.ConfigDict()
+  config.data.name = "synthetic_dancer"
+  config.data.data_dir = ""
+  config.data.manual_dir = ""
+  config.data.seed = 1234
+  config.data.frames = 16
+  config.data.height = 64
+  config.data.width = 64
+  config.data.num_clips = 1024
+  config.data.num_test = 64
+  config.data.workers = 0
+
+  config.pose_vae = ml_collections.ConfigDict()
+  config.pose_vae.past_steps = 2
+  config.pose_vae.future_steps = 5
+  config.pose_vae.hidden = 256
+  config.pose_vae.num_layers = 2
+  config.pose_vae.latent = 4
+  config.pose_vae.embed = 128
+  config.pose_vae.image_features = 128
+  config.pose_vae.future_poses_in_q = True  # the paper; False = the authors' code
+  config.pose_vae.reconstruction_weight = 0.99975
+  config.pose_vae.kl_weight = 0.00025
+  config.pose_vae.num_futures = 3  # sampled futures drawn per sample
+
+  config.optim = ml_collections.ConfigDict()
+  config.optim.learning_rate = 1e-3
+
+  config.train = ml_collections.ConfigDict()
+  config.train.batch_size = 32
+  config.train.num_steps = 2000
+  config.train.log_every = 50
+  config.train.checkpoint_every = 500
+  config.train.sample_every = 1000
+  config.train.max_to_keep = 3
+  config.train.num_samples = 4
+  config.train.sample_fps = 4
+  config.train.video_format = "gif,mp4"
+
+  if variant == "paper":
+    config.data.height, config.data.width = 128, 128
+    config.pose_vae.hidden = 1024
+    config.pose_vae.embed = 256
+    config.pose_vae.image_features = 256
+    config.train.num_steps = 50_000
+  elif variant == "tiny":
+    config.data.frames, config.data.height, config.data.width = 8, 32, 32
+    config.data.num_clips = 16
+    config.data.num_test = 2
+    config.pose_vae.hidden = 16
+    config.pose_vae.embed = 8
+    config.pose_vae.image_features = 8
+    config.pose_vae.num_futures = 2
+    config.train.batch_size = 4
+    config.train.num_steps = 4
+    config.train.log_every = 1
+    config.train.checkpoint_every = 2
+    config.train.sample_every = 4
+    config.train.num_samples = 2
+  elif variant:
+    raise ValueError(f"unknown variant {variant!r} of configs/pose_vae.py; use '', 'paper' or 'tiny'")
+  return config
