@@ -5,6 +5,8 @@ batch 32, Adam 1e-3, the code's 2 past / 5 future steps), `:tiny` (tests).
 """
 import ml_collections
 
+from jaxvid import config_defaults
+
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
@@ -12,17 +14,8 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.seed = 0
   config.dtype = "float32"
 
-  config.data = ml_collections.ConfigDict()
-  config.data.name = "synthetic_dancer"
-  config.data.data_dir = ""
-  config.data.manual_dir = ""
-  config.data.seed = 1234
-  config.data.frames = 16
-  config.data.height = 64
-  config.data.width = 64
-  config.data.num_clips = 1024
-  config.data.num_test = 64
-  config.data.workers = 0
+  config.data = config_defaults.data("synthetic_dancer", frames=16, height=64, width=64,
+                                     num_clips=1024)
 
   config.pose_vae = ml_collections.ConfigDict()
   config.pose_vae.past_steps = 2
@@ -40,16 +33,9 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.optim = ml_collections.ConfigDict()
   config.optim.learning_rate = 1e-3
 
-  config.train = ml_collections.ConfigDict()
-  config.train.batch_size = 32
-  config.train.num_steps = 2000
-  config.train.log_every = 50
-  config.train.checkpoint_every = 500
-  config.train.sample_every = 1000
-  config.train.max_to_keep = 3
-  config.train.num_samples = 4
-  config.train.sample_fps = 4
-  config.train.video_format = "gif,mp4"
+  config.train = config_defaults.train(batch_size=32, num_steps=2000, log_every=50,
+                                       checkpoint_every=500, sample_every=1000, num_samples=4,
+                                       sample_fps=4)
 
   if variant == "paper":
     config.data.height, config.data.width = 128, 128

@@ -6,6 +6,8 @@ Variants: `configs/vgan.py` (CPU demo: 16 frames of 32x32, ~10 min on 2 cores),
 """
 import ml_collections
 
+from jaxvid import config_defaults
+
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
@@ -14,23 +16,9 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   # Compute dtype for activations; parameters and optimizer state stay float32.
   config.dtype = "float32"
 
-  config.data = ml_collections.ConfigDict()
-  # A TFDS builder of jaxvid/data/builders.py: synthetic_scenes (made locally on first use),
-  # video_folder or moving_mnist (from manual_dir).
-  config.data.name = "synthetic_scenes"
-  config.data.data_dir = ""  # "" = TFDS's default (~/tensorflow_datasets)
-  config.data.manual_dir = ""  # video_folder / moving_mnist: where the user's files are
-  config.data.seed = 1234  # dataset content and shuffling
-  config.data.frames = 16
-  config.data.height = 32
-  config.data.width = 32
-  config.data.num_clips = 4096  # train split size (synthetic) / at most (moving_mnist)
-  config.data.num_test = 64
-  config.data.max_sprites = 3  # synthetic_scenes
-  config.data.clip_stride = 8  # video_folder: frames between clip starts
-  config.data.frame_step = 1  # video_folder: keep every n-th frame
-  config.data.stabilize = False  # video_folder: VGAN-style homography stabilisation
-  config.data.workers = 0  # grain worker processes (0: read in the main process)
+  # synthetic_scenes is made locally on first use; see README "Data" for the others.
+  config.data = config_defaults.data("synthetic_scenes", frames=16, height=32, width=32,
+                                     num_clips=4096)
 
   config.vgan = ml_collections.ConfigDict()
   config.vgan.conditional = False
@@ -50,16 +38,9 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.optim.b1 = 0.5
   config.optim.b2 = 0.999
 
-  config.train = ml_collections.ConfigDict()
-  config.train.batch_size = 8
-  config.train.num_steps = 2200
-  config.train.log_every = 50
-  config.train.checkpoint_every = 550
-  config.train.sample_every = 1100
-  config.train.max_to_keep = 3
-  config.train.num_samples = 8
-  config.train.sample_fps = 8
-  config.train.video_format = "gif,mp4"
+  config.train = config_defaults.train(batch_size=8, num_steps=2200, log_every=50,
+                                       checkpoint_every=550, sample_every=1100, num_samples=8,
+                                       sample_fps=8)
 
   if variant == "paper":
     config.data.frames, config.data.height, config.data.width = 32, 64, 64

@@ -1,0 +1,31 @@
+"""Config sections every model shares; configs/*.py start from these and override."""
+import ml_collections
+
+
+def data(name: str, frames: int, height: int, width: int, num_clips: int,
+         num_test: int = 64) -> ml_collections.ConfigDict:
+  """config.data: which TFDS builder of jaxvid/data/builders.py and its clip sizes."""
+  return ml_collections.ConfigDict({
+      "name": name,
+      "data_dir": "",  # "" = TFDS's default (~/tensorflow_datasets)
+      "manual_dir": "",  # video_folder / moving_mnist / local TFDS copies: the user's files
+      "seed": 1234,  # dataset content and shuffling
+      "frames": frames, "height": height, "width": width,
+      "num_clips": num_clips,  # train split size (synthetic) / at most (moving_mnist)
+      "num_test": num_test,
+      "max_sprites": 3,  # synthetic_scenes
+      "clip_stride": 8,  # video_folder: frames between clip starts
+      "frame_step": 1,  # video_folder: keep every n-th frame
+      "stabilize": False,  # video_folder: VGAN-style homography stabilisation
+      "workers": 0,  # grain worker processes (0: read in the main process)
+  })
+
+
+def train(batch_size: int, num_steps: int, log_every: int, checkpoint_every: int,
+          sample_every: int, num_samples: int, sample_fps: int) -> ml_collections.ConfigDict:
+  """config.train: the shared loop's schedule and outputs."""
+  return ml_collections.ConfigDict({
+      "batch_size": batch_size, "num_steps": num_steps, "log_every": log_every,
+      "checkpoint_every": checkpoint_every, "sample_every": sample_every, "max_to_keep": 3,
+      "num_samples": num_samples, "sample_fps": sample_fps, "video_format": "gif,mp4",
+  })
