@@ -9,8 +9,6 @@ paper's protocol for multimodal futures) and the mean over the N samples are rep
 """
 from __future__ import annotations
 
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -37,15 +35,7 @@ def main(argv):
   config = _CONFIG.value
   trainer = get_trainer(config)
   p = config.pose_vae
-  state = trainer.init_state(jax.random.key(config.seed))
-  checkpointer = ckpt_lib.Checkpointer(os.path.join(_WORKDIR.value, "checkpoints"), 10,
-                                       trainer.metadata())
-  step = checkpointer.latest_step()
-  if step is None:
-    raise SystemExit(f"no checkpoint in {_WORKDIR.value}")
-  sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-  state, _ = checkpointer.restore(step, ckpt_lib.abstract_like(state, sharding))
-  checkpointer.close()
+  step, state = ckpt_lib.load_latest(trainer, _WORKDIR.value)
   source = pipeline.prepare(config.data).as_data_source(split="test")
   scale = np.array([config.data.width, config.data.height], np.float32)
 
@@ -66,7 +56,7 @@ def main(argv):
     batch = {"keypoints": jnp.asarray(record["keypoints"])[None],
              "video": jnp.asarray(record["video"], jnp.float32)[None] / 127.5 - 1.0}
     for offset in range(config.data.frames - trainer.window + 1):
-      window = trainer._window(batch, offset)
+      window = trainer.split_window(batch, offset)
       truth = np.asarray(window["future_true_poses"][0, 1:, :, :2]) * scale
       current = np.asarray(window["past_poses"][0, -1, :, :2]) * scale
       last_velocity = np.asarray(window["past_velocities"][0, -1]) * scale

@@ -2,6 +2,7 @@
 
   python benchmarks/step_time.py --config=configs/vgan.py --impls=fast,literal --steps=5
   python benchmarks/step_time.py --config=configs/vgan.py:paper --config.train.batch_size=4
+  python benchmarks/step_time.py --config=configs/pose_gan.py --impls=fast --steps=5
 
 Prints compile time, the median of `--steps` timed steps (after one warm-up), samples/s,
 model FLOPs per step (benchmarks/flops.py: the same count for every conv form), achieved FLOP/s, MFU against --peak_tflops (default:
@@ -53,7 +54,7 @@ def main(argv):
   results = {}
   for impl in _IMPLS.value:
     with config.unlocked():
-      config.vgan.conv_impl = impl
+      config[config.model].conv_impl = impl
     r = results[impl] = time_config(config, _STEPS.value)
     print(f"{impl:8s} {r['compile_s']:9.1f} {r['step_s']:8.3f} {r['samples_per_s']:9.2f} "
           f"{r['flops'] / 1e9:10.1f} {r['tflops_per_s']:8.4f} "

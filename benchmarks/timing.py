@@ -9,15 +9,25 @@ import jax
 from flops import forward_flops, gan_step_flops  # benchmarks/flops.py
 from jaxvid import parallel
 from jaxvid.data import pipeline
+from jaxvid.models import unet3d
 from jaxvid.trainers import get_trainer
 
 
-def model_step_flops(trainer, state, video) -> int:
-  g_inputs = trainer.generator_inputs(jax.random.key(0), video)
-  g_fwd = forward_flops(trainer.generator, {"params": state.g_params,
-                                            "batch_stats": state.g_batch_stats}, g_inputs)
-  d_fwd = forward_flops(trainer.discriminator, {"params": state.d_params,
-                                                "batch_stats": state.d_batch_stats}, video)
+def model_step_flops(trainer, state, batch) -> int:
+  """Model FLOPs of one GAN iteration (one D step + one G step)."""
+  g_vars = {"params": state.g_params, "batch_stats": state.g_batch_stats}
+  d_vars = {"params": state.d_params, "batch_stats": state.d_batch_stats}
+  video = batch["video"]
+  if trainer.name == "pose_gan":  # G and D each see half the batch per pass
+    half = video.shape[0] // 2
+    skeletons = trainer.skeletons(batch["keypoints"][half:])
+    g_fwd = forward_flops(trainer.generator, g_vars,
+                          unet3d.generator_input(video[half:, 0], skeletons))
+    d_fwd = forward_flops(trainer.discriminator, d_vars, trainer.discriminator_input(video[half:], skeletons))
+  else:
+    g_fwd = forward_flops(trainer.generator, g_vars,
+                          trainer.generator_inputs(jax.random.key(0), video))
+    d_fwd = forward_flops(trainer.discriminator, d_vars, video)
   return gan_step_flops(g_fwd, d_fwd)
 
 
@@ -34,7 +44,7 @@ def time_config(config, steps: int) -> dict:
   t0 = time.perf_counter()
   compiled = step.lower(state, batches[0]).compile()
   compile_s = time.perf_counter() - t0
-  flops = model_step_flops(trainer, state, batches[0]["video"])
+  flops = model_step_flops(trainer, state, batches[0])
   state, metrics = compiled(state, batches[0])  # warm-up
   jax.block_until_ready(metrics)
   times = []

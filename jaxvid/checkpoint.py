@@ -76,3 +76,34 @@ def abstract_like(state, sharding):
 def dump_config(path: str, config) -> None:
   with open(path, "w") as f:
     json.dump(json.loads(config.to_json_best_effort()), f, indent=2, sort_keys=True)
+
+
+def load_config(workdir: str):
+  """The resolved config a training run wrote to `workdir/config.json`."""
+  import ml_collections
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise UserError(f"{workdir} has no config.json: not a jaxvid workdir (train into it with "
+                    f"python -m jaxvid.main --config=... --workdir={workdir})")
+  with open(path) as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
+def load_latest(trainer, workdir: str, sharding=None) -> tuple[int, object]:
+  """(step, train state) of the newest complete checkpoint in `workdir`, for inference."""
+  directory = os.path.join(workdir, "checkpoints")
+  if not os.path.isdir(directory):
+    raise UserError(f"{workdir} has no checkpoints/ directory: nothing to load")
+  sharding = sharding or jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  abstract = jax.eval_shape(trainer.init_state, jax.random.key(0))
+  abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+                          abstract)
+  checkpointer = Checkpointer(directory, 1_000_000, trainer.metadata())
+  try:
+    step = checkpointer.latest_step()
+    if step is None:
+      raise UserError(f"{directory} holds no complete checkpoint")
+    state, _ = checkpointer.restore(step, abstract)
+  finally:
+    checkpointer.close()
+  return step, state

@@ -130,3 +130,70 @@ def _half(logits: jax.Array) -> int:
     raise ValueError(f"logits must be (M,) with M even (real half + generated half), got "
                      f"{logits.shape}")
   return logits.shape[0] // 2
+
+
+# ----- Everybody Dance Now (pix2pixHD-based) -----
+
+def gan_loss(logits: jax.Array, target_is_real: bool, kind: str = "bce") -> jax.Array:
+  """One GAN term on (patch) logits, averaged over every element:
+
+      'bce'   (the EDN paper's log terms):  real: -log D = softplus(-l);  fake: -log(1 - D) = softplus(l)
+      'lsgan' (pix2pixHD/EDN code, D = l):  real: (l - 1)^2;              fake: l^2
+  """
+  logits = logits.astype(jnp.float32)
+  if kind == "bce":
+    return jnp.mean(jax.nn.softplus(-logits if target_is_real else logits))
+  if kind == "lsgan":
+    return jnp.mean(jnp.square(logits - (1.0 if target_is_real else 0.0)))
+  raise ValueError(f"gan_loss kind must be 'bce' or 'lsgan', got {kind!r}")
+
+
+def multiscale_gan_loss(outputs, target_is_real: bool, kind: str = "bce") -> jax.Array:
+  """Sum over the discriminator scales k of gan_loss(D_k's patch logits) (pix2pixHD): `outputs`
+  is the MultiscaleDiscriminator's list (per scale) of feature lists, the logits last."""
+  return sum(gan_loss(features[-1], target_is_real, kind) for features in outputs)
+
+
+def smoothing_discriminator_loss(real_outputs, fake_outputs, kind: str = "bce") -> jax.Array:
+  """D's side of the temporal smoothing loss (EDN eq. 1), summed over the scales k:
+
+      L_smooth(G, D_k) = E[log D_k(x_t, x_t+1, y_t, y_t+1)]
+                         + E[log(1 - D_k(x_t, x_t+1, G(x_t), G(x_t+1)))]
+
+  D maximises it: the loss here is -L_smooth = BCE(real, 1) + BCE(fake, 0) (or the LSGAN
+  pair). pix2pixHD's code halves this sum; the factor only rescales D's gradients.
+  """
+  return (multiscale_gan_loss(real_outputs, True, kind)
+          + multiscale_gan_loss(fake_outputs, False, kind))
+
+
+def feature_matching_loss(real_outputs, fake_outputs) -> jax.Array:
+  """L_FM (pix2pixHD eq. 4 with its code's weights):
+
+      L_FM = sum_k sum_{i=1}^{L} (1 / num_D) * (4 / L) * mean | D_k^(i)(real) - D_k^(i)(fake) |
+
+  over the L = n_layers + 1 intermediate feature maps of each scale k (not the logits); the
+  real features are constants (no gradient into D through this term).
+  """
+  num_d = len(fake_outputs)
+  total = 0.0
+  for real, fake in zip(real_outputs, fake_outputs):
+    layers = len(fake) - 1
+    for r, f in zip(real[:-1], fake[:-1]):
+      diff = f.astype(jnp.float32) - jax.lax.stop_gradient(r.astype(jnp.float32))
+      total = total + (1.0 / num_d) * (4.0 / layers) * jnp.mean(jnp.abs(diff))
+  return total
+
+
+VGG_LAYER_WEIGHTS = (1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0)
+
+
+def perceptual_loss(features_generated, features_target,
+                    weights=VGG_LAYER_WEIGHTS) -> jax.Array:
+  """L_P (pix2pixHD's VGGLoss, EDN): sum_i w_i * mean | VGG_i(G(x)) - VGG_i(y) | over
+  relu1_1 ... relu5_1 with w = 1/32, 1/16, 1/8, 1/4, 1; the target's features are constants."""
+  if len(features_generated) != len(weights):
+    raise ValueError(f"{len(features_generated)} feature maps for {len(weights)} weights")
+  return sum(w * jnp.mean(jnp.abs(g.astype(jnp.float32)
+                                  - jax.lax.stop_gradient(t.astype(jnp.float32))))
+             for w, g, t in zip(weights, features_generated, features_target))

@@ -134,6 +134,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
     print(f"resumed from {checkpointer.directory} at step {start}", flush=True)
   else:
     start = 0
+    if hasattr(trainer, "warm_start"):  # e.g. EDN stage 2 starts from stage 1's generator
+      state = trainer.warm_start(state)
   if is_main:
     ckpt_lib.dump_config(os.path.join(workdir, "config.json"), config)
 

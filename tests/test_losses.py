@@ -149,3 +149,64 @@ def test_pose_gan_losses_finite_at_extreme_logits_and_check_batch():
                                losses.pose_gan_generator_loss(extreme, video, video)))
   with pytest.raises(ValueError, match="M even"):
     losses.pose_gan_discriminator_loss(jnp.zeros(3))
+
+
+# ----- Everybody Dance Now -----
+
+def test_gan_loss_bce_and_lsgan_match_their_formulas():
+  logits = np.array([[2.0, -1.0], [0.0, 3.5]])
+  d = _sigmoid(logits)
+  np.testing.assert_allclose(losses.gan_loss(jnp.asarray(logits), True, "bce"),
+                             np.mean(-np.log(d)), rtol=1e-6)
+  np.testing.assert_allclose(losses.gan_loss(jnp.asarray(logits), False, "bce"),
+                             np.mean(-np.log(1 - d)), rtol=1e-6)
+  np.testing.assert_allclose(losses.gan_loss(jnp.asarray(logits), True, "lsgan"),
+                             np.mean((logits - 1) ** 2), rtol=1e-6)
+  np.testing.assert_allclose(losses.gan_loss(jnp.asarray(logits), False, "lsgan"),
+                             np.mean(logits ** 2), rtol=1e-6)
+  assert np.isfinite(float(losses.gan_loss(jnp.array([100.0, -100.0]), True, "bce")))
+  with pytest.raises(ValueError, match="bce"):
+    losses.gan_loss(jnp.zeros(2), True, "wgan")
+
+
+def _fake_d_outputs(seed, scales=2, layers=3):
+  """Per scale: `layers + 1` feature maps then the patch logits, like NLayerDiscriminator."""
+  rng = np.random.default_rng(seed)
+  return [[rng.standard_normal((2, 4, 4, 3)) for _ in range(layers + 1)]
+          + [rng.standard_normal((2, 3, 3, 1))] for _ in range(scales)]
+
+
+def test_smoothing_discriminator_loss_sums_scales():
+  real, fake = _fake_d_outputs(0), _fake_d_outputs(1)
+  expected = sum(np.mean(-np.log(_sigmoid(r[-1]))) + np.mean(-np.log(1 - _sigmoid(f[-1])))
+                 for r, f in zip(real, fake))
+  got = losses.smoothing_discriminator_loss(jax.tree.map(jnp.asarray, real),
+                                            jax.tree.map(jnp.asarray, fake))
+  np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_feature_matching_uses_pix2pixhd_weights_and_skips_logits():
+  real, fake = _fake_d_outputs(2), _fake_d_outputs(3)
+  # num_D = 2, L = 4 intermediate maps: weight (1/2) * (4/4) on each map's mean |diff|
+  expected = sum(0.5 * 1.0 * np.mean(np.abs(f - r))
+                 for rs, fs in zip(real, fake) for r, f in zip(rs[:-1], fs[:-1]))
+  got = losses.feature_matching_loss(jax.tree.map(jnp.asarray, real),
+                                     jax.tree.map(jnp.asarray, fake))
+  np.testing.assert_allclose(got, expected, rtol=1e-5)
+  # no gradient into the real features
+  grads = jax.grad(lambda r: losses.feature_matching_loss(r, jax.tree.map(jnp.asarray, fake)))(
+      jax.tree.map(jnp.asarray, real))
+  assert all(float(jnp.abs(g).max()) == 0 for g in jax.tree.leaves(grads))
+
+
+def test_perceptual_loss_weights_relu_layers_1_32_to_1():
+  rng = np.random.default_rng(4)
+  gen = [rng.standard_normal((1, 8 // 2 ** i + 1, 5, 2)) for i in range(5)]
+  tgt = [rng.standard_normal(g.shape) for g in gen]
+  expected = sum(w * np.mean(np.abs(g - t))
+                 for w, g, t in zip([1 / 32, 1 / 16, 1 / 8, 1 / 4, 1], gen, tgt))
+  np.testing.assert_allclose(losses.perceptual_loss([jnp.asarray(g) for g in gen],
+                                                    [jnp.asarray(t) for t in tgt]),
+                             expected, rtol=1e-5)
+  with pytest.raises(ValueError, match="weights"):
+    losses.perceptual_loss([jnp.zeros(2)], [jnp.zeros(2)])

@@ -78,3 +78,17 @@ def test_render_skeleton_leaves_out_unconfident_joints_and_checks_shapes():
   assert render.render_skeleton(np.zeros((1, 18, 3)), 8, 8).sum() == 0
   with pytest.raises(ValueError, match="keypoints must be"):
     render.render_skeleton(np.zeros((1, 17, 2)), 8, 8)
+
+
+def test_jax_renderer_matches_the_numpy_one():
+  from jaxvid.data import synthetic_dancer
+  clip = synthetic_dancer.render_clip(3, 5, 4, 48, 40, subject_id=1)
+  keypoints = clip["keypoints"].copy()
+  keypoints[1, 4, 2] = 0.0  # a joint the renderer must leave out
+  expected = render.render_skeleton(keypoints, 48, 40)
+  got = np.asarray(render.render_skeleton_jax(keypoints[None], 48, 40))[0]
+  assert got.shape == (4, 48, 40, 3) and got.dtype == np.float32
+  got_uint8 = np.round(got * 255).astype(np.int32)
+  assert np.abs(got_uint8 - expected).max() <= 1
+  assert (got_uint8 != expected).mean() < 0.01
+  assert expected.sum() > 0  # the figure is really drawn

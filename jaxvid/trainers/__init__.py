@@ -10,4 +10,11 @@ def get_trainer(config):
   if model == "pose_vae":
     from jaxvid.trainers.pose_vae import PoseVAETrainer
     return PoseVAETrainer(config)
-  raise UserError(f"config.model={model!r} has no trainer; available: 'vgan', 'pose_vae'")
+  if model == "pose_gan":
+    from jaxvid.trainers.pose_gan import PoseGANTrainer
+    return PoseGANTrainer(config)
+  if model == "edn":
+    from jaxvid.trainers.edn import EDNTrainer
+    return EDNTrainer(config)
+  raise UserError(f"config.model={model!r} has no trainer; available: 'vgan', 'pose_vae', "
+                  f"'pose_gan', 'edn'")

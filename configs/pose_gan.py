@@ -1,0 +1,62 @@
+"""The Pose Knows, pose-conditioned video GAN: a clip from its first frame and a pose video.
+
+Variants: default (CPU: 16 frames of 64x64 synthetic dancer), `:paper` (the code's 32 frames of
+64x80, paper-width U-Net), `:tiny` (tests). Losses as the paper writes them with the code's
+reductions (means) and alpha = 1000; D does not see the pose unless pose_in_discriminator.
+"""
+import ml_collections
+
+from jaxvid import config_defaults
+
+
+def get_config(variant: str = "") -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.model = "pose_gan"
+  config.seed = 0
+  config.dtype = "float32"
+
+  config.data = config_defaults.data("synthetic_dancer", frames=16, height=64, width=64,
+                                     num_clips=1024)
+
+  config.pose_gan = ml_collections.ConfigDict()
+  config.pose_gan.g_channels = (32, 64, 128, 256)  # U-Net levels; T, H, W multiples of 2^n
+  config.pose_gan.d_channels = (32, 64, 128, 256)
+  config.pose_gan.alpha = 1000.0  # weight of the L1 term (the code's setting)
+  config.pose_gan.reduction = "mean"  # 'mean' (the code) or 'sum' (the equations as written)
+  config.pose_gan.pose_in_discriminator = False  # the code: D sees only the video
+  config.pose_gan.skeleton_thickness = 0.0  # 0: min(H, W) / 64 pixels, as render_skeleton
+  config.pose_gan.conv_impl = "auto"
+
+  config.optim = ml_collections.ConfigDict()
+  config.optim.learning_rate = 2e-4
+  config.optim.b1 = 0.5
+  config.optim.b2 = 0.999
+
+  config.train = config_defaults.train(batch_size=8, num_steps=1000, log_every=50,
+                                       checkpoint_every=500, sample_every=500, num_samples=4,
+                                       sample_fps=8)
+
+  if variant == "paper":
+    config.data.frames, config.data.height, config.data.width = 32, 64, 80
+    config.pose_gan.g_channels = (64, 128, 256, 512)
+    config.pose_gan.d_channels = (64, 128, 256, 512)
+    config.train.batch_size = 32
+    config.train.num_steps = 100_000
+    config.train.log_every = 100
+    config.train.checkpoint_every = 1000
+    config.train.sample_every = 1000
+  elif variant == "tiny":
+    config.data.frames, config.data.height, config.data.width = 8, 32, 32
+    config.data.num_clips = 16
+    config.data.num_test = 2
+    config.pose_gan.g_channels = (8, 16)
+    config.pose_gan.d_channels = (8, 16)
+    config.train.batch_size = 4
+    config.train.num_steps = 4
+    config.train.log_every = 1
+    config.train.checkpoint_every = 2
+    config.train.sample_every = 4
+    config.train.num_samples = 2
+  elif variant:
+    raise ValueError(f"unknown variant {variant!r} of configs/pose_gan.py; use '', 'paper' or 'tiny'")
+  return config

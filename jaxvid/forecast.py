@@ -1,0 +1,149 @@
+"""The Pose Knows end to end: past frames -> pose-VAE pose futures -> GAN video futures.
+
+  python -m jaxvid.forecast --vae_workdir=runs/pose_vae --gan_workdir=runs/pose_gan \
+      --output=runs/forecast.mp4 [--num_clips=4 --num_futures=3 --input=clips.npz]
+
+Both models are restored from their training workdirs (config.json + newest checkpoint). Input
+clips are the held-out (test) clips of the pose-VAE's dataset, or `--input`: an .npz with `video`
+(B, T, H, W, 3) uint8 and `keypoints` (B, T, 18, 3) in pixels (x, y, confidence), at the VAE's
+frame size, T >= past_steps + 1. For each clip, the VAE samples `num_futures` pose futures from
+frame X_t (t = past_steps) and the poses before it, rolled out for as many steps as the GAN's
+clip has frames (beyond the VAE's training horizon when the GAN's clip is longer); each future is
+rendered to a skeleton video S_T and G(X_t, S_T) turns it into frames. The output video has one
+row per clip: the real continuation (its last frame held where the clip ends) and, for each
+future, its skeletons and its generated frames.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags
+
+from jaxvid import checkpoint as ckpt_lib
+from jaxvid import visualize
+from jaxvid.errors import UserError
+from jaxvid.models.pose_vae import PoseVAE
+
+_VAE = flags.DEFINE_string("vae_workdir", None, "training workdir of a pose_vae model")
+_GAN = flags.DEFINE_string("gan_workdir", None, "training workdir of a pose_gan model")
+_OUTPUT = flags.DEFINE_string("output", None, "output video (.mp4 or .gif)")
+_INPUT = flags.DEFINE_string("input", None, "optional .npz with video and keypoints")
+_NUM_CLIPS = flags.DEFINE_integer("num_clips", 4, "held-out clips to forecast")
+_NUM_FUTURES = flags.DEFINE_integer("num_futures", 3, "futures sampled per clip")
+_SEED = flags.DEFINE_integer("seed", 0, "seed of the sampled futures")
+_FPS = flags.DEFINE_integer("fps", 8, "frames per second of the output")
+
+
+def load_model(workdir: str, expected: str):
+  """(trainer, state, step) of the model trained in `workdir`."""
+  from jaxvid.trainers import get_trainer
+  config = ckpt_lib.load_config(workdir)
+  if config.get("model") != expected:
+    raise UserError(f"{workdir} holds a {config.get('model')!r} model; expected {expected!r}")
+  trainer = get_trainer(config)
+  step, state = ckpt_lib.load_latest(trainer, workdir)
+  return trainer, state, step
+
+
+def forecast_videos(vae, vae_state, gan, gan_state, video, keypoints, key, num_futures: int):
+  """One call from past frames to video futures.
+
+  video (B, T0, H, W, 3) in [-1, 1] and keypoints (B, T0, 18, 3) in pixels, at the VAE's frame
+  size, T0 >= past_steps + 1. Returns poses (N, B, T, 18, 3) in the GAN's pixels, skeletons and
+  videos (N, B, T, H', W', 3) in [-1, 1], T, H', W' the GAN's clip.
+  """
+  vd, gd = vae.config.data, gan.config.data
+  frames = gd.frames
+  w = vae.split_window({"video": video, "keypoints": keypoints}, 0)
+  run = lambda k: vae.model.apply(
+      {"params": vae_state.params}, w["frame"], w["past_poses"], w["past_velocities"],
+      frames - 1, rngs={"latent": k}, method=PoseVAE.forecast)[1]
+  poses = jax.vmap(run)(jax.random.split(key, num_futures))  # normalised, (N, B, T, 18, 3)
+  poses = poses * jnp.array([gd.width, gd.height, 1.0], jnp.float32)
+  first = w["frame"]
+  if (vd.height, vd.width) != (gd.height, gd.width):
+    first = jax.image.resize(first, first.shape[:1] + (gd.height, gd.width, 3), "bilinear")
+  skeletons = gan.skeletons(poses)
+
+  def generate(s):
+    out, _ = gan.generate({"params": gan_state.g_params, "batch_stats": gan_state.g_batch_stats},
+                          first, s)
+    return out
+
+  return {"poses": poses, "skeletons": skeletons, "videos": jax.vmap(generate)(skeletons)}
+
+
+def _load_inputs(vae, num_clips: int) -> dict:
+  d, need = vae.config.data, vae.config.pose_vae.past_steps + 1
+  if _INPUT.value:
+    if not os.path.exists(_INPUT.value):
+      raise UserError(f"--input {_INPUT.value} does not exist")
+    try:
+      with np.load(_INPUT.value) as f:
+        video, keypoints = f["video"], f["keypoints"]
+    except (KeyError, ValueError, OSError) as e:
+      raise UserError(f"--input {_INPUT.value}: need an .npz with 'video' and 'keypoints' ({e})")
+    if (video.ndim != 5 or video.shape[2:] != (d.height, d.width, 3) or video.shape[1] < need
+        or keypoints.shape != video.shape[:2] + (18, 3)):
+      raise UserError(f"--input {_INPUT.value}: video must be (B, T>={need}, {d.height}, "
+                      f"{d.width}, 3) and keypoints (B, T, 18, 3); got {video.shape} and "
+                      f"{keypoints.shape}")
+    return {"video": video.astype(np.float32) / 127.5 - 1.0,
+            "keypoints": keypoints.astype(np.float32)}
+  from jaxvid.data import pipeline
+  batch = pipeline.make_sample_batch(vae.config, num_clips)
+  return {"video": batch["video"], "keypoints": batch["keypoints"]}
+
+
+def figure(inputs: dict, outputs: dict, past: int, frames: int, size: tuple[int, int]):
+  """Rows of (T, H, W, 3) cells: real continuation | (skeletons, generated) per future."""
+  real = inputs["video"][:, past:past + frames]
+  if real.shape[1] < frames:  # hold the last real frame where the clip ends
+    real = np.concatenate([real, np.repeat(real[:, -1:], frames - real.shape[1], 1)], 1)
+  if real.shape[2:4] != size:
+    real = np.asarray(jax.image.resize(real, real.shape[:2] + size + (3,), "bilinear"))
+  rows = []
+  for i in range(real.shape[0]):
+    row = [real[i]]
+    for n in range(outputs["videos"].shape[0]):
+      row += [outputs["skeletons"][n, i], outputs["videos"][n, i]]
+    rows.append(row)
+  labels = ["real"] + [f"{kind} {n + 1}" for n in range(outputs["videos"].shape[0])
+                       for kind in ("poses", "video")]
+  return rows, labels
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  for flag in (_VAE, _GAN, _OUTPUT):
+    if not flag.value:
+      raise app.UsageError(f"--{flag.name} is required")
+  try:
+    vae, vae_state, vae_step = load_model(_VAE.value, "pose_vae")
+    gan, gan_state, gan_step = load_model(_GAN.value, "pose_gan")
+    inputs = _load_inputs(vae, _NUM_CLIPS.value)
+  except UserError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(1)
+  print(f"pose_vae step {vae_step} ({_VAE.value}) -> pose_gan step {gan_step} ({_GAN.value}); "
+        f"{inputs['video'].shape[0]} clips x {_NUM_FUTURES.value} futures", flush=True)
+  outputs = jax.jit(forecast_videos, static_argnums=(0, 2, 7))(
+      vae, vae_state, gan, gan_state, jnp.asarray(inputs["video"]),
+      jnp.asarray(inputs["keypoints"]), jax.random.key(_SEED.value), _NUM_FUTURES.value)
+  outputs = jax.tree.map(np.asarray, outputs)
+  gd = gan.config.data
+  rows, labels = figure(inputs, outputs, vae.config.pose_vae.past_steps, gd.frames,
+                        (gd.height, gd.width))
+  grid = visualize.tile(rows, scale=max(1, 128 // gd.height), labels=labels)
+  path = visualize.write_video(_OUTPUT.value, grid, fps=_FPS.value)
+  np.savez(os.path.splitext(path)[0] + "_poses.npz", poses=outputs["poses"])
+  print(f"wrote {path} and its poses", flush=True)
+
+
+if __name__ == "__main__":
+  app.run(main)

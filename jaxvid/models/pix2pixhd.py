@@ -1,0 +1,165 @@
+"""pix2pixHD networks as Everybody Dance Now uses them (Wang et al. 2018; Chan et al. 2019).
+
+Layer for layer as pix2pixHD's `networks.py`, images (B, H, W, C) in [-1, 1]:
+
+GlobalGenerator(ngf, n_down, n_blocks): ReflectionPad 3, Conv 7 -> ngf, IN, ReLU;
+  n_down x [Conv 3 s2 p1 -> 2x channels, IN, ReLU]; n_blocks x ResnetBlock(ngf 2^n_down);
+  n_down x [ConvTranspose 3 s2 p1 output_padding 1 -> channels / 2, IN, ReLU];
+  ReflectionPad 3, Conv 7 -> out, tanh.
+ResnetBlock(dim): x + [ReflectionPad 1, Conv 3, IN, ReLU, ReflectionPad 1, Conv 3, IN](x).
+LocalEnhancer (2x resolution): a GlobalGenerator of 2 ngf without its last (pad, conv, tanh) on
+  the input average-pooled by 2, added to [ReflectionPad 3, Conv 7 -> ngf, IN, ReLU, Conv 3 s2 p1
+  -> 2 ngf, IN, ReLU](input), then n_local ResnetBlock(2 ngf), ConvTranspose -> ngf, IN, ReLU,
+  ReflectionPad 3, Conv 7 -> out, tanh.
+NLayerDiscriminator(ndf, n_layers): Conv 4 s2 p2 -> ndf, LReLU 0.2; (n_layers - 1) x [Conv 4 s2
+  p2 -> min(2x, 512), IN, LReLU]; Conv 4 s1 p2 -> min(2x, 512), IN, LReLU; Conv 4 s1 p2 -> 1.
+  Returns every block's output (the last is the patch logits) for feature matching.
+MultiscaleDiscriminator(num_d): num_d NLayerDiscriminators, the k-th on the input average-pooled
+  (3x3, stride 2, pad 1, padding excluded from the mean) k times.
+
+IN = InstanceNorm without affine parameters (pix2pixHD's 'instance' norm). Init as pix2pixHD's
+weights_init: conv weights N(0, 0.02); biases zero (Torch draws them uniformly; they have no
+effect on the parameter count).
+"""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+_INIT = nn.initializers.normal(0.02)
+
+
+def reflect_pad(x, pad: int):
+  return jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
+
+
+def avg_pool_3x3_s2(x):
+  """AvgPool2d(3, stride=2, padding=1, count_include_pad=False)."""
+  pad = ((0, 0), (1, 1), (1, 1), (0, 0))
+  window, strides = (1, 3, 3, 1), (1, 2, 2, 1)
+  total = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, strides, pad)
+  count = jax.lax.reduce_window(jnp.ones_like(x[..., :1]), 0.0, jax.lax.add, window, strides, pad)
+  return total / count
+
+
+def instance_norm(name=None):
+  return nn.InstanceNorm(epsilon=1e-5, use_scale=False, use_bias=False, name=name)
+
+
+class ConvT3x3(nn.Module):
+  """Torch ConvTranspose2d(k=3, stride=2, padding=1, output_padding=1): H, W -> 2H, 2W."""
+  features: int
+  dtype: jnp.dtype | None = None
+
+  @nn.compact
+  def __call__(self, x):
+    kernel = self.param("kernel", _INIT, (3, 3, x.shape[-1], self.features), jnp.float32)
+    bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
+    dtype = self.dtype or x.dtype
+    # Transposed conv = conv of the 2x-dilated input, padded (k - 1 - p, k - 1 - p + out_pad).
+    y = jax.lax.conv_general_dilated(
+        x.astype(dtype), kernel.astype(dtype), (1, 1), ((1, 2), (1, 2)), lhs_dilation=(2, 2),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return y + bias.astype(dtype)
+
+
+def _conv(features, kernel, stride=1, padding=0, dtype=None, name=None):
+  return nn.Conv(features, (kernel, kernel), (stride, stride), padding=padding, kernel_init=_INIT,
+                 dtype=dtype, name=name)
+
+
+class ResnetBlock(nn.Module):
+  dtype: jnp.dtype | None = None
+
+  @nn.compact
+  def __call__(self, x):
+    dim = x.shape[-1]
+    y = nn.relu(instance_norm()(_conv(dim, 3, dtype=self.dtype)(reflect_pad(x, 1))))
+    y = instance_norm()(_conv(dim, 3, dtype=self.dtype)(reflect_pad(y, 1)))
+    return x + y
+
+
+class GlobalGenerator(nn.Module):
+  ngf: int = 64
+  n_down: int = 4
+  n_blocks: int = 9
+  out_channels: int = 3
+  with_output_layer: bool = True  # False inside the LocalEnhancer
+  dtype: jnp.dtype | None = None
+
+  @nn.compact
+  def __call__(self, x):
+    factor = 2 ** self.n_down
+    if x.shape[1] % factor or x.shape[2] % factor:
+      raise ValueError(f"the global generator with {self.n_down} downsamplings needs height and "
+                       f"width divisible by {factor}; got {x.shape[1]}x{x.shape[2]}")
+    x = nn.relu(instance_norm()(_conv(self.ngf, 7, dtype=self.dtype)(reflect_pad(x, 3))))
+    for i in range(self.n_down):
+      x = nn.relu(instance_norm()(_conv(self.ngf * 2 ** (i + 1), 3, 2, 1, self.dtype)(x)))
+    for _ in range(self.n_blocks):
+      x = ResnetBlock(self.dtype)(x)
+    for i in range(self.n_down):
+      x = nn.relu(instance_norm()(ConvT3x3(self.ngf * 2 ** (self.n_down - i - 1), self.dtype)(x)))
+    if not self.with_output_layer:
+      return x
+    return jnp.tanh(_conv(self.out_channels, 7, dtype=self.dtype)(reflect_pad(x, 3)))
+
+
+class LocalEnhancer(nn.Module):
+  """pix2pixHD's generator for 2x the global resolution (one local enhancer)."""
+  ngf: int = 32
+  n_down_global: int = 4
+  n_blocks_global: int = 9
+  n_blocks_local: int = 3
+  out_channels: int = 3
+  dtype: jnp.dtype | None = None
+
+  @nn.compact
+  def __call__(self, x):
+    global_features = GlobalGenerator(self.ngf * 2, self.n_down_global, self.n_blocks_global,
+                                      with_output_layer=False, dtype=self.dtype,
+                                      name="global")(avg_pool_3x3_s2(x))
+    y = nn.relu(instance_norm()(_conv(self.ngf, 7, dtype=self.dtype)(reflect_pad(x, 3))))
+    y = nn.relu(instance_norm()(_conv(self.ngf * 2, 3, 2, 1, self.dtype)(y)))
+    y = y + global_features
+    for _ in range(self.n_blocks_local):
+      y = ResnetBlock(self.dtype)(y)
+    y = nn.relu(instance_norm()(ConvT3x3(self.ngf, self.dtype)(y)))
+    return jnp.tanh(_conv(self.out_channels, 7, dtype=self.dtype)(reflect_pad(y, 3)))
+
+
+class NLayerDiscriminator(nn.Module):
+  ndf: int = 64
+  n_layers: int = 3
+  dtype: jnp.dtype | None = None
+
+  @nn.compact
+  def __call__(self, x) -> list[jax.Array]:
+    features = []
+    x = nn.leaky_relu(_conv(self.ndf, 4, 2, 2, self.dtype)(x), 0.2)
+    features.append(x)
+    nf = self.ndf
+    for n in range(1, self.n_layers + 1):
+      nf = min(nf * 2, 512)
+      stride = 2 if n < self.n_layers else 1
+      x = nn.leaky_relu(instance_norm()(_conv(nf, 4, stride, 2, self.dtype)(x)), 0.2)
+      features.append(x)
+    features.append(_conv(1, 4, 1, 2, self.dtype)(x).astype(jnp.float32))
+    return features
+
+
+class MultiscaleDiscriminator(nn.Module):
+  num_d: int = 2
+  ndf: int = 64
+  n_layers: int = 3
+  dtype: jnp.dtype | None = None
+
+  @nn.compact
+  def __call__(self, x) -> list[list[jax.Array]]:
+    outputs = []
+    for k in range(self.num_d):
+      outputs.append(NLayerDiscriminator(self.ndf, self.n_layers, self.dtype, name=f"scale{k}")(x))
+      if k + 1 < self.num_d:
+        x = avg_pool_3x3_s2(x)
+    return outputs

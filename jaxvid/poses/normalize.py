@@ -1,0 +1,114 @@
+"""Everybody Dance Now's global pose normalization: make the source's poses look like the target's
+body shape and place in the frame before transfer (Chan et al. 2019, sec. 3.3 / supp.).
+
+Per video, from the ankle heights y_a (the lower ankle per frame, image y grows downwards):
+  close = max_t y_a                          (nearest the camera)
+  med   = median_t y_a
+  far   = min { y_a(t) : y_a(t) >= med - alpha |close - med| }   (far position, bounded)
+Person height h = ankle y - head y (head: nose, else neck) is taken, at close and far, as the
+median height over the frames whose ankle lies within `tolerance` of that position (a median,
+not the maximum, so one bad detection there does not rescale the whole video).
+A source frame with ankle y is then mapped with
+  u     = (y - far_s) / (close_s - far_s)                       (position between far and close)
+  scale = far_t_h / far_s_h + u * (close_t_h / close_s_h - far_t_h / far_s_h)
+  y'    = far_t + u * (close_t - far_t)                          (ankle onto the target's range)
+and every joint is scaled by `scale` about the source ankle and moved to (x + dx, y'), dx
+aligning the median ankle x of the two videos. The result is smoothed over time with a median
+filter of `smooth_window` frames. alpha: 0.7 in the paper (the default), 0.5 in the code.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from jaxvid.poses.keypoints import JOINT
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoStats:
+  close: float  # ankle y nearest the camera
+  far: float  # ankle y of the bounded far position
+  close_height: float  # person height (px) at the close position
+  far_height: float
+  ankle_x: float  # median ankle x
+
+
+def _valid(keypoints, joint, min_conf):
+  kp = keypoints[:, JOINT[joint]]
+  return kp[:, 2] >= min_conf if keypoints.shape[-1] == 3 else np.ones(len(kp), bool)
+
+
+def ankles(keypoints: np.ndarray, min_conf: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+  """(T,) ankle y (the lower confident ankle) and its x; NaN where no ankle is confident."""
+  ys, xs = [], []
+  for joint in ("r_ankle", "l_ankle"):
+    ok = _valid(keypoints, joint, min_conf)
+    ys.append(np.where(ok, keypoints[:, JOINT[joint], 1], np.nan))
+    xs.append(np.where(ok, keypoints[:, JOINT[joint], 0], np.nan))
+  ys, xs = np.stack(ys), np.stack(xs)
+  lower = np.nanargmax(np.where(np.isnan(ys), -np.inf, ys), axis=0)
+  cols = np.arange(ys.shape[1])
+  return ys[lower, cols], xs[lower, cols]
+
+
+def person_heights(keypoints: np.ndarray, min_conf: float = 0.1) -> np.ndarray:
+  """(T,) ankle y minus head y (nose, else neck); NaN where either is missing."""
+  ankle_y, _ = ankles(keypoints, min_conf)
+  nose, neck = _valid(keypoints, "nose", min_conf), _valid(keypoints, "neck", min_conf)
+  head = np.where(nose, keypoints[:, JOINT["nose"], 1],
+                  np.where(neck, keypoints[:, JOINT["neck"], 1], np.nan))
+  return ankle_y - head
+
+
+def video_stats(keypoints: np.ndarray, alpha: float = 0.7, tolerance: float = 0.02,
+                min_conf: float = 0.1) -> VideoStats:
+  """The close/far ankle positions and heights of one video's poses (T, 18, 2|3), pixels.
+  tolerance: a fraction of the close-far span (at least 1 px) for frames 'at' a position."""
+  keypoints = np.asarray(keypoints, np.float64)
+  ankle_y, ankle_x = ankles(keypoints, min_conf)
+  heights = person_heights(keypoints, min_conf)
+  ok = ~np.isnan(ankle_y) & ~np.isnan(heights)
+  if ok.sum() < 2:
+    raise ValueError(f"pose normalization needs ankles and a head in at least 2 frames; "
+                     f"found {int(ok.sum())} of {len(keypoints)}")
+  y, h = ankle_y[ok], heights[ok]
+  close, med = float(y.max()), float(np.median(y))
+  far = float(y[y >= med - alpha * abs(close - med)].min())
+  tol = max(1.0, tolerance * (close - far))
+  at = lambda pos: float(np.median(h[np.abs(y - pos) <= tol]))
+  return VideoStats(close=close, far=far, close_height=at(close), far_height=at(far),
+                    ankle_x=float(np.nanmedian(ankle_x)))
+
+
+def median_smooth(keypoints: np.ndarray, window: int) -> np.ndarray:
+  """Per-coordinate temporal median over `window` frames (odd; edges use the frames there)."""
+  if window <= 1:
+    return keypoints.copy()
+  half = window // 2
+  out = keypoints.copy()
+  for t in range(len(keypoints)):
+    out[t, ..., :2] = np.median(keypoints[max(0, t - half):t + half + 1, ..., :2], axis=0)
+  return out
+
+
+def normalize(source: np.ndarray, target: np.ndarray | VideoStats, alpha: float = 0.7,
+              smooth_window: int = 5, min_conf: float = 0.1) -> np.ndarray:
+  """Map source poses (T, 18, 2|3) onto the target video's scale and ground positions."""
+  source = np.asarray(source, np.float64)
+  s = video_stats(source, alpha, min_conf=min_conf)
+  t = target if isinstance(target, VideoStats) else video_stats(target, alpha, min_conf=min_conf)
+  ankle_y, ankle_x = ankles(source, min_conf)
+  ankle_y = np.where(np.isnan(ankle_y), np.nanmedian(ankle_y), ankle_y)
+  ankle_x = np.where(np.isnan(ankle_x), np.nanmedian(ankle_x), ankle_x)
+  span = s.close - s.far
+  u = (ankle_y - s.far) / span if span > 1e-6 else np.ones_like(ankle_y)
+  far_ratio, close_ratio = t.far_height / s.far_height, t.close_height / s.close_height
+  scale = far_ratio + u * (close_ratio - far_ratio)
+  new_ankle_y = t.far + u * (t.close - t.far)
+  new_ankle_x = ankle_x + (t.ankle_x - s.ankle_x)
+  out = source.copy()
+  anchor = np.stack([ankle_x, ankle_y], -1)[:, None]
+  moved = np.stack([new_ankle_x, new_ankle_y], -1)[:, None]
+  out[..., :2] = (source[..., :2] - anchor) * scale[:, None, None] + moved
+  return median_smooth(out, smooth_window).astype(np.float32)

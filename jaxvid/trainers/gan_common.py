@@ -1,0 +1,65 @@
+"""What the GAN trainers share: conv form and dtype from the config, Adam, and the D update.
+
+Both GANs follow VGAN's `main.lua` order: G runs once; D is updated on the real batch and the
+(stopped-gradient) fake batch, each passed through D separately so each gets its own BatchNorm
+statistics; then G is updated through the *updated* D, whose statistics that pass does not keep.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+PyTree = Any
+
+
+def resolve_conv_impl(name: str, key: str = "conv_impl") -> str:
+  """'auto' picks the phase-decomposed form on CPU, where XLA's strided convs are slow."""
+  if name == "auto":
+    return "fast" if jax.default_backend() == "cpu" else "literal"
+  if name not in ("fast", "literal"):
+    raise ValueError(f"{key} must be 'auto', 'fast' or 'literal', got {name!r}")
+  return name
+
+
+def compute_dtype(config):
+  try:
+    return jnp.dtype(config.dtype)
+  except TypeError as e:
+    raise ValueError(f"config.dtype={config.dtype!r} is not a dtype") from e
+
+
+def adam(optim_config) -> optax.GradientTransformation:
+  return optax.adam(optim_config.learning_rate, b1=optim_config.b1, b2=optim_config.b2)
+
+
+def discriminator_update(discriminator, tx, params, batch_stats, opt_state, real, fake,
+                         loss_fn: Callable[[jax.Array, jax.Array], jax.Array]) -> dict:
+  """One D step on real and fake (each through D on its own); loss_fn(real_logits, fake_logits).
+
+  Returns the new params / batch_stats / opt_state, the loss, both logits and the gradients.
+  """
+
+  def d_loss_fn(d_params):
+    real_logits, upd = discriminator.apply(
+        {"params": d_params, "batch_stats": batch_stats}, real, train=True, mutable=["batch_stats"])
+    fake_logits, upd = discriminator.apply(
+        {"params": d_params, "batch_stats": upd["batch_stats"]}, jax.lax.stop_gradient(fake),
+        train=True, mutable=["batch_stats"])
+    return loss_fn(real_logits, fake_logits), (upd["batch_stats"], real_logits, fake_logits)
+
+  (loss, (new_stats, real_logits, fake_logits)), grads = jax.value_and_grad(
+      d_loss_fn, has_aux=True)(params)
+  updates, new_opt_state = tx.update(grads, opt_state, params)
+  return {"params": optax.apply_updates(params, updates), "batch_stats": new_stats,
+          "opt_state": new_opt_state, "loss": loss, "real_logits": real_logits,
+          "fake_logits": fake_logits, "grads": grads}
+
+
+def discriminate(discriminator, params, batch_stats, video) -> jax.Array:
+  """D's logits in training mode for G's step; the BatchNorm statistics it computes are dropped."""
+  logits, _ = discriminator.apply({"params": params, "batch_stats": batch_stats}, video,
+                                  train=True, mutable=["batch_stats"])
+  return logits

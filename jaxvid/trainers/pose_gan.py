@@ -1,0 +1,179 @@
+"""Pose-conditioned video GAN trainer (The Pose Knows): frames from a first frame and a pose video.
+
+A batch of M clips is split in halves, as the paper's losses are written: the first M/2 clips are
+the real videos D sees; for the last M/2, G(I, S_T) generates each clip from its own first frame
+I and its rendered skeleton video S_T (drawn in-graph from the clip's keypoints), and the L1 term
+compares G's output with that clip. One iteration: one D step, then one G step through the
+updated D (gan_common). Losses: losses.pose_gan_discriminator_loss / pose_gan_generator_loss.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxvid import losses
+from jaxvid.errors import UserError
+from jaxvid.models import unet3d, vgan as vgan_models
+from jaxvid.poses.render import render_skeleton_jax
+from jaxvid.trainers.gan_common import (adam, compute_dtype, discriminate,
+                                       discriminator_update, resolve_conv_impl)
+
+PyTree = Any
+DATASETS_WITH_KEYPOINTS = ("synthetic_dancer",)
+
+
+@flax.struct.dataclass
+class PoseGANState:
+  step: jax.Array
+  key: jax.Array  # uint32 key data
+  g_params: PyTree
+  g_batch_stats: PyTree
+  d_params: PyTree
+  d_batch_stats: PyTree
+  g_opt_state: PyTree
+  d_opt_state: PyTree
+
+
+def build_models(config):
+  p, d = config.pose_gan, config.data
+  impl = resolve_conv_impl(p.conv_impl, "config.pose_gan.conv_impl")
+  unet3d.check_clip_shape(d.frames, d.height, d.width, len(p.g_channels))
+  vgan_models.stream_base_shape(d.frames, d.height, d.width, len(p.d_channels))
+  dtype = compute_dtype(config)
+  return (unet3d.UNet3D(channels=tuple(p.g_channels), impl=impl, dtype=dtype),
+          vgan_models.Discriminator(channels=tuple(p.d_channels), impl=impl, dtype=dtype))
+
+
+class PoseGANTrainer:
+  name = "pose_gan"
+
+  def __init__(self, config):
+    self.config = config
+    if config.data.name not in DATASETS_WITH_KEYPOINTS:
+      raise UserError(f"pose_gan needs a dataset with keypoints {DATASETS_WITH_KEYPOINTS}; got "
+                      f"config.data.name={config.data.name!r}")
+    if config.train.batch_size % 2:
+      raise UserError(f"pose_gan splits each batch into a real and a generated half: "
+                      f"config.train.batch_size={config.train.batch_size} must be even")
+    if config.pose_gan.reduction not in ("mean", "sum"):
+      raise UserError(f"config.pose_gan.reduction must be 'mean' or 'sum', got "
+                      f"{config.pose_gan.reduction!r}")
+    try:
+      self.generator, self.discriminator = build_models(config)
+    except ValueError as e:
+      raise UserError(f"invalid pose_gan config: {e}") from e
+    self.g_tx, self.d_tx = adam(config.optim), adam(config.optim)
+
+  def metadata(self) -> dict:
+    p, d = self.config.pose_gan, self.config.data
+    return {"model": self.name, "architecture": {
+        "g_channels": list(p.g_channels), "d_channels": list(p.d_channels),
+        "pose_in_discriminator": bool(p.pose_in_discriminator),
+        "clip": [int(d.frames), int(d.height), int(d.width)]}}
+
+  # ----- conditioning -----
+  def skeletons(self, keypoints) -> jax.Array:
+    """S_T: keypoints (B, T, 18, 3) in pixels -> stick-figure video (B, T, H, W, 3) in [-1, 1]."""
+    d = self.config.data
+    return render_skeleton_jax(keypoints, d.height, d.width,
+                               thickness=self.config.pose_gan.skeleton_thickness) * 2.0 - 1.0
+
+  def generate(self, variables, first_frame, skeleton_video, train: bool = True):
+    """G(I, S_T) -> (video, new batch_stats)."""
+    x = unet3d.generator_input(first_frame, skeleton_video)
+    video, updates = self.generator.apply(variables, x, train=train, mutable=["batch_stats"])
+    return video, updates["batch_stats"]
+
+  def discriminator_input(self, video, skeleton_video):
+    if self.config.pose_gan.pose_in_discriminator:
+      return jnp.concatenate([video, skeleton_video.astype(video.dtype)], axis=-1)
+    return video
+
+  # ----- state -----
+  def init_state(self, key) -> PoseGANState:
+    g_key, d_key, train_key = jax.random.split(key, 3)
+    d = self.config.data
+    video = jnp.zeros((1, d.frames, d.height, d.width, 3), jnp.float32)
+    g_vars = self.generator.init(g_key, unet3d.generator_input(video[:, 0], video), train=False)
+    d_vars = self.discriminator.init(d_key, self.discriminator_input(video, video), train=False)
+    return PoseGANState(
+        step=jnp.zeros((), jnp.int32), key=jax.random.key_data(train_key),
+        g_params=g_vars["params"], g_batch_stats=g_vars["batch_stats"],
+        d_params=d_vars["params"], d_batch_stats=d_vars["batch_stats"],
+        g_opt_state=self.g_tx.init(g_vars["params"]), d_opt_state=self.d_tx.init(d_vars["params"]))
+
+  # ----- training -----
+  def train_step(self, state: PoseGANState, batch: dict):
+    p = self.config.pose_gan
+    video = batch["video"]
+    half = video.shape[0] // 2
+    skeletons = self.skeletons(batch["keypoints"])
+    real, target = video[:half], video[half:]
+    real_d_input = self.discriminator_input(real, skeletons[:half])
+
+    def generate(g_params):
+      return self.generate({"params": g_params, "batch_stats": state.g_batch_stats},
+                           target[:, 0], skeletons[half:])
+
+    fake, g_vjp, g_batch_stats = jax.vjp(generate, state.g_params, has_aux=True)
+
+    def d_loss(real_logits, fake_logits):
+      return losses.pose_gan_discriminator_loss(jnp.concatenate([real_logits, fake_logits]),
+                                                p.reduction)
+
+    d = discriminator_update(self.discriminator, self.d_tx, state.d_params, state.d_batch_stats,
+                             state.d_opt_state, real_d_input,
+                             self.discriminator_input(fake, skeletons[half:]), d_loss)
+
+    def g_loss_fn(generated):
+      fake_logits = discriminate(self.discriminator, d["params"], d["batch_stats"],
+                                 self.discriminator_input(generated, skeletons[half:]))
+      # The real half's logits are not part of L_G (the loss reads only the second half).
+      logits = jnp.concatenate([jax.lax.stop_gradient(d["real_logits"]), fake_logits])
+      total = losses.pose_gan_generator_loss(logits, generated, target, p.alpha, p.reduction)
+      return total, {"g_l1_mean": jnp.mean(jnp.abs(generated - target))}
+
+    (g_total, g_terms), out_grad = jax.value_and_grad(g_loss_fn, has_aux=True)(
+        fake.astype(jnp.float32))
+    (g_grads,) = g_vjp(out_grad.astype(fake.dtype))
+    g_updates, g_opt_state = self.g_tx.update(g_grads, state.g_opt_state, state.g_params)
+    new_state = state.replace(
+        step=state.step + 1, g_params=optax.apply_updates(state.g_params, g_updates),
+        g_batch_stats=g_batch_stats, d_params=d["params"], d_batch_stats=d["batch_stats"],
+        g_opt_state=g_opt_state, d_opt_state=d["opt_state"])
+    metrics = {"d_loss": d["loss"], "g_loss": g_total, **g_terms,
+               "d_real": jnp.mean(jax.nn.sigmoid(d["real_logits"])),
+               "d_fake": jnp.mean(jax.nn.sigmoid(d["fake_logits"])),
+               "g_grad_norm": optax.tree.norm(g_grads), "d_grad_norm": optax.tree.norm(d["grads"])}
+    return new_state, {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
+
+  # ----- sampling -----
+  def sample_inputs(self, key, sample_batch: dict):
+    del key  # G is deterministic given (I, S_T)
+    return {"video": jnp.asarray(sample_batch["video"]),
+            "keypoints": jnp.asarray(sample_batch["keypoints"])}
+
+  def sample(self, state: PoseGANState, inputs: dict) -> dict:
+    """G(I, S_T) for each sample clip; BatchNorm in batch-statistics mode, as in training (and
+    as pix2pix tests)."""
+    skeletons = self.skeletons(inputs["keypoints"])
+    video, _ = self.generate({"params": state.g_params, "batch_stats": state.g_batch_stats},
+                             inputs["video"][:, 0], skeletons)
+    return {"video": video.astype(jnp.float32), "skeletons": skeletons}
+
+  def figure(self, outputs: dict, sample_batch: dict) -> list[list[np.ndarray]]:
+    """Per sample: input frame I (tiled) | skeleton video S_T | generated | real."""
+    real = sample_batch["video"]
+    rows = []
+    for i in range(outputs["video"].shape[0]):
+      first = np.broadcast_to(real[i, :1], real[i].shape)
+      rows.append([first, outputs["skeletons"][i], outputs["video"][i], real[i]])
+    return rows
+
+  def figure_columns(self) -> list[str]:
+    return ["input frame", "poses", "generated", "real"]

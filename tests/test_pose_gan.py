@@ -1,0 +1,116 @@
+"""Pose-conditioned video GAN through the shared loop, and the end-to-end forecast path."""
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxvid import checkpoint as ckpt_lib
+from jaxvid import forecast, train
+from jaxvid.errors import UserError
+from jaxvid.trainers import get_trainer
+from train_test import REPO, load_config, read_metrics
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """Tiny pose-VAE (32x32) and tiny pose-GAN (16x16, so poses must be rescaled) workdirs."""
+  root = tmp_path_factory.mktemp("pose_knows")
+  vae_dir, gan_dir = str(root / "vae"), str(root / "gan")
+  train.train_and_evaluate(load_config("pose_vae.py"), vae_dir)
+  train.train_and_evaluate(load_config("pose_gan.py", data__height=16, data__width=16), gan_dir)
+  return vae_dir, gan_dir
+
+
+def test_pose_gan_trains_and_writes_its_figure(trained):
+  _, gan_dir = trained
+  last = read_metrics(gan_dir)[-1]
+  assert {"d_loss", "g_loss", "g_l1_mean", "d_real", "d_fake"} <= set(last)
+  assert all(np.isfinite(v) for v in last.values())
+  # L_G = adversarial + 1000 * mean L1: the L1 term dominates an untrained G
+  assert last["g_loss"] == pytest.approx(1000 * last["g_l1_mean"], rel=0.05)
+  import imageio.v2 as imageio
+  gif = imageio.mimread(os.path.join(gan_dir, "samples", "step_0000004.gif"))
+  assert len(gif) == 8
+  steps = sorted(int(d) for d in os.listdir(os.path.join(gan_dir, "checkpoints")) if d.isdigit())
+  assert steps == [2, 4]
+
+
+def test_generator_sees_the_first_frame_and_the_skeletons(trained):
+  """The L1 target of the generated half is that half's own clip; the real half only feeds D."""
+  _, gan_dir = trained
+  config = ckpt_lib.load_config(gan_dir)
+  trainer = get_trainer(config)
+  _, state = ckpt_lib.load_latest(trainer, gan_dir)
+  rng = np.random.default_rng(0)
+  batch = {"video": jnp.asarray(rng.uniform(-1, 1, (4, 8, 16, 16, 3)), jnp.float32),
+           "keypoints": jnp.asarray(rng.uniform(0, 16, (4, 8, 18, 3)), jnp.float32)}
+  _, m1 = trainer.train_step(state, batch)
+  # Changing the real half's content changes D's loss but not G's L1.
+  batch2 = dict(batch, video=batch["video"].at[:2].multiply(-1.0))
+  _, m2 = trainer.train_step(state, batch2)
+  assert float(m1["g_l1_mean"]) == pytest.approx(float(m2["g_l1_mean"]), abs=1e-6)
+  assert float(m1["d_loss"]) != pytest.approx(float(m2["d_loss"]), abs=1e-6)
+  # Changing the generated half's skeletons changes what G makes.
+  batch3 = dict(batch, keypoints=batch["keypoints"].at[2:, :, :, :2].add(3.0))
+  _, m3 = trainer.train_step(state, batch3)
+  assert float(m1["g_l1_mean"]) != pytest.approx(float(m3["g_l1_mean"]), abs=1e-6)
+
+
+def test_pose_gan_config_errors_are_clear(tmp_path):
+  with pytest.raises(UserError, match="keypoints"):
+    get_trainer(load_config("pose_gan.py", data__name="synthetic_scenes"))
+  with pytest.raises(UserError, match="even"):
+    get_trainer(load_config("pose_gan.py", train__batch_size=3))
+  with pytest.raises(UserError, match="multiples of 4"):
+    get_trainer(load_config("pose_gan.py", data__frames=6))
+
+
+def test_forecast_videos_end_to_end(trained):
+  vae_dir, gan_dir = trained
+  vae, vae_state, _ = forecast.load_model(vae_dir, "pose_vae")
+  gan, gan_state, _ = forecast.load_model(gan_dir, "pose_gan")
+  from jaxvid.data import pipeline
+  batch = pipeline.make_sample_batch(vae.config, 2)
+  out = forecast.forecast_videos(vae, vae_state, gan, gan_state, jnp.asarray(batch["video"]),
+                                 jnp.asarray(batch["keypoints"]), jax.random.key(0), 3)
+  assert out["poses"].shape == (3, 2, 8, 18, 3)
+  assert out["skeletons"].shape == out["videos"].shape == (3, 2, 8, 16, 16, 3)
+  # the forecast starts at frame t = past_steps, rescaled from the VAE's 32x32 to the GAN's 16x16
+  past = vae.config.pose_vae.past_steps
+  np.testing.assert_allclose(out["poses"][:, :, 0, :, :2],
+                             np.broadcast_to(batch["keypoints"][:, past, :, :2] / 2,
+                                             (3, 2, 18, 2)), atol=1e-4)
+  # different z, different futures
+  assert float(jnp.abs(out["poses"][0, :, -1] - out["poses"][1, :, -1]).max()) > 0
+  # the frames are G's output for those skeletons
+  assert float(jnp.abs(out["videos"]).max()) <= 1.0
+  first = jax.image.resize(jnp.asarray(batch["video"][:, past]), (2, 16, 16, 3), "bilinear")
+  video, _ = gan.generate({"params": gan_state.g_params, "batch_stats": gan_state.g_batch_stats},
+                          first, out["skeletons"][1])
+  np.testing.assert_allclose(out["videos"][1], video, atol=1e-5)
+
+
+def _forecast_cli(*args):
+  return subprocess.run([sys.executable, "-m", "jaxvid.forecast", *args], cwd=REPO,
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_forecast_cli_writes_the_video(trained, tmp_path):
+  vae_dir, gan_dir = trained
+  output = tmp_path / "forecast.gif"
+  result = _forecast_cli(f"--vae_workdir={vae_dir}", f"--gan_workdir={gan_dir}",
+                         f"--output={output}", "--num_clips=2", "--num_futures=2")
+  assert result.returncode == 0, result.stderr[-3000:]
+  import imageio.v2 as imageio
+  gif = imageio.mimread(output)
+  assert len(gif) == 8
+  assert np.load(tmp_path / "forecast_poses.npz")["poses"].shape == (2, 2, 8, 18, 3)
+  # swapped workdirs: a one-line error naming the problem
+  result = _forecast_cli(f"--vae_workdir={gan_dir}", f"--gan_workdir={vae_dir}",
+                         f"--output={tmp_path / 'x.gif'}")
+  assert result.returncode == 1 and "expected 'pose_vae'" in result.stderr
+  assert "Traceback" not in result.stderr and not (tmp_path / "x.gif").exists()
