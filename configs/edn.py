@@ -21,6 +21,9 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.dtype = "float32"
   config.data = config_defaults.data("synthetic_dancer", frames=16, height=64, width=64,
                                      num_clips=1024)
+  # EDN learns one target person filmed in one scene; the others' motion is transferred.
+  config.data.subject = 0
+  config.data.scene_per_subject = True
 
   e = config.edn = ml_collections.ConfigDict()
   e.stage = 1
@@ -41,10 +44,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   e.face_size = 16
   e.face_ngf, e.face_n_down, e.face_n_blocks, e.face_num_d = 16, 2, 2, 1
 
-  config.optim = ml_collections.ConfigDict()
-  config.optim.learning_rate = 2e-4
-  config.optim.b1 = 0.5
-  config.optim.b2 = 0.999
+  config.optim = config_defaults.adam(2e-4)
 
   config.train = config_defaults.train(batch_size=4, num_steps=1000, log_every=50,
                                        checkpoint_every=250, sample_every=500, num_samples=4,
@@ -68,12 +68,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     config.data.num_test = 2
     e.ngf, e.n_down, e.n_blocks, e.ndf = 4, 2, 1, 4
     e.face_size, e.face_ngf, e.face_n_down, e.face_n_blocks = 16, 4, 1, 1
-    config.train.batch_size = 2
-    config.train.num_steps = 2
-    config.train.log_every = 1
-    config.train.checkpoint_every = 2
-    config.train.sample_every = 2
-    config.train.num_samples = 2
+    config.train = config_defaults.tiny_train(batch_size=2, num_steps=2)
 
   if variant == "face":
     e.stage = 2

@@ -27,10 +27,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.pose_gan.skeleton_thickness = 0.0  # 0: min(H, W) / 64 pixels, as render_skeleton
   config.pose_gan.conv_impl = "auto"
 
-  config.optim = ml_collections.ConfigDict()
-  config.optim.learning_rate = 2e-4
-  config.optim.b1 = 0.5
-  config.optim.b2 = 0.999
+  config.optim = config_defaults.adam(2e-4)
 
   config.train = config_defaults.train(batch_size=8, num_steps=1000, log_every=50,
                                        checkpoint_every=500, sample_every=500, num_samples=4,
@@ -51,12 +48,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     config.data.num_test = 2
     config.pose_gan.g_channels = (8, 16)
     config.pose_gan.d_channels = (8, 16)
-    config.train.batch_size = 4
-    config.train.num_steps = 4
-    config.train.log_every = 1
-    config.train.checkpoint_every = 2
-    config.train.sample_every = 4
-    config.train.num_samples = 2
+    config.train = config_defaults.tiny_train(batch_size=4, num_steps=4)
   elif variant:
     raise ValueError(f"unknown variant {variant!r} of configs/pose_gan.py; use '', 'paper' or 'tiny'")
   return config

@@ -51,12 +51,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     config.pose_vae.embed = 8
     config.pose_vae.image_features = 8
     config.pose_vae.num_futures = 2
-    config.train.batch_size = 4
-    config.train.num_steps = 4
-    config.train.log_every = 1
-    config.train.checkpoint_every = 2
-    config.train.sample_every = 4
-    config.train.num_samples = 2
+    config.train = config_defaults.tiny_train(batch_size=4, num_steps=4)
   elif variant:
     raise ValueError(f"unknown variant {variant!r} of configs/pose_vae.py; use '', 'paper' or 'tiny'")
   return config

@@ -33,10 +33,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   # 'fast' (phase-decomposed, best on XLA:CPU), 'literal' (lhs-dilated convs), or 'auto'.
   config.vgan.conv_impl = "auto"
 
-  config.optim = ml_collections.ConfigDict()
-  config.optim.learning_rate = 2e-4
-  config.optim.b1 = 0.5
-  config.optim.b2 = 0.999
+  config.optim = config_defaults.adam(2e-4)
 
   config.train = config_defaults.train(batch_size=8, num_steps=2200, log_every=50,
                                        checkpoint_every=550, sample_every=1100, num_samples=8,
@@ -59,12 +56,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     config.vgan.z_dim = 8
     config.vgan.g_channels = (16, 8)
     config.vgan.d_channels = (8, 16)
-    config.train.batch_size = 4
-    config.train.num_steps = 4
-    config.train.log_every = 1
-    config.train.checkpoint_every = 2
-    config.train.sample_every = 4
-    config.train.num_samples = 2
+    config.train = config_defaults.tiny_train(batch_size=4, num_steps=4)
   elif variant:
     raise ValueError(f"unknown variant {variant!r} of configs/vgan.py; use '', 'paper' or 'tiny'")
   return config

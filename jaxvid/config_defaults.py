@@ -17,6 +17,8 @@ def data(name: str, frames: int, height: int, width: int, num_clips: int,
       "clip_stride": 8,  # video_folder: frames between clip starts
       "frame_step": 1,  # video_folder: keep every n-th frame
       "stabilize": False,  # video_folder: VGAN-style homography stabilisation
+      "subject": -1,  # synthetic_dancer: only this subject's clips (-1: all)
+      "scene_per_subject": False,  # synthetic_dancer: one background per subject
       "workers": 0,  # grain worker processes (0: read in the main process)
   })
 
@@ -29,3 +31,16 @@ def train(batch_size: int, num_steps: int, log_every: int, checkpoint_every: int
       "checkpoint_every": checkpoint_every, "sample_every": sample_every, "max_to_keep": 3,
       "num_samples": num_samples, "sample_fps": sample_fps, "video_format": "gif,mp4",
   })
+
+
+def adam(learning_rate: float, b1: float = 0.5, b2: float = 0.999) -> ml_collections.ConfigDict:
+  """config.optim: Adam (the GANs' 2e-4, beta1 0.5 unless given)."""
+  return ml_collections.ConfigDict({"learning_rate": learning_rate, "b1": b1, "b2": b2})
+
+
+def tiny_train(batch_size: int, num_steps: int = 4, sample_fps: int = 8) -> ml_collections.ConfigDict:
+  """config.train of the `:tiny` test variants: log every step, checkpoint halfway and at the
+  end, one sample video at the end."""
+  return train(batch_size=batch_size, num_steps=num_steps, log_every=1,
+               checkpoint_every=max(1, num_steps // 2), sample_every=num_steps, num_samples=2,
+               sample_fps=sample_fps)

@@ -28,14 +28,21 @@ from jaxvid import visualize
 from jaxvid.errors import UserError
 from jaxvid.models.pose_vae import PoseVAE
 
-_VAE = flags.DEFINE_string("vae_workdir", None, "training workdir of a pose_vae model")
-_GAN = flags.DEFINE_string("gan_workdir", None, "training workdir of a pose_gan model")
-_OUTPUT = flags.DEFINE_string("output", None, "output video (.mp4 or .gif)")
-_INPUT = flags.DEFINE_string("input", None, "optional .npz with video and keypoints")
-_NUM_CLIPS = flags.DEFINE_integer("num_clips", 4, "held-out clips to forecast")
-_NUM_FUTURES = flags.DEFINE_integer("num_futures", 3, "futures sampled per clip")
-_SEED = flags.DEFINE_integer("seed", 0, "seed of the sampled futures")
-_FPS = flags.DEFINE_integer("fps", 8, "frames per second of the output")
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  """The CLI's flags; defined only when run as a program (the library imports no flags)."""
+  flags.DEFINE_string("vae_workdir", None, "training workdir of a pose_vae model")
+  flags.DEFINE_string("gan_workdir", None, "training workdir of a pose_gan model")
+  flags.DEFINE_string("output", None, "output video (.mp4 or .gif)")
+  flags.DEFINE_string("input", None, "optional .npz with video and keypoints")
+  flags.DEFINE_integer("num_clips", 4, "held-out clips to forecast")
+  flags.DEFINE_integer("num_futures", 3, "futures sampled per clip")
+  flags.DEFINE_integer("seed", 0, "seed of the sampled futures")
+  flags.DEFINE_integer("fps", 8, "frames per second of the output")
+  flags.mark_flags_as_required(["vae_workdir", "gan_workdir", "output"])
+
 
 
 def load_model(workdir: str, expected: str):
@@ -79,17 +86,18 @@ def forecast_videos(vae, vae_state, gan, gan_state, video, keypoints, key, num_f
 
 def _load_inputs(vae, num_clips: int) -> dict:
   d, need = vae.config.data, vae.config.pose_vae.past_steps + 1
-  if _INPUT.value:
-    if not os.path.exists(_INPUT.value):
-      raise UserError(f"--input {_INPUT.value} does not exist")
+  if FLAGS.input:
+    if not os.path.exists(FLAGS.input):
+      raise UserError(f"--input {FLAGS.input} does not exist")
     try:
-      with np.load(_INPUT.value) as f:
+      with np.load(FLAGS.input) as f:
         video, keypoints = f["video"], f["keypoints"]
     except (KeyError, ValueError, OSError) as e:
-      raise UserError(f"--input {_INPUT.value}: need an .npz with 'video' and 'keypoints' ({e})")
+      raise UserError(f"--input {FLAGS.input}: need an .npz with 'video' and 'keypoints' "
+                      f"({e})") from e
     if (video.ndim != 5 or video.shape[2:] != (d.height, d.width, 3) or video.shape[1] < need
         or keypoints.shape != video.shape[:2] + (18, 3)):
-      raise UserError(f"--input {_INPUT.value}: video must be (B, T>={need}, {d.height}, "
+      raise UserError(f"--input {FLAGS.input}: video must be (B, T>={need}, {d.height}, "
                       f"{d.width}, 3) and keypoints (B, T, 18, 3); got {video.shape} and "
                       f"{keypoints.shape}")
     return {"video": video.astype(np.float32) / 127.5 - 1.0,
@@ -120,30 +128,29 @@ def figure(inputs: dict, outputs: dict, past: int, frames: int, size: tuple[int,
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  for flag in (_VAE, _GAN, _OUTPUT):
-    if not flag.value:
-      raise app.UsageError(f"--{flag.name} is required")
   try:
-    vae, vae_state, vae_step = load_model(_VAE.value, "pose_vae")
-    gan, gan_state, gan_step = load_model(_GAN.value, "pose_gan")
-    inputs = _load_inputs(vae, _NUM_CLIPS.value)
+    vae, vae_state, vae_step = load_model(FLAGS.vae_workdir, "pose_vae")
+    gan, gan_state, gan_step = load_model(FLAGS.gan_workdir, "pose_gan")
+    inputs = _load_inputs(vae, FLAGS.num_clips)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
-  print(f"pose_vae step {vae_step} ({_VAE.value}) -> pose_gan step {gan_step} ({_GAN.value}); "
-        f"{inputs['video'].shape[0]} clips x {_NUM_FUTURES.value} futures", flush=True)
+  print(f"pose_vae step {vae_step} ({FLAGS.vae_workdir}) -> pose_gan step {gan_step} "
+        f"({FLAGS.gan_workdir}); "
+        f"{inputs['video'].shape[0]} clips x {FLAGS.num_futures} futures", flush=True)
   outputs = jax.jit(forecast_videos, static_argnums=(0, 2, 7))(
       vae, vae_state, gan, gan_state, jnp.asarray(inputs["video"]),
-      jnp.asarray(inputs["keypoints"]), jax.random.key(_SEED.value), _NUM_FUTURES.value)
+      jnp.asarray(inputs["keypoints"]), jax.random.key(FLAGS.seed), FLAGS.num_futures)
   outputs = jax.tree.map(np.asarray, outputs)
   gd = gan.config.data
   rows, labels = figure(inputs, outputs, vae.config.pose_vae.past_steps, gd.frames,
                         (gd.height, gd.width))
   grid = visualize.tile(rows, scale=max(1, 128 // gd.height), labels=labels)
-  path = visualize.write_video(_OUTPUT.value, grid, fps=_FPS.value)
+  path = visualize.write_video(FLAGS.output, grid, fps=FLAGS.fps)
   np.savez(os.path.splitext(path)[0] + "_poses.npz", poses=outputs["poses"])
   print(f"wrote {path} and its poses", flush=True)
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

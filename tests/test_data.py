@@ -62,6 +62,18 @@ def test_dancer_subjects_differ_in_height():
   assert max(heights) > 1.15 * min(heights)
 
 
+def test_dancer_scene_per_subject_keeps_one_background_per_subject():
+  corner = lambda index, subject, same: synthetic_dancer.render_clip(
+      3, index, 1, 64, 64, subject_id=subject, scene_per_subject=same)["video"][0, :6, :6]
+  np.testing.assert_array_equal(corner(0, 2, True), corner(7, 2, True))  # one scene
+  assert np.abs(corner(0, 2, True).astype(int) - corner(0, 1, True)).max() > 0  # per subject
+  assert np.abs(corner(0, 2, False).astype(int) - corner(7, 2, False)).max() > 0  # per clip
+  # the option is part of the dataset's name only when on (existing datasets keep theirs)
+  off, on = builders.ClipConfig(frames=4), builders.ClipConfig(frames=4, scene_per_subject=True)
+  assert off.name != on.name
+  assert off.name == builders.ClipConfig(frames=4, scene_per_subject=False).name
+
+
 # ---------------------------------------------------------------- builders
 
 def test_a_config_with_the_default_sizes_is_still_a_custom_config(tmp_path):

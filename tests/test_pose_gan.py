@@ -114,3 +114,11 @@ def test_forecast_cli_writes_the_video(trained, tmp_path):
                          f"--output={tmp_path / 'x.gif'}")
   assert result.returncode == 1 and "expected 'pose_vae'" in result.stderr
   assert "Traceback" not in result.stderr and not (tmp_path / "x.gif").exists()
+
+
+def test_quality_benchmark_reports_gan_and_still_baseline(trained):
+  from pose_gan_quality import evaluate  # benchmarks/ is on sys.path (conftest)
+  report = evaluate(trained[1], max_clips=2)
+  assert report["clips"] == 2 and len(report["rows"]) == 2
+  for row in report["rows"].values():
+    assert row["L1"] > 0 and 0 < row["SSIM"] <= 1

@@ -53,11 +53,15 @@ class ClipConfig(tfds.core.BuilderConfig):
   frame_step: int = 1
   stabilize: bool = False
   test_fraction: float = 0.1
+  # synthetic_dancer: one scene (background, lighting) per subject, like one target video
+  scene_per_subject: bool = False
 
   def __post_init__(self):
     fields = dataclasses.asdict(self)
     for k in ("name", "version", "release_notes", "supported_versions", "description", "tags"):
       fields.pop(k, None)
+    if not fields["scene_per_subject"]:  # added later: keep the names datasets already have
+      fields.pop("scene_per_subject")
     digest = hashlib.sha1(repr(sorted(fields.items())).encode()).hexdigest()[:8]
     if not self.name:  # the classes' own configs are named "default": no clash with these
       object.__setattr__(self, "name", f"t{self.frames}_{self.height}x{self.width}_{digest}")
@@ -120,7 +124,8 @@ class SyntheticDancer(_RenderedClips):
   def _render(self, index: int) -> dict:
     c = self.builder_config
     return synthetic_dancer.render_clip(c.seed, index, c.frames, c.height, c.width,
-                                        subject_id=index % len(synthetic_dancer.SUBJECTS))
+                                        subject_id=index % len(synthetic_dancer.SUBJECTS),
+                                        scene_per_subject=c.scene_per_subject)
 
 
 @dataclasses.dataclass

@@ -30,7 +30,7 @@ def make_builder(data_config) -> tfds.core.DatasetBuilder:
       frames=d.frames, height=d.height, width=d.width, num_train=d.num_clips,
       num_test=d.num_test, seed=d.seed, max_sprites=d.get("max_sprites", 3),
       clip_stride=d.get("clip_stride", 8), frame_step=d.get("frame_step", 1),
-      stabilize=d.get("stabilize", False))
+      stabilize=d.get("stabilize", False), scene_per_subject=d.get("scene_per_subject", False))
   data_dir = os.path.expanduser(d.data_dir) if d.get("data_dir") else None
   return builders.BUILDERS[d.name](config=clip_config, data_dir=data_dir,
                                    file_format="array_record")
@@ -123,17 +123,41 @@ class GrainIterator:
     pass
 
 
+class SubjectSource:
+  """The records of one subject (`subject_id` field) of a data source, in their order."""
+
+  def __init__(self, source, subject: int):
+    if len(source) and "subject_id" not in source[0]:
+      raise UserError(f"config.data.subject={subject} needs a dataset with subject ids "
+                      f"(synthetic_dancer)")
+    self._source = source
+    self._indices = [i for i in range(len(source)) if int(source[i]["subject_id"]) == subject]
+
+  def __len__(self) -> int:
+    return len(self._indices)
+
+  def __getitem__(self, index: int):
+    return self._source[self._indices[index]]
+
+
+def data_source(config, split: str):
+  """The split's records, only those of config.data.subject when it is >= 0."""
+  source = prepare(config.data).as_data_source(split=split)
+  subject = config.data.get("subject", -1)
+  return SubjectSource(source, subject) if subject >= 0 else source
+
+
 def make_train_iterator(config, process_index: int = 0, process_count: int = 1) -> GrainIterator:
-  source = prepare(config.data).as_data_source(split="train")
+  source = data_source(config, "train")
   return GrainIterator(source, config.train.batch_size, config.data.seed, process_index,
                        process_count, worker_count=config.data.get("workers", 0))
 
 
 def make_sample_batch(config, num: int) -> dict[str, np.ndarray]:
   """The first `num` held-out (test split) clips, float32 video in [-1, 1]."""
-  source = prepare(config.data).as_data_source(split="test")
+  source = data_source(config, "test")
   if len(source) == 0:
-    source = prepare(config.data).as_data_source(split="train")
+    source = data_source(config, "train")
   transform = _ToModel()
   records = [transform.map(source[i % len(source)]) for i in range(num)]
   return {k: np.stack([r[k] for r in records]) for k in records[0]}

@@ -146,14 +146,16 @@ def render_frame(background, keypoints, scale, subject: Subject, texture_phase: 
 
 
 def render_clip(seed: int, index: int, frames: int, height: int, width: int,
-                subject_id: int | None = None) -> dict:
+                subject_id: int | None = None, scene_per_subject: bool = False) -> dict:
   """Clip `index`: {'video' uint8 (T,H,W,3), 'keypoints' float32 (T,18,3) = (x_px, y_px, conf),
-  'face_box' float32 (T,4) = (x0, y0, x1, y1) px, 'subject_id' int32}."""
+  'face_box' float32 (T,4) = (x0, y0, x1, y1) px, 'subject_id' int32}. With scene_per_subject
+  every clip of a subject has the same background (one target video, as EDN assumes)."""
   rng = np.random.default_rng([seed, index, 1])
   if subject_id is None:
     subject_id = int(rng.integers(len(SUBJECTS)))
   subject = SUBJECTS[subject_id]
-  background = _background(rng, height, width)
+  scene_rng = np.random.default_rng([seed, subject_id, 2]) if scene_per_subject else rng
+  background = _background(scene_rng, height, width)
   floor = np.linspace(0, 1, height)[:, None, None] > 0.75
   background = np.where(floor, 0.6 * background + 0.25, background)
   keypoints, scale = dance_keypoints(subject, rng, frames, height, width)

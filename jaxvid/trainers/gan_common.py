@@ -8,11 +8,25 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import flax
 import jax
 import jax.numpy as jnp
 import optax
 
 PyTree = Any
+
+
+@flax.struct.dataclass
+class GANState:
+  """G and D with BatchNorm statistics and their Adam states (VGAN, pose GAN)."""
+  step: jax.Array  # int32 scalar: number of completed iterations
+  key: jax.Array  # uint32 key data (jax.random.key_data) of the training key
+  g_params: PyTree
+  g_batch_stats: PyTree
+  d_params: PyTree
+  d_batch_stats: PyTree
+  g_opt_state: PyTree
+  d_opt_state: PyTree
 
 
 def resolve_conv_impl(name: str, key: str = "conv_impl") -> str:

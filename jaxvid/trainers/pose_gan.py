@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,23 +19,14 @@ from jaxvid import losses
 from jaxvid.errors import UserError
 from jaxvid.models import unet3d, vgan as vgan_models
 from jaxvid.poses.render import render_skeleton_jax
-from jaxvid.trainers.gan_common import (adam, compute_dtype, discriminate,
+from jaxvid.trainers.gan_common import (GANState, adam, compute_dtype, discriminate,
                                        discriminator_update, resolve_conv_impl)
 
 PyTree = Any
 DATASETS_WITH_KEYPOINTS = ("synthetic_dancer",)
 
 
-@flax.struct.dataclass
-class PoseGANState:
-  step: jax.Array
-  key: jax.Array  # uint32 key data
-  g_params: PyTree
-  g_batch_stats: PyTree
-  d_params: PyTree
-  d_batch_stats: PyTree
-  g_opt_state: PyTree
-  d_opt_state: PyTree
+PoseGANState = GANState
 
 
 def build_models(config):

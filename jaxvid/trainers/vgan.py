@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,22 +18,13 @@ import optax
 from jaxvid import losses
 from jaxvid.errors import UserError
 from jaxvid.models import vgan as vgan_models
-from jaxvid.trainers.gan_common import (adam, compute_dtype, discriminate,
+from jaxvid.trainers.gan_common import (GANState, adam, compute_dtype, discriminate,
                                        discriminator_update, resolve_conv_impl)
 
 PyTree = Any
 
 
-@flax.struct.dataclass
-class VGANState:
-  step: jax.Array  # int32 scalar: number of completed iterations
-  key: jax.Array  # uint32 key data (jax.random.key_data) of the training key
-  g_params: PyTree
-  g_batch_stats: PyTree
-  d_params: PyTree
-  d_batch_stats: PyTree
-  g_opt_state: PyTree
-  d_opt_state: PyTree
+VGANState = GANState
 
 
 def build_models(config) -> tuple[vgan_models.Generator, vgan_models.Discriminator]:

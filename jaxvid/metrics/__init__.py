@@ -1,0 +1,1 @@
+"""Quality metrics: PSNR/SSIM (image.py), LPIPS (lpips.py)."""

@@ -1,0 +1,115 @@
+"""Everybody Dance Now: both stages through the shared loop, temporal conditioning, face crops,
+and the transfer CLI."""
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxvid import checkpoint as ckpt_lib
+from jaxvid import train
+from jaxvid.errors import UserError
+from jaxvid.trainers import edn as edn_lib
+from jaxvid.trainers import get_trainer
+from train_test import REPO, load_config, read_metrics
+
+
+@pytest.fixture(scope="module")
+def stages(tmp_path_factory):
+  root = tmp_path_factory.mktemp("edn")
+  stage1, stage2 = str(root / "stage1"), str(root / "stage2")
+  train.train_and_evaluate(load_config("edn.py"), stage1)
+  train.train_and_evaluate(load_config("edn.py", "tiny_face", edn__stage1_workdir=stage1), stage2)
+  return stage1, stage2
+
+
+def test_stage1_trains_with_every_loss_term(stages):
+  last = read_metrics(stages[0])[-1]
+  assert {"d_loss", "g_adv", "g_fm", "g_vgg", "l1_cur"} <= set(last)
+  assert all(np.isfinite(v) for v in last.values())
+  assert os.path.exists(os.path.join(stages[0], "samples", "step_0000002.gif"))
+
+
+def test_stage2_trains_the_face_gan_with_stage1_frozen(stages):
+  stage1, stage2 = stages
+  last = read_metrics(stage2)[-1]
+  assert {"face_d_loss", "face_adv", "face_vgg", "face_l1"} <= set(last)
+  _, s1 = ckpt_lib.load_latest(get_trainer(ckpt_lib.load_config(stage1)), stage1)
+  _, s2 = ckpt_lib.load_latest(get_trainer(ckpt_lib.load_config(stage2)), stage2)
+  for a, b in zip(jax.tree.leaves(s1.g_params), jax.tree.leaves(s2.g_params)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_stage2_without_stage1_is_a_clear_error(tmp_path):
+  with pytest.raises(UserError, match="stage1_workdir"):
+    train.train_and_evaluate(load_config("edn.py", "tiny_face"), str(tmp_path))
+
+
+@pytest.mark.parametrize("temporal", [True, False])
+def test_each_frame_depends_on_the_previous_output_only_when_temporal(temporal):
+  trainer = get_trainer(load_config("edn.py", edn__temporal=temporal))
+  state = trainer.init_state(jax.random.key(0))
+  poses = jax.random.uniform(jax.random.key(1), (1, 3, 32, 32, 3), minval=-1, maxval=1)
+  a = trainer.generate_video(state.g_params, poses)["video"]
+  b = trainer.generate_video(state.g_params, poses.at[:, 0].multiply(-1.0))["video"]
+  changed = float(jnp.abs(a[:, 1] - b[:, 1]).max())
+  assert (changed > 1e-6) == temporal
+  assert float(jnp.abs(a[:, 0] - b[:, 0]).max()) > 1e-6
+
+
+def test_face_crops_stay_inside_and_paste_back():
+  images = jnp.arange(2 * 32 * 32 * 3, dtype=jnp.float32).reshape(2, 32, 32, 3)
+  boxes = jnp.array([[10.0, 12.0, 14.0, 16.0], [28.0, -4.0, 36.0, 4.0]])  # second off the edge
+  crops, corners = edn_lib.crop_faces(images, boxes, 8)
+  assert crops.shape == (2, 8, 8, 3)
+  np.testing.assert_array_equal(corners, [[10, 8], [0, 24]])
+  np.testing.assert_array_equal(crops[0], images[0, 10:18, 8:16])
+  pasted = edn_lib.paste_faces(images, jnp.zeros_like(crops), corners)
+  assert float(pasted[1, 0:8, 24:32].sum()) == 0 and float(pasted[1, 8:, :].min()) >= 0
+  np.testing.assert_array_equal(pasted[0, 20:], images[0, 20:])
+
+
+def _transfer(*args):
+  return subprocess.run([sys.executable, "-m", "jaxvid.transfer", *args], cwd=REPO,
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_transfer_cli_moves_another_subject(stages, tmp_path):
+  output = tmp_path / "dance.gif"
+  result = _transfer(f"--checkpoint={stages[1]}", "--source=dancer:2", f"--output={output}",
+                     "--frames=6")
+  assert result.returncode == 0, result.stderr[-3000:]
+  import imageio.v2 as imageio
+  assert len(imageio.mimread(output)) == 6
+  side = imageio.mimread(tmp_path / "dance_side_by_side.gif")
+  assert side[0].shape[1] > 3.5 * side[0].shape[0] / 1.3  # four columns
+  poses = np.load(tmp_path / "dance_poses.npy")
+  assert poses.shape == (6, 18, 3)
+  # a bad source: one line, exit 1, no output
+  result = _transfer(f"--checkpoint={stages[1]}", "--source=dancer:9",
+                     f"--output={tmp_path / 'x.gif'}")
+  assert result.returncode == 1 and "subjects are 0..3" in result.stderr
+  assert "Traceback" not in result.stderr and not (tmp_path / "x.gif").exists()
+
+
+def test_quality_benchmark_compares_models_with_retrieval(stages):
+  from edn_quality import evaluate  # benchmarks/ is on sys.path (conftest)
+  report = evaluate(list(stages), max_clips=2)
+  names = list(report["results"])
+  assert names[0] == "nearest-neighbour retrieval" and len(names) == 3
+  for row in report["results"].values():
+    assert 0 < row["SSIM"] <= 1 and row["LPIPS"] >= 0 and np.isfinite(row["PSNR"])
+
+
+def test_retrieval_finds_the_frame_with_the_same_pose():
+  from jaxvid.metrics.retrieval import PoseRetrieval
+  rng = np.random.default_rng(0)
+  poses = np.concatenate([rng.uniform(0, 64, (5, 18, 2)), np.ones((5, 18, 1))], -1)
+  frames = np.arange(5)[:, None, None, None] * np.ones((5, 2, 2, 3))
+  bank = PoseRetrieval(poses, frames)
+  query = poses[[3, 1]].copy()
+  query[..., :2] += 7.0  # translation does not matter: poses are compared neck-centred
+  np.testing.assert_array_equal(bank.nearest(query), [3, 1])
