@@ -17,6 +17,7 @@ def data(name: str, frames: int, height: int, width: int, num_clips: int,
       "clip_stride": 8,  # video_folder: frames between clip starts
       "frame_step": 1,  # video_folder: keep every n-th frame
       "stabilize": False,  # video_folder: VGAN-style homography stabilisation
+      "with_poses": False,  # video_folder: extract keypoints + face boxes (MediaPipe)
       "subject": -1,  # synthetic_dancer: only this subject's clips (-1: all)
       "scene_per_subject": False,  # synthetic_dancer: one background per subject
       "workers": 0,  # grain worker processes (0: read in the main process)

@@ -55,13 +55,16 @@ class ClipConfig(tfds.core.BuilderConfig):
   test_fraction: float = 0.1
   # synthetic_dancer: one scene (background, lighting) per subject, like one target video
   scene_per_subject: bool = False
+  # video_folder: also store per-frame COCO-18 keypoints + face boxes (MediaPipe, poses/extract)
+  with_poses: bool = False
 
   def __post_init__(self):
     fields = dataclasses.asdict(self)
     for k in ("name", "version", "release_notes", "supported_versions", "description", "tags"):
       fields.pop(k, None)
-    if not fields["scene_per_subject"]:  # added later: keep the names datasets already have
-      fields.pop("scene_per_subject")
+    for later in ("scene_per_subject", "with_poses"):  # added later: when off, keep the names
+      if not fields[later]:                           # the datasets already have
+        fields.pop(later)
     digest = hashlib.sha1(repr(sorted(fields.items())).encode()).hexdigest()[:8]
     if not self.name:  # the classes' own configs are named "default": no clash with these
       object.__setattr__(self, "name", f"t{self.frames}_{self.height}x{self.width}_{digest}")
@@ -154,12 +157,20 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
 
   def _info(self):
     c = self.builder_config
-    return self.dataset_info_from_configs(features=tfds.features.FeaturesDict({
-        "video": _video_feature(c.frames, c.height, c.width),
-        "source": tfds.features.Text(), "start_frame": np.int64}))
+    features = {"video": _video_feature(c.frames, c.height, c.width),
+                "source": tfds.features.Text(), "start_frame": np.int64}
+    if c.with_poses:  # the same fields as synthetic_dancer, so the pose models train on it
+      features.update({
+          "keypoints": tfds.features.Tensor(shape=(c.frames, 18, 3), dtype=np.float32),
+          "face_box": tfds.features.Tensor(shape=(c.frames, 4), dtype=np.float32),
+          "subject_id": np.int32})
+    return self.dataset_info_from_configs(features=tfds.features.FeaturesDict(features))
 
   def _split_generators(self, dl_manager):
     c = self.builder_config
+    if c.with_poses and c.stabilize:
+      raise ValueError("video_folder: with_poses and stabilize cannot be combined (the poses "
+                       "are extracted on the unwarped frames)")
     folder = str(dl_manager.manual_dir)
     videos = video_io.list_videos(folder)
     self.report = BuildReport(videos_found=len(videos))
@@ -196,9 +207,17 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
         log.warning("skipping %s", reason)
         self.report.videos_skipped.append((path, reason))
         continue
+      poses = self._poses(frames) if c.with_poses else None
       if not c.stabilize:  # resize once; stabilisation needs the full-resolution frames
         frames = video_io.resize_center_crop(frames, c.height, c.width)
       for start, clip in video_io.cut_clips(frames, c.frames, c.clip_stride):
+        if poses is not None:
+          self.report.clips_written += 1
+          end = start + c.frames
+          yield f"{path}:{start}", {"video": clip, "source": path, "start_frame": start,
+                                    "keypoints": poses[0][start:end],
+                                    "face_box": poses[1][start:end], "subject_id": 0}
+          continue
         if c.stabilize:
           clip = video_io.stabilize_clip(clip)
           if clip is None:
@@ -207,6 +226,22 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
           clip = video_io.resize_center_crop(clip, c.height, c.width)
         self.report.clips_written += 1
         yield f"{path}:{start}", {"video": clip, "source": path, "start_frame": start}
+
+
+  def _poses(self, frames):
+    """Keypoints and face boxes of a whole video (full resolution), mapped like the frames."""
+    from jaxvid.poses import extract
+    c = self.builder_config
+    if not hasattr(self, "_extractor"):
+      self._extractor = extract.PoseExtractor()
+    poses = self._extractor.video(frames)
+    size = frames.shape[1:3]
+    keypoints = poses.keypoints.copy()
+    keypoints[..., :2] = video_io.resize_center_crop_points(keypoints[..., :2], size, c.height,
+                                                            c.width)
+    boxes = extract.fill_missing_boxes(poses.face_boxes, size)
+    corners = video_io.resize_center_crop_points(boxes.reshape(-1, 2, 2), size, c.height, c.width)
+    return keypoints.astype(np.float32), corners.reshape(-1, 4).astype(np.float32)
 
 
 class MovingMnistLocal(tfds.core.GeneratorBasedBuilder):

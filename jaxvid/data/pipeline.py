@@ -30,10 +30,21 @@ def make_builder(data_config) -> tfds.core.DatasetBuilder:
       frames=d.frames, height=d.height, width=d.width, num_train=d.num_clips,
       num_test=d.num_test, seed=d.seed, max_sprites=d.get("max_sprites", 3),
       clip_stride=d.get("clip_stride", 8), frame_step=d.get("frame_step", 1),
-      stabilize=d.get("stabilize", False), scene_per_subject=d.get("scene_per_subject", False))
+      stabilize=d.get("stabilize", False), scene_per_subject=d.get("scene_per_subject", False),
+      with_poses=d.get("with_poses", False))
   data_dir = os.path.expanduser(d.data_dir) if d.get("data_dir") else None
   return builders.BUILDERS[d.name](config=clip_config, data_dir=data_dir,
                                    file_format="array_record")
+
+
+def require_keypoints(data_config, model: str) -> None:
+  """Clear error unless the dataset stores COCO-18 keypoints and face boxes per frame."""
+  if data_config.name == "synthetic_dancer":
+    return
+  if data_config.name == "video_folder" and data_config.get("with_poses", False):
+    return
+  raise UserError(f"{model} needs a dataset with keypoints: synthetic_dancer, or video_folder "
+                  f"with config.data.with_poses=True; got config.data.name={data_config.name!r}")
 
 
 def prepare(data_config) -> tfds.core.DatasetBuilder:

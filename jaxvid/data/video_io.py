@@ -73,6 +73,21 @@ def resize_center_crop(frames: np.ndarray, height: int, width: int) -> np.ndarra
   return out
 
 
+def resize_center_crop_points(points: np.ndarray, size: tuple[int, int], height: int,
+                              width: int) -> np.ndarray:
+  """Pixel coordinates (..., 2) = (x, y) in a frame of `size` (h, w) -> where
+  resize_center_crop puts them in its (height, width) output."""
+  h, w = size
+  scale = max(height / h, width / w)
+  new_h, new_w = max(height, round(h * scale)), max(width, round(w * scale))
+  top, left = (new_h - height) // 2, (new_w - width) // 2
+  out = np.array(points, np.float32, copy=True)
+  # PIL's resize maps pixel centres: x' + 0.5 = (x + 0.5) * new_w / w
+  out[..., 0] = (out[..., 0] + 0.5) * new_w / w - 0.5 - left
+  out[..., 1] = (out[..., 1] + 0.5) * new_h / h - 0.5 - top
+  return out
+
+
 def cut_clips(frames: np.ndarray, length: int, stride: int) -> Iterator[tuple[int, np.ndarray]]:
   """(start, clip) for every window of `length` frames, `stride` apart."""
   for start in range(0, frames.shape[0] - length + 1, stride):

@@ -23,6 +23,7 @@ import optax
 
 from jaxvid import checkpoint as ckpt_lib
 from jaxvid import losses
+from jaxvid.data import pipeline
 from jaxvid.errors import UserError
 from jaxvid.models import pix2pixhd, vgg
 from jaxvid.poses.render import render_skeleton_jax
@@ -82,9 +83,7 @@ class EDNTrainer:
   def __init__(self, config):
     self.config = config
     e, d = config.edn, config.data
-    if d.name != "synthetic_dancer":
-      raise UserError(f"edn needs a dataset with keypoints and face boxes (synthetic_dancer); "
-                      f"got config.data.name={d.name!r}")
+    pipeline.require_keypoints(d, "edn")
     if e.stage not in (1, 2):
       raise UserError(f"config.edn.stage must be 1 or 2, got {e.stage!r}")
     if d.frames < 2:

@@ -16,6 +16,7 @@ import numpy as np
 import optax
 
 from jaxvid import losses
+from jaxvid.data import pipeline
 from jaxvid.errors import UserError
 from jaxvid.models import unet3d, vgan as vgan_models
 from jaxvid.poses.render import render_skeleton_jax
@@ -23,7 +24,6 @@ from jaxvid.trainers.gan_common import (GANState, adam, compute_dtype, discrimin
                                        discriminator_update, resolve_conv_impl)
 
 PyTree = Any
-DATASETS_WITH_KEYPOINTS = ("synthetic_dancer",)
 
 
 PoseGANState = GANState
@@ -44,9 +44,7 @@ class PoseGANTrainer:
 
   def __init__(self, config):
     self.config = config
-    if config.data.name not in DATASETS_WITH_KEYPOINTS:
-      raise UserError(f"pose_gan needs a dataset with keypoints {DATASETS_WITH_KEYPOINTS}; got "
-                      f"config.data.name={config.data.name!r}")
+    pipeline.require_keypoints(config.data, "pose_gan")
     if config.train.batch_size % 2:
       raise UserError(f"pose_gan splits each batch into a real and a generated half: "
                       f"config.train.batch_size={config.train.batch_size} must be even")

@@ -16,6 +16,7 @@ import numpy as np
 import optax
 
 from jaxvid import losses
+from jaxvid.data import pipeline
 from jaxvid.errors import UserError
 from jaxvid.models.pose_vae import PoseVAE
 from jaxvid.poses.render import render_skeleton
@@ -41,9 +42,7 @@ class PoseVAETrainer:
     if d.frames < self.window:
       raise UserError(f"pose_vae needs clips of at least past_steps + future_steps + 1 = "
                       f"{self.window} frames; config.data.frames={d.frames}")
-    if d.name not in ("synthetic_dancer",):
-      raise UserError(f"pose_vae needs a dataset with keypoints (synthetic_dancer); got "
-                      f"config.data.name={d.name!r}")
+    pipeline.require_keypoints(d, "pose_vae")
     self.model = PoseVAE(hidden=p.hidden, num_layers=p.num_layers, latent=p.latent,
                          embed=p.embed, image_features=p.image_features,
                          future_poses_in_q=p.future_poses_in_q)

