@@ -76,12 +76,13 @@ class _Writers:
       self.tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
       self.jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
 
-  def scalars(self, step: int, metrics: dict) -> None:
+  def scalars(self, step: int, metrics: dict, prefix: str = "train") -> None:
     if not self.enabled:
       return
     for k, v in metrics.items():
-      self.tb.add_scalar(f"train/{k}", v, step)
-    self.jsonl.write(json.dumps({"step": step, **metrics}) + "\n")
+      self.tb.add_scalar(f"{prefix}/{k}", v, step)
+    if prefix == "train":
+      self.jsonl.write(json.dumps({"step": step, **metrics}) + "\n")
 
   def image(self, tag: str, step: int, image_uint8: np.ndarray) -> None:
     if self.enabled:
@@ -108,6 +109,15 @@ def write_samples(outputs: dict, trainer, sample_batch: dict, workdir: str, step
     path = os.path.join(workdir, "samples", f"step_{step:07d}.{ext}")
     paths.append(visualize.write_video(path, grid, fps=config.train.sample_fps))
   writers.image("samples/" + "|".join(trainer.figure_columns()), step, visualize.filmstrip(grid, 4))
+  if hasattr(trainer, "paired_outputs"):  # cheap quality metrics of the fixed samples
+    from jaxvid.metrics import image
+    generated, real = trainer.paired_outputs(outputs, sample_batch)
+    flat = lambda v: np.asarray(v).reshape((-1,) + np.shape(v)[-3:])
+    quality = {"psnr": float(np.mean(image.psnr(flat(generated), flat(real))))}
+    if min(np.shape(real)[-3:-1]) >= 11:
+      quality["ssim"] = float(np.mean(image.ssim(flat(generated), flat(real))))
+    writers.scalars(step, quality, prefix="samples")
+    print("sample quality: " + " ".join(f"{k}={v:.4f}" for k, v in quality.items()), flush=True)
   return paths
 
 

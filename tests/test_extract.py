@@ -146,3 +146,17 @@ def test_video_folder_stores_extracted_poses(tmp_path):
   box = record["face_box"]
   assert ((box[:, 0] < nose[:, 0]) & (nose[:, 0] < box[:, 2])).all()
   assert ((box[:, 1] < nose[:, 1]) & (nose[:, 1] < box[:, 3])).all()
+
+
+def test_pose_distance_is_small_on_real_frames_and_counts_misses(extractor):
+  from jaxvid.metrics.pose_distance import pose_distance
+  clip = synthetic_dancer.render_clip(0, 3, 3, 128, 128, subject_id=1)
+  blank = np.zeros((1, 128, 128, 3), np.uint8)
+  frames = np.concatenate([clip["video"], blank])
+  targets = np.concatenate([clip["keypoints"], clip["keypoints"][:1]])
+  result = pose_distance(frames, targets, extractor)
+  assert result["frames"] == 4 and result["missed"] == 1
+  assert result["distance"] < 15  # pixels at 128x128 (a L/R swap would be far more)
+  shifted = pose_distance(frames[:3], targets[:3] + np.array([20.0, 0, 0], np.float32),
+                          extractor)
+  assert shifted["distance"] > result["distance"] + 10

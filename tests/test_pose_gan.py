@@ -37,6 +37,12 @@ def test_pose_gan_trains_and_writes_its_figure(trained):
   assert len(gif) == 8
   steps = sorted(int(d) for d in os.listdir(os.path.join(gan_dir, "checkpoints")) if d.isdigit())
   assert steps == [2, 4]
+  # the loop logs the samples' quality next to the training scalars
+  from tensorboard.backend.event_processing import event_accumulator
+  acc = event_accumulator.EventAccumulator(os.path.join(gan_dir, "tensorboard"))
+  acc.Reload()
+  psnr = acc.Scalars("samples/psnr")
+  assert [e.step for e in psnr] == [4] and 0 < psnr[0].value < 100
 
 
 def test_generator_sees_the_first_frame_and_the_skeletons(trained):

@@ -11,11 +11,14 @@ import jax.numpy as jnp
 import numpy as np
 
 
+MAX_PSNR = 100.0  # dB, for identical images (so averages over frames stay finite)
+
+
 def psnr(a, b) -> jax.Array:
-  """10 log10(1 / MSE) on [0, 1] images; inf for identical images."""
+  """10 log10(1 / MSE) on [0, 1] images, capped at MAX_PSNR for identical images."""
   a01, b01 = (jnp.asarray(a, jnp.float32) + 1) / 2, (jnp.asarray(b, jnp.float32) + 1) / 2
   mse = jnp.mean(jnp.square(a01 - b01), axis=(-3, -2, -1))
-  return 10.0 * jnp.log10(1.0 / mse)
+  return jnp.minimum(10.0 * jnp.log10(1.0 / jnp.maximum(mse, 1e-30)), MAX_PSNR)
 
 
 def _gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:

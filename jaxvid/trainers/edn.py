@@ -348,6 +348,10 @@ class EDNTrainer:
       rows.append(row + [sample_batch["video"][i]])
     return rows
 
+  def paired_outputs(self, outputs: dict, sample_batch: dict):
+    """(generated, real) videos for the loop's sample metrics."""
+    return outputs.get("refined", outputs["video"]), sample_batch["video"]
+
   def figure_columns(self) -> list[str]:
     face = ["+ face GAN"] if self.config.edn.stage == 2 else []
     return ["pose", "generated"] + face + ["real"]

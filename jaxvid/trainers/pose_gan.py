@@ -163,5 +163,9 @@ class PoseGANTrainer:
       rows.append([first, outputs["skeletons"][i], outputs["video"][i], real[i]])
     return rows
 
+  def paired_outputs(self, outputs: dict, sample_batch: dict):
+    """(generated, real) clips for the loop's sample metrics."""
+    return outputs["video"], sample_batch["video"]
+
   def figure_columns(self) -> list[str]:
     return ["input frame", "poses", "generated", "real"]

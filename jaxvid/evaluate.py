@@ -1,0 +1,176 @@
+"""Evaluate a trained video model: FVD, LPIPS, SSIM, PSNR, pose distance.
+
+  python -m jaxvid.evaluate --checkpoint=runs/edn --metrics=fvd,lpips,ssim,psnr,pose \
+      [--num_videos=64] [--baselines] [--output=runs/edn/eval.json]
+
+Generated videos come from the model on the held-out (test) clips of its own dataset: VGAN
+samples (unconditional: only FVD compares sets; the conditional model predicts each clip from
+its first frame), the pose GAN's G(I, S_T), EDN's frame-by-frame generation from the clips'
+poses. Paired metrics (SSIM, PSNR, LPIPS: per frame, averaged; pose distance: EDN's, on the
+poses the frames were made from) need a model whose output corresponds to a real clip.
+`--baselines` adds, on the same clips: real vs real (train-split clips), real vs temporally
+shuffled real, and the untrained model. Writes a JSON report and prints a table.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags
+
+from jaxvid import checkpoint as ckpt_lib
+from jaxvid.errors import UserError
+
+FLAGS = flags.FLAGS
+METRICS = ("fvd", "lpips", "ssim", "psnr", "pose")
+
+
+def _batches(n: int, size: int):
+  for i in range(0, n, size):
+    yield slice(i, min(i + size, n))
+
+
+def generate(trainer, state, batch: dict, key) -> tuple[np.ndarray, bool]:
+  """(videos in [-1, 1] made for the clips of `batch`, whether they pair with those clips)."""
+  name = trainer.name
+  if name == "pose_vae":
+    raise UserError("evaluate covers the video models; the pose-VAE's forecast error is "
+                    "benchmarks/pose_forecast.py")
+  n = len(batch["video"])
+  size = trainer.config.train.num_samples  # the batch size samples are drawn with in training
+  sample = jax.jit(trainer.sample)
+  out = []
+  for i, part in enumerate(_batches(n, size)):
+    chunk = {k: v[part] for k, v in batch.items()}
+    if len(chunk["video"]) < size:  # pad to one compiled shape
+      chunk = {k: np.concatenate([v, np.repeat(v[-1:], size - len(v), 0)]) for k, v in chunk.items()}
+    inputs = trainer.sample_inputs(jax.random.fold_in(key, i), chunk)
+    result = sample(state, inputs)
+    video = result.get("refined", result["video"])
+    out.append(np.asarray(video, np.float32)[:part.stop - part.start])
+  paired = name in ("pose_gan", "edn") or (name == "vgan" and trainer.config.vgan.conditional)
+  return np.concatenate(out), paired
+
+
+def _derangement(rng, n: int) -> np.ndarray:
+  """A random order of n frames in which no frame keeps its place."""
+  while True:
+    order = rng.permutation(n)
+    if n < 2 or not (order == np.arange(n)).any():
+      return order
+
+
+class Evaluator:
+  def __init__(self, metrics):
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+      raise UserError(f"unknown metrics {unknown}; available: {', '.join(METRICS)}")
+    self.metrics = list(metrics)
+    self._fvd = self._lpips = self._extractor = None
+    self._real_features = {}
+
+  def fvd_features(self, videos):
+    from jaxvid.metrics.fvd import I3DFeatures
+    self._fvd = self._fvd or I3DFeatures()
+    return self._fvd(videos)
+
+  def row(self, generated, real, paired: bool, keypoints=None) -> dict:
+    from jaxvid.metrics import fvd as fvd_lib
+    from jaxvid.metrics import image
+    out = {}
+    if "fvd" in self.metrics:
+      key = id(real)
+      if key not in self._real_features:
+        self._real_features[key] = self.fvd_features(real)
+      out["fvd"] = fvd_lib.fvd(self.fvd_features(generated), self._real_features[key])
+    flat = lambda v: v.reshape((-1,) + v.shape[2:])
+    if paired and "ssim" in self.metrics:
+      out["ssim"] = float(np.mean(image.ssim(flat(generated), flat(real))))
+    if paired and "psnr" in self.metrics:
+      out["psnr"] = float(np.mean(image.psnr(flat(generated), flat(real))))
+    if paired and "lpips" in self.metrics:
+      from jaxvid.metrics.lpips import LPIPS
+      self._lpips = self._lpips or LPIPS()
+      g, r = flat(generated), flat(real)
+      out["lpips"] = float(np.mean(np.concatenate([np.asarray(self._lpips(g[s], r[s]))
+                                                   for s in _batches(len(g), 64)])))
+    if paired and "pose" in self.metrics and keypoints is not None:
+      from jaxvid import visualize
+      from jaxvid.metrics.pose_distance import pose_distance
+      result = pose_distance(visualize.to_uint8(flat(generated)), flat(keypoints))
+      out["pose_distance_px"] = result["distance"]
+      out["pose_missed"] = result["missed"] / max(result["frames"], 1)
+    return out
+
+
+def evaluate(workdir: str, metrics, num_videos: int, baselines: bool, seed: int = 0) -> dict:
+  from jaxvid.data import pipeline
+  from jaxvid.trainers import get_trainer
+  config = ckpt_lib.load_config(workdir)
+  trainer = get_trainer(config)
+  step, state = ckpt_lib.load_latest(trainer, workdir)
+  batch = pipeline.make_sample_batch(config, num_videos)
+  real = batch["video"]
+  keypoints = batch.get("keypoints")
+  evaluator = Evaluator(metrics)
+  key = jax.random.key(seed)
+  generated, paired = generate(trainer, state, batch, key)
+  rows = {f"{config.model} (step {step})": evaluator.row(generated, real, paired, keypoints)}
+  if baselines:
+    train = pipeline.data_source(config, "train")
+    to_model = pipeline._ToModel()
+    other = np.stack([to_model.map(train[i % len(train)])["video"] for i in range(len(real))])
+    rows["real vs real (train clips)"] = evaluator.row(other, real, True)
+    rng = np.random.default_rng(seed)
+    shuffled = np.stack([v[_derangement(rng, len(v))] for v in real])
+    rows["real vs temporally shuffled real"] = evaluator.row(shuffled, real, True, keypoints)
+    untrained = jax.jit(trainer.init_state)(jax.random.key(config.seed))
+    if trainer.name == "edn" and config.edn.stage == 2:  # stage 1's G, an untrained face GAN
+      untrained = trainer.warm_start(untrained)
+    generated, _ = generate(trainer, untrained, batch, key)
+    rows["untrained model"] = evaluator.row(generated, real, paired, keypoints)
+  return {"workdir": os.path.abspath(workdir), "model": config.model, "step": int(step),
+          "videos": int(len(real)), "clip": list(real.shape[1:4]), "paired": paired,
+          "rows": rows}
+
+
+def format_table(report: dict) -> str:
+  columns = sorted({k for row in report["rows"].values() for k in row})
+  lines = [f"{report['model']} from {report['workdir']}: {report['videos']} held-out clips of "
+           f"{'x'.join(map(str, report['clip']))}",
+           f"{'':40s} " + " ".join(f"{c:>16s}" for c in columns)]
+  for name, row in report["rows"].items():
+    lines.append(f"{name[:40]:40s} " + " ".join(
+        f"{row[c]:16.4f}" if c in row else f"{'-':>16s}" for c in columns))
+  return "\n".join(lines)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  try:
+    metrics = [m.strip() for m in FLAGS.metrics.split(",") if m.strip()]
+    report = evaluate(FLAGS.checkpoint, metrics, FLAGS.num_videos, FLAGS.baselines, FLAGS.seed)
+  except (UserError, ValueError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(1)
+  output = FLAGS.output or os.path.join(FLAGS.checkpoint, "eval.json")
+  with open(output, "w") as f:
+    json.dump(report, f, indent=2)
+  print(format_table(report))
+  print(f"wrote {output}")
+
+
+if __name__ == "__main__":
+  flags.DEFINE_string("checkpoint", None, "training workdir of a video model")
+  flags.DEFINE_string("metrics", "fvd,lpips,ssim,psnr", f"comma-separated, of {METRICS}")
+  flags.DEFINE_integer("num_videos", 64, "held-out clips to evaluate")
+  flags.DEFINE_bool("baselines", False, "add real/real, shuffled and untrained rows")
+  flags.DEFINE_integer("seed", 0, "seed of the samples")
+  flags.DEFINE_string("output", "", "JSON report (default: CHECKPOINT/eval.json)")
+  flags.mark_flags_as_required(["checkpoint"])
+  app.run(main)

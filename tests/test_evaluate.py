@@ -1,0 +1,45 @@
+"""python -m jaxvid.evaluate on a tiny trained pose GAN, baselines included."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from jaxvid import evaluate, train
+from jaxvid.errors import UserError
+from train_test import REPO, load_config
+
+
+@pytest.fixture(scope="module")
+def gan_workdir(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp("eval") / "gan")
+  train.train_and_evaluate(load_config("pose_gan.py", data__frames=16), workdir)
+  return workdir
+
+
+def test_report_has_the_model_and_the_baselines(gan_workdir):
+  report = evaluate.evaluate(gan_workdir, ["fvd", "ssim", "psnr", "lpips"], 2, baselines=True)
+  rows = report["rows"]
+  assert len(rows) == 4 and report["paired"] and report["videos"] == 2
+  model = rows[next(iter(rows))]
+  assert set(model) == {"fvd", "ssim", "psnr", "lpips"}
+  assert all(np.isfinite(v) for row in rows.values() for v in row.values())
+  shuffled = rows["real vs temporally shuffled real"]
+  assert shuffled["ssim"] < 1.0 and shuffled["lpips"] > 0
+  assert "untrained model" in rows
+  assert "step 4" in evaluate.format_table(report)
+
+
+def test_cli_writes_json_and_rejects_unknown_metrics(gan_workdir, tmp_path):
+  out = tmp_path / "report.json"
+  run = lambda *a: subprocess.run([sys.executable, "-m", "jaxvid.evaluate", *a], cwd=REPO,
+                                  capture_output=True, text=True, timeout=600)
+  result = run(f"--checkpoint={gan_workdir}", "--metrics=ssim,psnr", "--num_videos=2",
+               f"--output={out}")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert set(json.loads(out.read_text())["rows"]["pose_gan (step 4)"]) == {"ssim", "psnr"}
+  result = run(f"--checkpoint={gan_workdir}", "--metrics=ssim,inception")
+  assert result.returncode == 1 and "unknown metrics" in result.stderr
+  with pytest.raises(UserError, match="pose_forecast"):
+    evaluate.generate(type("T", (), {"name": "pose_vae"})(), None, {"video": []}, None)
