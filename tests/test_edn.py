@@ -113,3 +113,13 @@ def test_retrieval_finds_the_frame_with_the_same_pose():
   query = poses[[3, 1]].copy()
   query[..., :2] += 7.0  # translation does not matter: poses are compared neck-centred
   np.testing.assert_array_equal(bank.nearest(query), [3, 1])
+
+
+def test_an_untrained_face_gan_leaves_the_stage1_face_unchanged():
+  trainer = get_trainer(load_config("edn.py", "tiny_face"))
+  state = trainer.init_state(jax.random.key(0))
+  frame = jax.random.uniform(jax.random.key(1), (2, 32, 32, 3), minval=-1, maxval=1)
+  pose = jax.random.uniform(jax.random.key(2), (2, 32, 32, 3), minval=-1, maxval=1)
+  boxes = jnp.array([[8.0, 8.0, 20.0, 20.0], [0.0, 10.0, 12.0, 22.0]])
+  refined, _, _ = trainer.refine_face(state.face_g_params, pose, frame, boxes)
+  np.testing.assert_allclose(refined, frame, atol=1e-6)

@@ -86,6 +86,9 @@ class GlobalGenerator(nn.Module):
   n_blocks: int = 9
   out_channels: int = 3
   with_output_layer: bool = True  # False inside the LocalEnhancer
+  # EDN's face residual generator starts at r = 0 (the stage-1 face unchanged) with a zero
+  # output layer; pix2pixHD's own generators use the N(0, 0.02) init.
+  zero_output: bool = False
   dtype: jnp.dtype | None = None
 
   @nn.compact
@@ -103,7 +106,9 @@ class GlobalGenerator(nn.Module):
       x = nn.relu(instance_norm()(ConvT3x3(self.ngf * 2 ** (self.n_down - i - 1), self.dtype)(x)))
     if not self.with_output_layer:
       return x
-    return jnp.tanh(_conv(self.out_channels, 7, dtype=self.dtype)(reflect_pad(x, 3)))
+    out = nn.Conv(self.out_channels, (7, 7), padding=0, dtype=self.dtype,
+                  kernel_init=nn.initializers.zeros if self.zero_output else _INIT)
+    return jnp.tanh(out(reflect_pad(x, 3)))
 
 
 class LocalEnhancer(nn.Module):

@@ -103,7 +103,7 @@ class EDNTrainer:
                       f"{factor}; got {d.height}x{d.width}")
     self.discriminator = pix2pixhd.MultiscaleDiscriminator(e.num_d, e.ndf, e.n_layers_d, dtype)
     self.face_generator = pix2pixhd.GlobalGenerator(e.face_ngf, e.face_n_down, e.face_n_blocks,
-                                                    dtype=dtype)
+                                                    zero_output=True, dtype=dtype)
     self.face_discriminator = pix2pixhd.MultiscaleDiscriminator(e.face_num_d, e.ndf,
                                                                 e.n_layers_d, dtype)
     if e.stage == 2 and (e.face_size > min(d.height, d.width) or e.face_size % 2 ** e.face_n_down):

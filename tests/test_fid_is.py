@@ -1,0 +1,74 @@
+"""FID and video IS loading code, on random weights written as PyTorch state dicts."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxvid.errors import UserError
+from jaxvid.metrics import fid_is
+from jaxvid.models import inception
+
+
+def _to_torch_npz(variables, path):
+  """Our variables as a PyTorch state dict would hold them (the inverse of the loader)."""
+  state = {}
+
+  def walk(tree, prefix, kind):
+    for name, sub in tree.items():
+      key = f"{prefix}{name}"
+      if isinstance(sub, dict):
+        walk(sub, key + ".", kind)
+        continue
+      value = np.asarray(sub)
+      if name == "kernel":
+        value = np.moveaxis(value, (-1, -2), (0, 1)) if value.ndim > 2 else value.T
+      torch = {"kernel": "weight", "bias": "bias", "scale": "weight", "mean": "running_mean",
+               "var": "running_var"}[name]
+      state[f"{prefix[:-1]}.{torch}"] = value
+
+  walk(variables["params"], "", "params")
+  if "batch_stats" in variables:
+    walk(variables["batch_stats"], "", "stats")
+  np.savez(path, **state)
+  return state
+
+
+def test_inception_score_bounds():
+  assert fid_is.inception_score(np.zeros((10, 5))) == pytest.approx(1.0)
+  one_hot = np.eye(5)[np.arange(10) % 5] * 50.0
+  assert fid_is.inception_score(one_hot) == pytest.approx(5.0, rel=1e-3)
+
+
+def test_fid_features_from_a_torch_state_dict(tmp_path):
+  model = inception.InceptionV3()
+  variables = jax.jit(lambda: model.init(jax.random.key(0), jnp.zeros((1, 299, 299, 3))))()
+  state = _to_torch_npz(variables, tmp_path / "inception.npz")
+  assert "Mixed_7c.branch3x3dbl_3b.bn.running_var" in state
+  assert state["Conv2d_1a_3x3.conv.weight"].shape == (32, 3, 3, 3)
+  features = fid_is.FIDFeatures(str(tmp_path / "inception.npz"), batch_size=2)
+  images = np.random.default_rng(0).uniform(-1, 1, (3, 64, 64, 3))
+  f = features(images)
+  assert f.shape == (3, 2048) and np.isfinite(f).all()
+  ours = model.apply(variables, jax.image.resize(jnp.asarray(images, jnp.float32),
+                                                 (3, 299, 299, 3), "bilinear", antialias=False))
+  np.testing.assert_allclose(f, ours, rtol=1e-4, atol=1e-5)
+  assert fid_is.fid(f, f) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_c3d_from_a_torch_state_dict_and_bad_files(tmp_path):
+  model = inception.C3D(num_classes=7)
+  variables = jax.jit(lambda: model.init(jax.random.key(1), jnp.zeros((1, 16, 112, 112, 3))))()
+  state = _to_torch_npz(variables, tmp_path / "c3d.npz")
+  assert state["fc6.weight"].shape == (4096, 8192) and state["conv3a.weight"].shape[2:] == (3, 3, 3)
+  logits = fid_is.C3DLogits(str(tmp_path / "c3d.npz"), num_classes=7, batch_size=2)
+  out = logits(np.zeros((2, 16, 32, 32, 3)))
+  assert out.shape == (2, 7) and np.isfinite(out).all()
+  assert fid_is.inception_score(out) >= 1.0
+  with pytest.raises(ValueError, match="16 frames"):
+    logits(np.zeros((1, 8, 32, 32, 3)))
+  with pytest.raises(UserError, match="does not exist"):
+    fid_is.C3DLogits(str(tmp_path / "nope.npz"))
+  del state["fc8.bias"]
+  np.savez(tmp_path / "broken.npz", **state)
+  with pytest.raises(UserError, match="missing fc8.bias"):
+    fid_is.C3DLogits(str(tmp_path / "broken.npz"), num_classes=7)
