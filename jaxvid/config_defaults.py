@@ -31,6 +31,9 @@ def train(batch_size: int, num_steps: int, log_every: int, checkpoint_every: int
       "batch_size": batch_size, "num_steps": num_steps, "log_every": log_every,
       "checkpoint_every": checkpoint_every, "sample_every": sample_every, "max_to_keep": 3,
       "num_samples": num_samples, "sample_fps": sample_fps, "video_format": "gif,mp4",
+      # A non-finite loss or gradient norm: 'stop' (name the step and term, keep the last good
+      # checkpoint) or 'skip' (drop that update, count it, go on).
+      "on_nonfinite": "stop",
   })
 
 

@@ -44,7 +44,16 @@ def main(argv):
     jax.distributed.initialize()
   from jaxvid import train
   try:
-    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    config = _CONFIG.value  # config_flags loads the file lazily: touch it to see errors here
+    config.keys()
+  except (OSError, ValueError, AttributeError, KeyError, TypeError) as e:
+    cause = e.__cause__ or e
+    print(f"error: cannot load --config={flags.FLAGS['config'].serialize().split('=', 1)[-1]}: "
+          f"{(str(cause).strip().splitlines() or [type(cause).__name__])[-1].strip()}",
+          file=sys.stderr)
+    sys.exit(2)
+  try:
+    train.train_and_evaluate(config, _WORKDIR.value)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr, flush=True)
     sys.exit(1)

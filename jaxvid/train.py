@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import time
 
 import jax
@@ -42,11 +43,50 @@ def _format_eta(seconds: float) -> str:
       f"{seconds // 60}m{seconds % 60:02d}s"
 
 
+class _StopRequest:
+  """SIGTERM (TPU/GCE preemption) or SIGINT: finish the step, checkpoint, exit. Main thread only."""
+
+  def __init__(self):
+    self.requested, self.name, self._previous = False, "", {}
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+      return
+    for sig in (signal.SIGTERM, signal.SIGINT):
+      self._previous[sig] = signal.signal(sig, self._handle)
+
+  def _handle(self, signum, frame):
+    del frame
+    if self.requested and signum == signal.SIGINT:  # a second Ctrl-C: stop at once
+      raise KeyboardInterrupt
+    self.requested, self.name = True, signal.Signals(signum).name
+
+  def restore(self) -> None:
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+
+def _skipping(train_step):
+  """train.on_nonfinite='skip': an update whose metrics (losses, gradient norms) are not all
+  finite is dropped (the state is kept, only the step counter advances) and counted."""
+  import jax.numpy as jnp
+
+  def step(state, batch):
+    new_state, metrics = train_step(state, batch)
+    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in metrics.values()]))
+    kept = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new_state, state)
+    kept = kept.replace(step=new_state.step)
+    return kept, {**metrics, "skipped_update": 1.0 - finite.astype(jnp.float32)}
+
+  return step
+
+
 class _MetricLog:
   """Collects per-step device metrics; fetches them only at log/checkpoint time."""
 
-  def __init__(self):
+  def __init__(self, skip_nonfinite: bool = False):
     self.pending: list[tuple[int, dict]] = []
+    self.skip_nonfinite = skip_nonfinite
+    self.skipped = 0
 
   def add(self, step: int, metrics: dict) -> None:
     self.pending.append((step, metrics))
@@ -57,6 +97,14 @@ class _MetricLog:
     self.pending = []
     for step, metrics in fetched:
       bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+      if self.skip_nonfinite:
+        if metrics.get("skipped_update"):
+          self.skipped += 1
+          print(f"step {step}: non-finite {', '.join(bad)}; update skipped "
+                f"({self.skipped} so far)", flush=True)
+        for k in bad:
+          metrics[k] = float("nan")  # logged as NaN, training goes on
+        continue
       if bad:
         raise DivergenceError(f"non-finite {', '.join(bad)} at step {step} "
                               f"({', '.join(f'{k}={metrics[k]}' for k in bad)}); training stopped, "
@@ -149,13 +197,19 @@ def train_and_evaluate(config, workdir: str) -> dict:
   if is_main:
     ckpt_lib.dump_config(os.path.join(workdir, "config.json"), config)
 
-  step_fn = jax.jit(trainer.train_step, in_shardings=(repl, batch_sharding),
+  skip_nonfinite = config.train.get("on_nonfinite", "stop") == "skip"
+  if config.train.get("on_nonfinite", "stop") not in ("stop", "skip"):
+    raise UserError(f"config.train.on_nonfinite must be 'stop' or 'skip', got "
+                    f"{config.train.on_nonfinite!r}")
+  train_step = _skipping(trainer.train_step) if skip_nonfinite else trainer.train_step
+  step_fn = jax.jit(train_step, in_shardings=(repl, batch_sharding),
                     out_shardings=(repl, repl), donate_argnums=0)
   sample_batch = pipeline.make_sample_batch(config, config.train.num_samples)
   sample_inputs = parallel.replicate(trainer.sample_inputs(sample_key, sample_batch), mesh)
   sample_fn = jax.jit(trainer.sample, out_shardings=repl)
   writers = _Writers(workdir, is_main)
-  log = _MetricLog()
+  log = _MetricLog(skip_nonfinite)
+  stop = _StopRequest()
   num_steps = config.train.num_steps
   last = {}
   t_log, step_at_log = time.perf_counter(), start
@@ -179,6 +233,13 @@ def train_and_evaluate(config, workdir: str) -> dict:
           terms = " ".join(f"{k}={v:.4f}" for k, v in last.items())
           print(f"step {step}/{num_steps} | {rate:.2f} steps/s | ETA "
                 f"{_format_eta((num_steps - step) / rate)} | {terms}", flush=True)
+      if stop.requested and step < num_steps:  # preemption: save now, exit cleanly
+        for s_, m in log.flush():
+          writers.scalars(s_, m)
+        checkpointer.save(step, state, data_iter.get_state())
+        print(f"{stop.name} received: saved step {step}; rerun the same command to resume",
+              flush=True)
+        break
       if step % config.train.checkpoint_every == 0 or step == num_steps:
         log_rest = log.flush()  # never checkpoint a diverged state
         for s, m in log_rest:
@@ -194,7 +255,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
       print(f"nothing to do: the checkpoint is at step {start} >= train.num_steps={num_steps}",
             flush=True)
   finally:
-    checkpointer.close()
+    stop.restore()
+    checkpointer.close()  # waits for the async save to finish
     writers.close()
     data_iter.close()
   return last

@@ -1,0 +1,171 @@
+"""Preemption (SIGTERM), hard kills (SIGKILL, also during async checkpoint writes), skipping
+non-finite updates, and a sweep of bad inputs over every CLI."""
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from jaxvid import train
+from jaxvid.data import pipeline
+from train_test import REPO, load_config, load_final_state, read_metrics
+
+
+def _start(workdir, data_dir, *extra):
+  return subprocess.Popen(
+      [sys.executable, "-m", "jaxvid.main", "--config=configs/vgan.py:tiny", f"--workdir={workdir}",
+       f"--config.data.data_dir={data_dir}", "--config.train.log_every=1", *extra],
+      cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(predicate, process, timeout=240):
+  end = time.time() + timeout
+  while time.time() < end:
+    if predicate():
+      return True
+    if process.poll() is not None:
+      return False
+    time.sleep(0.05)
+  return False
+
+
+def _checkpoints(workdir):
+  path = os.path.join(workdir, "checkpoints")
+  return sorted(int(d) for d in os.listdir(path) if d.isdigit()) if os.path.isdir(path) else []
+
+
+def _lines(workdir):
+  path = os.path.join(workdir, "metrics.jsonl")
+  return sum(1 for _ in open(path)) if os.path.exists(path) else 0
+
+
+def test_sigterm_saves_and_exits_zero_then_resumes(tmp_path):
+  workdir, data = str(tmp_path / "run"), str(tmp_path / "tfds")
+  proc = _start(workdir, data, "--config.train.num_steps=400",
+                "--config.train.checkpoint_every=1000", "--config.train.sample_every=1000")
+  assert _wait_for(lambda: _lines(workdir) >= 3, proc), proc.communicate()[1][-2000:]
+  proc.send_signal(signal.SIGTERM)
+  out, err = proc.communicate(timeout=240)
+  assert proc.returncode == 0, err[-2000:]
+  assert "SIGTERM received" in out
+  (saved,) = _checkpoints(workdir)
+  assert 3 <= saved < 400
+  resumed = subprocess.run(
+      [sys.executable, "-m", "jaxvid.main", "--config=configs/vgan.py:tiny", f"--workdir={workdir}",
+       f"--config.data.data_dir={data}", f"--config.train.num_steps={saved + 2}"],
+      cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert resumed.returncode == 0 and f"at step {saved}" in resumed.stdout
+
+
+def test_sigkill_at_several_points_resumes_to_identical_parameters(tmp_path):
+  data = str(tmp_path / "tfds")
+  args = ["--config.train.num_steps=8", "--config.train.checkpoint_every=1",
+          "--config.train.sample_every=1000"]
+  straight = str(tmp_path / "straight")
+  assert _start(straight, data, *args).wait(timeout=300) == 0
+  killed = str(tmp_path / "killed")
+  for at_least in (1, 4):  # killed right after a save was started, twice
+    proc = _start(killed, data, *args)
+    assert _wait_for(lambda: _lines(killed) >= at_least + 1, proc)
+    proc.kill()
+    proc.wait()
+  assert _checkpoints(killed)[-1] < 8
+  assert _start(killed, data, *args).wait(timeout=300) == 0
+  config = load_config(train__num_steps=8)
+  step_a, state_a, _ = load_final_state(config, straight)
+  step_b, state_b, _ = load_final_state(config, killed)
+  assert step_a == step_b == 8
+  for a, b in zip(jax.tree.leaves(state_a), jax.tree.leaves(state_b)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_skip_mode_drops_the_nonfinite_update_and_goes_on(tmp_path, monkeypatch):
+  make = pipeline.make_train_iterator
+
+  class Poisoned:
+    def __init__(self, inner):
+      self.inner, self.count = inner, 0
+
+    def __next__(self):
+      batch = {k: np.array(v) for k, v in next(self.inner).items()}
+      self.count += 1
+      if self.count == 3:
+        batch["video"][0, 0, 0, 0, 0] = np.nan
+      return batch
+
+    def __getattr__(self, name):
+      return getattr(self.inner, name)
+
+  monkeypatch.setattr(pipeline, "make_train_iterator", lambda *a, **k: Poisoned(make(*a, **k)))
+  config = load_config(train__on_nonfinite="skip")
+  train.train_and_evaluate(config, str(tmp_path))
+  rows = read_metrics(tmp_path)
+  assert [r["skipped_update"] for r in rows] == [0, 0, 1, 0]
+  _, state, _ = load_final_state(config, str(tmp_path))
+  assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(state))
+
+
+def _tree_hash(root):
+  digest = hashlib.sha1()
+  for dirpath, _, files in sorted(os.walk(root)):
+    for name in sorted(files):
+      path = os.path.join(dirpath, name)
+      digest.update(path.encode())
+      digest.update(open(path, "rb").read())
+  return digest.hexdigest()
+
+
+def _run(module, *args):
+  return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True,
+                        text=True, timeout=300)
+
+
+def test_bad_inputs_give_one_line_errors_and_change_nothing(tmp_path):
+  user = tmp_path / "user"
+  user.mkdir()
+  (user / "corrupt.mp4").write_bytes(b"\x00\x01garbage")
+  (user / "empty.mp4").write_bytes(b"")
+  (user / "poses.npz").write_bytes(b"not an npz")
+  np.save(user / "wrong_shape.npy", np.zeros((5, 17, 3)))
+  workdir = tmp_path / "vgan_run"
+  data = str(tmp_path / "tfds")
+  ok = _run("jaxvid.main", "--config=configs/vgan.py:tiny", f"--workdir={workdir}",
+            f"--config.data.data_dir={data}", "--config.train.num_steps=2")
+  assert ok.returncode == 0, ok.stderr[-2000:]
+  blocker = user / "a_file"
+  blocker.write_text("x")
+  before = _tree_hash(user), _tree_hash(workdir)
+  cases = {
+      "missing config": ("jaxvid.main", "--config=configs/nope.py", f"--workdir={tmp_path / 'w1'}"),
+      "unknown key": ("jaxvid.main", "--config=configs/vgan.py:tiny", f"--workdir={tmp_path / 'w2'}",
+                      "--config.train.nope=1"),
+      "unwritable workdir": ("jaxvid.main", "--config=configs/vgan.py:tiny",
+                             f"--workdir={blocker}/run", f"--config.data.data_dir={data}"),
+      "another model's checkpoint": ("jaxvid.main", "--config=configs/vgan_cond.py:tiny",
+                                     f"--workdir={workdir}", f"--config.data.data_dir={data}"),
+      "transfer: not an edn workdir": ("jaxvid.transfer", f"--checkpoint={workdir}",
+                                       "--source=dancer:1", f"--output={user}/o.mp4"),
+      "transfer: missing workdir": ("jaxvid.transfer", f"--checkpoint={tmp_path}/none",
+                                    "--source=dancer:1", f"--output={user}/o.mp4"),
+      "forecast: wrong models": ("jaxvid.forecast", f"--vae_workdir={workdir}",
+                                 f"--gan_workdir={workdir}", f"--output={user}/o.gif"),
+      "evaluate: missing workdir": ("jaxvid.evaluate", f"--checkpoint={tmp_path}/none"),
+      "extract: corrupt video": ("jaxvid.poses.extract", f"--input={user}/corrupt.mp4",
+                                 f"--output={user}/o.npz"),
+      "extract: empty video": ("jaxvid.poses.extract", f"--input={user}/empty.mp4",
+                               f"--output={user}/o.npz"),
+      "extract: missing input": ("jaxvid.poses.extract", f"--input={user}/none.mp4",
+                                 f"--output={user}/o.npz"),
+  }
+  for name, (module, *args) in cases.items():
+    result = _run(module, *args)
+    lines = [l for l in result.stderr.strip().splitlines() if l.startswith("error")]
+    assert result.returncode != 0, name
+    assert "Traceback" not in result.stderr, f"{name}: {result.stderr[-1500:]}"
+    assert lines, f"{name}: no error line in {result.stderr[-800:]}"
+  assert (_tree_hash(user), _tree_hash(workdir)) == before
