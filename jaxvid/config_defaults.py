@@ -48,3 +48,17 @@ def tiny_train(batch_size: int, num_steps: int = 4, sample_fps: int = 8) -> ml_c
   return train(batch_size=batch_size, num_steps=num_steps, log_every=1,
                checkpoint_every=max(1, num_steps // 2), sample_every=num_steps, num_samples=2,
                sample_fps=sample_fps)
+
+
+def load(spec: str) -> ml_collections.ConfigDict:
+  """'path/to/config.py[:variant]' -> its get_config(variant), as --config would load it
+  (for notebooks and scripts)."""
+  import importlib.util
+  import os
+  path, _, variant = spec.partition(":")
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"config file {path} does not exist")
+  module_spec = importlib.util.spec_from_file_location("jaxvid_config", path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  return module.get_config(variant)
