@@ -27,28 +27,31 @@ class _StackedLSTM(nn.Module):
   """`num_layers` LSTMs over a (B, T, F) sequence, each layer's carry given and returned."""
   hidden: int
   num_layers: int
+  dtype: jnp.dtype | None = None  # compute dtype (params stay float32)
 
   @nn.compact
   def __call__(self, inputs, carries=None):
     new_carries = []
     x = inputs
     for layer in range(self.num_layers):
-      rnn = nn.RNN(nn.OptimizedLSTMCell(self.hidden), return_carry=True, name=f"lstm{layer}")
+      rnn = nn.RNN(nn.OptimizedLSTMCell(self.hidden, dtype=self.dtype), return_carry=True,
+                   name=f"lstm{layer}")
       carry, x = rnn(x, initial_carry=None if carries is None else carries[layer])
       new_carries.append(carry)
-    return tuple(new_carries), x
+    return tuple(new_carries), x.astype(jnp.float32)  # the heads run in float32
 
 
 class FrameFeatures(nn.Module):
   """A small conv net: the image features of the current frame (the paper uses a CNN too)."""
   features: int = 256
+  dtype: jnp.dtype | None = None
 
   @nn.compact
   def __call__(self, frame):
     x = frame
     for i, c in enumerate((32, 64, 128)):
-      x = nn.relu(nn.Conv(c, (4, 4), (2, 2), name=f"conv{i}")(x))
-    return nn.Dense(self.features, name="proj")(jnp.mean(x, axis=(1, 2)))
+      x = nn.relu(nn.Conv(c, (4, 4), (2, 2), dtype=self.dtype, name=f"conv{i}")(x))
+    return nn.Dense(self.features, name="proj")(jnp.mean(x.astype(jnp.float32), axis=(1, 2)))
 
 
 class PoseVAE(nn.Module):
@@ -58,17 +61,18 @@ class PoseVAE(nn.Module):
   embed: int = 128
   image_features: int = 256
   future_poses_in_q: bool = True
+  dtype: jnp.dtype | None = None  # compute dtype of the frame CNN and the LSTMs
 
   def setup(self):
-    self.frame_features = FrameFeatures(self.image_features)
+    self.frame_features = FrameFeatures(self.image_features, self.dtype)
     self.pose_embed = nn.Dense(self.embed)
     self.velocity_embed = nn.Dense(self.embed)
-    self.past_encoder = _StackedLSTM(self.hidden, self.num_layers)
-    self.past_decoder = _StackedLSTM(self.hidden, self.num_layers)
+    self.past_encoder = _StackedLSTM(self.hidden, self.num_layers, self.dtype)
+    self.past_decoder = _StackedLSTM(self.hidden, self.num_layers, self.dtype)
     self.past_out = nn.Dense(NUM_JOINTS * 2)
-    self.future_encoder = _StackedLSTM(self.hidden, self.num_layers)
+    self.future_encoder = _StackedLSTM(self.hidden, self.num_layers, self.dtype)
     self.posterior = nn.Dense(2 * self.latent)
-    self.future_decoder = _StackedLSTM(self.hidden, self.num_layers)
+    self.future_decoder = _StackedLSTM(self.hidden, self.num_layers, self.dtype)
     self.future_out = nn.Dense(NUM_JOINTS * 2)
 
   def _flat(self, x):

@@ -20,6 +20,7 @@ from jaxvid.data import pipeline
 from jaxvid.errors import UserError
 from jaxvid.models.pose_vae import PoseVAE
 from jaxvid.poses.render import render_skeleton
+from jaxvid.trainers.gan_common import compute_dtype
 
 PyTree = Any
 
@@ -45,7 +46,7 @@ class PoseVAETrainer:
     pipeline.require_keypoints(d, "pose_vae")
     self.model = PoseVAE(hidden=p.hidden, num_layers=p.num_layers, latent=p.latent,
                          embed=p.embed, image_features=p.image_features,
-                         future_poses_in_q=p.future_poses_in_q)
+                         future_poses_in_q=p.future_poses_in_q, dtype=compute_dtype(config))
     self.tx = optax.adam(config.optim.learning_rate)
     self.scale = jnp.array([1.0 / d.width, 1.0 / d.height, 1.0], jnp.float32)
 
