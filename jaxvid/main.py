@@ -14,6 +14,10 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a config file
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and samples.")
 _JAX_DISTRIBUTED = flags.DEFINE_bool(
     "jax_distributed", False, "Call jax.distributed.initialize() first (multi-host TPU/GPU).")
+_COORDINATOR = flags.DEFINE_string(
+    "jax_coordinator", None, "with --jax_distributed where not auto-detected: host:port of process 0")
+_NUM_PROCESSES = flags.DEFINE_integer("jax_num_processes", None, "with --jax_coordinator")
+_PROCESS_ID = flags.DEFINE_integer("jax_process_id", None, "with --jax_coordinator")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -41,7 +45,8 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # keep orbax's per-save INFO lines out of the way
   import jax
   if _JAX_DISTRIBUTED.value:
-    jax.distributed.initialize()
+    jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
+                               num_processes=_NUM_PROCESSES.value, process_id=_PROCESS_ID.value)
   from jaxvid import train
   try:
     config = _CONFIG.value  # config_flags loads the file lazily: touch it to see errors here
