@@ -14,18 +14,7 @@ import jax
 from absl import app, flags
 from ml_collections import config_flags
 
-from timing import time_config  # benchmarks/timing.py
-
-# Dense peak FLOP/s used for MFU (float32 on CPU; bf16 dense tensor-core figures on accelerators).
-PEAK_TFLOPS = {
-    # This CI/dev machine: 2 cores of an AMD EPYC Zen 4 at 2.6 GHz; 2 x 256-bit FMA pipes
-    # = 32 fp32 FLOP/cycle/core -> 2 * 2.6e9 * 32 = 166 GFLOP/s.
-    "cpu": 0.166,
-    "NVIDIA H100 80GB HBM3": 989.0,  # bf16 dense, SXM
-    "NVIDIA H200": 989.0,
-    "TPU v4": 275.0,
-    "TPU v5 lite": 197.0,  # v5e
-}
+from timing import PEAK_TFLOPS, time_config  # benchmarks/timing.py
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/vgan.py", "config[:variant]")
 _IMPLS = flags.DEFINE_list("impls", ["fast", "literal"], "conv forms to time")

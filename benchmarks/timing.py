@@ -13,6 +13,18 @@ from jaxvid.models import unet3d
 from jaxvid.trainers import get_trainer
 
 
+# Dense peak FLOP/s used for MFU (float32 on CPU; bf16 dense tensor-core figures on accelerators).
+PEAK_TFLOPS = {
+    # This CI/dev machine: 2 cores of an AMD EPYC Zen 4 at 2.6 GHz; 2 x 256-bit FMA pipes
+    # = 32 fp32 FLOP/cycle/core -> 2 * 2.6e9 * 32 = 166 GFLOP/s.
+    "cpu": 0.166,
+    "NVIDIA H100 80GB HBM3": 989.0,  # bf16 dense, SXM
+    "NVIDIA H200": 989.0,
+    "TPU v4": 275.0,
+    "TPU v5 lite": 197.0,  # v5e
+}
+
+
 def model_step_flops(trainer, state, batch) -> int:
   """Model FLOPs of one GAN iteration (one D step + one G step)."""
   g_vars = {"params": state.g_params, "batch_stats": state.g_batch_stats}

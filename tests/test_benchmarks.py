@@ -22,3 +22,16 @@ def test_conv_flops_follow_the_convention():
   conv_t = 2 * (2 * 2 * 4 * 4) * 64 * 8 * 3  # transposed: per *input* voxel
   assert forward_flops(module, variables, x) == conv + conv_t
   assert gan_step_flops(10, 100) == 3 * 10 + 8 * 100
+
+
+def test_model_table_measures_every_model_kind():
+  from models import measure  # benchmarks/models.py
+  import os
+  from train_test import REPO
+  for name in ("vgan.py", "pose_vae.py", "pose_gan.py", "edn.py"):
+    r = measure(os.path.join(REPO, "configs", name) + ":tiny", 1, False, {})
+    assert r["step_s"] > 0 and r["compile_s"] > 0 and r["peak_gib"] > 0 and r["xla_flops"] > 0
+    assert (r["model_flops"] is not None) == (name in ("vgan.py", "pose_gan.py"))
+  r = measure(os.path.join(REPO, "configs", "vgan.py") + ":tiny", 1, True,
+              {"train.batch_size": "8"})
+  assert "step_s" not in r and r["batch"] == 8

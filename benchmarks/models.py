@@ -1,0 +1,117 @@
+"""One table for every model's train step: compile time, step time, samples/s, FLOPs, MFU, memory.
+
+  python benchmarks/models.py                                   # the default configs (CPU: ~3 min)
+  python benchmarks/models.py --configs=configs/vgan.py:paper,configs/edn.py:paper --compile_only
+
+Batches are zeros of the config's shapes (no dataset is built), so only the step is measured.
+FLOPs: XLA's cost analysis of the compiled step ('xla'), and for the GANs the model FLOPs counted
+from the conv layers (`flops.py`, the MFU convention; XLA counts the zeros of transposed convs).
+MFU = model FLOPs (or XLA's where there is no layer count) / step time / the device's peak
+(PEAK_TFLOPS in timing.py). Memory: XLA's memory analysis of the compiled step, arguments +
+outputs + temporaries - donated aliases = the peak the step needs (on accelerators: of HBM).
+`--compile_only` skips running (paper sizes on a CPU): it reports compile time and memory.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+from absl import app, flags
+
+from jaxvid import config_defaults, parallel
+from jaxvid.trainers import get_trainer
+
+DEFAULTS = ["configs/vgan.py", "configs/pose_vae.py", "configs/pose_gan.py", "configs/edn.py"]
+
+
+def fake_batch(config):
+  d = config.data
+  b, t = config.train.batch_size, d.frames
+  return {"video": jnp.zeros((b, t, d.height, d.width, 3)),
+          "keypoints": jnp.concatenate([jnp.full((b, t, 18, 2), d.height / 2.0),
+                                        jnp.ones((b, t, 18, 1))], -1),
+          "face_box": jnp.tile(jnp.array([0.0, 0.0, 16.0, 16.0]), (b, t, 1))}
+
+
+def model_flops(trainer, state, batch):
+  if trainer.name not in ("vgan", "pose_gan"):
+    return None
+  from timing import model_step_flops  # benchmarks/timing.py
+  return model_step_flops(trainer, state, batch)
+
+
+def measure(spec: str, steps: int, compile_only: bool, overrides: dict) -> dict:
+  config = config_defaults.load(spec)
+  with config.unlocked():
+    for dotted, value in overrides.items():
+      node = config
+      *path, leaf = dotted.split(".")
+      for p in path:
+        node = node[p]
+      node[leaf] = type(node[leaf])(value)
+    if config.model == "edn" and config.edn.stage == 2:
+      config.edn.stage = 1  # stage 2 needs a stage-1 run; its step is measured via stage 1
+  trainer = get_trainer(config)
+  mesh = parallel.make_mesh()
+  repl, sharded = parallel.replicated(mesh), parallel.batch_sharded(mesh)
+  state = jax.jit(trainer.init_state, out_shardings=repl)(jax.random.key(0))
+  batch = jax.device_put(fake_batch(config), sharded)
+  step = jax.jit(trainer.train_step, in_shardings=(repl, sharded), out_shardings=(repl, repl),
+                 donate_argnums=0)
+  t0 = time.perf_counter()
+  compiled = step.lower(state, batch).compile()
+  compile_s = time.perf_counter() - t0
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  mem = compiled.memory_analysis()
+  peak = (mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
+          - mem.alias_size_in_bytes) if mem is not None else float("nan")
+  result = {"config": spec, "batch": config.train.batch_size, "compile_s": compile_s,
+            "xla_flops": float(cost.get("flops", float("nan"))),
+            "model_flops": model_flops(trainer, state, batch), "peak_gib": peak / 2 ** 30,
+            "dtype": config.dtype}
+  if not compile_only:
+    state, metrics = compiled(state, batch)
+    jax.block_until_ready(metrics)
+    times = []
+    for _ in range(steps):
+      t0 = time.perf_counter()
+      state, metrics = compiled(state, batch)
+      jax.block_until_ready((state, metrics))
+      times.append(time.perf_counter() - t0)
+    result["step_s"] = statistics.median(times)
+  return result
+
+
+def main(argv):
+  del argv
+  from timing import PEAK_TFLOPS  # benchmarks/timing.py
+  device = jax.devices()[0]
+  kind = "cpu" if device.platform == "cpu" else device.device_kind
+  peak = flags.FLAGS.peak_tflops or PEAK_TFLOPS.get(kind, float("nan"))
+  overrides = dict(o.split("=", 1) for o in flags.FLAGS.override if o)
+  print(f"device: {device.platform} {device.device_kind} x{jax.device_count()}, peak {peak} "
+        f"TFLOP/s")
+  print(f"{'config':34s} {'batch':>5s} {'dtype':>8s} {'compile_s':>9s} {'step_s':>8s} "
+        f"{'samples/s':>9s} {'GFLOP(xla)':>10s} {'GFLOP(model)':>12s} {'MFU':>6s} {'mem GiB':>8s}")
+  for spec in flags.FLAGS.configs:
+    r = measure(spec, flags.FLAGS.steps, flags.FLAGS.compile_only, overrides)
+    step_s = r.get("step_s")
+    flops = r["model_flops"] or r["xla_flops"]
+    mfu = f"{100 * flops / step_s / 1e12 / peak:5.1f}%" if step_s else "    -"
+    model = f"{r['model_flops'] / 1e9:12.1f}" if r["model_flops"] else f"{'-':>12s}"
+    print(f"{spec:34s} {r['batch']:5d} {r['dtype']:>8s} {r['compile_s']:9.1f} "
+          f"{step_s if step_s else float('nan'):8.3f} "
+          f"{(r['batch'] / step_s) if step_s else float('nan'):9.2f} "
+          f"{r['xla_flops'] / 1e9:10.1f} {model} {mfu} {r['peak_gib']:8.2f}", flush=True)
+
+
+if __name__ == "__main__":
+  flags.DEFINE_list("configs", DEFAULTS, "config[:variant] files")
+  flags.DEFINE_integer("steps", 3, "timed steps (median)")
+  flags.DEFINE_bool("compile_only", False, "compile and analyse only (paper sizes on a CPU)")
+  flags.DEFINE_float("peak_tflops", 0.0, "override the device peak")
+  flags.DEFINE_multi_string("override", [], "dotted config override, e.g. train.batch_size=4")
+  app.run(main)
