@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from jaxvid import train
-from jaxvid.data import pipeline
-from train_test import REPO, load_config, load_final_state, read_metrics
+from train_test import REPO, load_config, load_final_state, poison_batches, read_metrics
 
 
 def _start(workdir, data_dir, *extra):
@@ -85,23 +84,7 @@ def test_sigkill_at_several_points_resumes_to_identical_parameters(tmp_path):
 
 
 def test_skip_mode_drops_the_nonfinite_update_and_goes_on(tmp_path, monkeypatch):
-  make = pipeline.make_train_iterator
-
-  class Poisoned:
-    def __init__(self, inner):
-      self.inner, self.count = inner, 0
-
-    def __next__(self):
-      batch = {k: np.array(v) for k, v in next(self.inner).items()}
-      self.count += 1
-      if self.count == 3:
-        batch["video"][0, 0, 0, 0, 0] = np.nan
-      return batch
-
-    def __getattr__(self, name):
-      return getattr(self.inner, name)
-
-  monkeypatch.setattr(pipeline, "make_train_iterator", lambda *a, **k: Poisoned(make(*a, **k)))
+  poison_batches(monkeypatch, 3, 3)
   config = load_config(train__on_nonfinite="skip")
   train.train_and_evaluate(config, str(tmp_path))
   rows = read_metrics(tmp_path)

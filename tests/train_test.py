@@ -116,19 +116,18 @@ def test_checkpoint_of_another_architecture_is_a_clear_error(tmp_path):
   checkpointer.close()
 
 
-def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+def poison_batches(monkeypatch, first: int, last: int | None = None) -> None:
+  """Make the training iterator put a NaN in the video of batches first..last (1-based)."""
   make = pipeline.make_train_iterator
 
   class Poisoned:
-    """The real iterator, except that from the third batch on a NaN is in the video."""
-
     def __init__(self, inner):
       self.inner, self.count = inner, 0
 
     def __next__(self):
       batch = {k: np.array(v) for k, v in next(self.inner).items()}
       self.count += 1
-      if self.count >= 3:
+      if first <= self.count and (last is None or self.count <= last):
         batch["video"][0, 0, 0, 0, 0] = np.nan
       return batch
 
@@ -136,6 +135,10 @@ def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path, monkeypatch
       return getattr(self.inner, name)
 
   monkeypatch.setattr(pipeline, "make_train_iterator", lambda *a, **k: Poisoned(make(*a, **k)))
+
+
+def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+  poison_batches(monkeypatch, 3)
   with pytest.raises(DivergenceError, match="at step 3"):
     train.train_and_evaluate(load_config(), str(tmp_path))
   steps = sorted(int(d) for d in os.listdir(tmp_path / "checkpoints") if d.isdigit())
