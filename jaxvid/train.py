@@ -212,10 +212,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
   if is_main:
     ckpt_lib.dump_config(os.path.join(workdir, "config.json"), config)
 
-  skip_nonfinite = config.train.get("on_nonfinite", "stop") == "skip"
-  if config.train.get("on_nonfinite", "stop") not in ("stop", "skip"):
-    raise UserError(f"config.train.on_nonfinite must be 'stop' or 'skip', got "
-                    f"{config.train.on_nonfinite!r}")
+  on_nonfinite = config.train.get("on_nonfinite", "stop")
+  if on_nonfinite not in ("stop", "skip"):
+    raise UserError(f"config.train.on_nonfinite must be 'stop' or 'skip', got {on_nonfinite!r}")
+  skip_nonfinite = on_nonfinite == "skip"
   train_step = _skipping(trainer.train_step) if skip_nonfinite else trainer.train_step
   step_fn = jax.jit(train_step, in_shardings=(repl, batch_sharding),
                     out_shardings=(repl, repl), donate_argnums=0)

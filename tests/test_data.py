@@ -354,3 +354,20 @@ def test_grain_worker_processes_read_the_tfds_source(tmp_path):
   in_process = pipeline.make_train_iterator(config)
   for _ in range(3):
     np.testing.assert_array_equal(next(with_workers)["video"], next(in_process)["video"])
+
+
+def test_subject_filter_reads_the_ids_once_and_keeps_them_beside_the_dataset(tmp_path):
+  config = ml_collections.ConfigDict({"data": {
+      "name": "synthetic_dancer", "data_dir": str(tmp_path), "frames": 2, "height": 16,
+      "width": 16, "num_clips": 8, "num_test": 2, "seed": 0, "subject": 1}})
+  source = pipeline.data_source(config, "train")
+  assert len(source) == 2 and all(int(source[i]["subject_id"]) == 1 for i in range(2))
+  builder = pipeline.prepare(config.data)
+  import json
+  import os
+  cache = os.path.join(builder.data_dir, "subject_ids-train.json")
+  ids = json.load(open(cache))
+  full = builder.as_data_source(split="train")
+  assert ids == [int(full[i]["subject_id"]) for i in range(len(full))]
+  json.dump([1 - s % 2 for s in ids], open(cache, "w"))  # the cache, not the records, is read
+  assert len(pipeline.data_source(config, "train")) == sum(1 - s % 2 == 1 for s in ids)

@@ -9,6 +9,7 @@ run sees exactly the batches an uninterrupted run would have seen.
 """
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -137,12 +138,9 @@ class GrainIterator:
 class SubjectSource:
   """The records of one subject (`subject_id` field) of a data source, in their order."""
 
-  def __init__(self, source, subject: int):
-    if len(source) and "subject_id" not in source[0]:
-      raise UserError(f"config.data.subject={subject} needs a dataset with subject ids "
-                      f"(synthetic_dancer)")
+  def __init__(self, source, subject: int, subject_ids: list[int]):
     self._source = source
-    self._indices = [i for i in range(len(source)) if int(source[i]["subject_id"]) == subject]
+    self._indices = [i for i, s in enumerate(subject_ids) if s == subject]
 
   def __len__(self) -> int:
     return len(self._indices)
@@ -151,11 +149,37 @@ class SubjectSource:
     return self._source[self._indices[index]]
 
 
+def _subject_ids(builder, split: str, source, subject: int) -> list[int]:
+  """Every record's subject id. Reading them means decoding whole records (videos), so they
+  are read once per built dataset and kept beside it (datasets never change once built)."""
+  path = os.path.join(builder.data_dir, f"subject_ids-{split}.json")
+  if os.path.exists(path):
+    with open(path) as f:
+      ids = json.load(f)
+    if len(ids) == len(source):
+      return ids
+  if len(source) and "subject_id" not in source[0]:
+    raise UserError(f"config.data.subject={subject} needs a dataset with subject ids "
+                    f"(synthetic_dancer)")
+  ids = [int(source[i]["subject_id"]) for i in range(len(source))]
+  tmp = f"{path}.tmp{os.getpid()}"
+  try:
+    with open(tmp, "w") as f:
+      json.dump(ids, f)
+    os.replace(tmp, path)  # atomic: other hosts or readers never see a partial file
+  except OSError:  # a read-only dataset directory: just do not cache
+    pass
+  return ids
+
+
 def data_source(config, split: str):
   """The split's records, only those of config.data.subject when it is >= 0."""
-  source = prepare(config.data).as_data_source(split=split)
+  builder = prepare(config.data)
+  source = builder.as_data_source(split=split)
   subject = config.data.get("subject", -1)
-  return SubjectSource(source, subject) if subject >= 0 else source
+  if subject < 0:
+    return source
+  return SubjectSource(source, subject, _subject_ids(builder, split, source, subject))
 
 
 def make_train_iterator(config, process_index: int = 0, process_count: int = 1) -> GrainIterator:

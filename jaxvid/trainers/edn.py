@@ -151,10 +151,14 @@ class EDNTrainer:
     size = self.config.edn.face_size
     x_f, corners = crop_faces(pose_frame, boxes, size)
     g_f, _ = crop_faces(generated_frame, boxes, size)
-    residual = self.face_generator.apply({"params": face_g_params},
-                                         jnp.concatenate([x_f, g_f], -1)).astype(jnp.float32)
-    face = g_f + residual
+    face = self.face_from_crops(face_g_params, x_f, g_f)
     return paste_faces(generated_frame, face, corners), (x_f, g_f, face), corners
+
+  def face_from_crops(self, face_g_params, pose_crop, generated_crop):
+    """face = G(x)_F + r, r = G_f(x_F, G(x)_F)."""
+    residual = self.face_generator.apply({"params": face_g_params},
+                                         jnp.concatenate([pose_crop, generated_crop], -1))
+    return generated_crop + residual.astype(jnp.float32)
 
   def _perceptual(self, generated, target):
     feats = lambda x: self.vgg.apply({"params": self.vgg_params}, x)
@@ -274,12 +278,8 @@ class EDNTrainer:
     g_f, _ = crop_faces(g_cur, p["box"], size)
     y_f, _ = crop_faces(p["y_cur"], p["box"], size)
 
-    def refine(fg_params):
-      residual = self.face_generator.apply({"params": fg_params},
-                                           jnp.concatenate([x_f, g_f], -1)).astype(jnp.float32)
-      return g_f + residual
-
-    face, fg_vjp = jax.vjp(refine, state.face_g_params)
+    face, fg_vjp = jax.vjp(lambda params: self.face_from_crops(params, x_f, g_f),
+                           state.face_g_params)
     disc = lambda params, y: self.face_discriminator.apply({"params": params},
                                                            jnp.concatenate([x_f, y], -1))
 
