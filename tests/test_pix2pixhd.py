@@ -73,6 +73,36 @@ def test_transposed_conv_doubles_the_size_like_torch_output_padding():
   np.testing.assert_allclose(y, canvas[:, 1:7, 1:9], atol=1e-5)
 
 
+def test_transposed_conv_and_its_gradients_equal_the_dilated_conv():
+  """The phase-split form is the dilated conv of the docstring, values and gradients."""
+  x = jax.random.normal(jax.random.key(0), (2, 3, 4, 6))
+  kernel = jax.random.normal(jax.random.key(1), (3, 3, 6, 5))
+
+  def dilated(x, kernel):
+    return jax.lax.conv_general_dilated(x, kernel, (1, 1), ((1, 2), (1, 2)), lhs_dilation=(2, 2),
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+  np.testing.assert_allclose(pix2pixhd.conv_transpose_3x3_s2(x, kernel), dilated(x, kernel),
+                             atol=1e-5)
+  loss = lambda f: lambda x, k: jnp.sum(jnp.sin(f(x, k)))
+  for ours, ref in zip(jax.grad(loss(pix2pixhd.conv_transpose_3x3_s2), (0, 1))(x, kernel),
+                       jax.grad(loss(dilated), (0, 1))(x, kernel)):
+    np.testing.assert_allclose(ours, ref, atol=1e-4)
+
+
+@pytest.mark.parametrize("stride,padding", [(2, 2), (1, 2), (1, 0)])
+def test_conv_with_gemm_kernel_gradient_equals_the_plain_conv(stride, padding):
+  x = jax.random.normal(jax.random.key(0), (2, 9, 11, 5))
+  kernel = jax.random.normal(jax.random.key(1), (4, 4, 5, 7))
+  plain = lambda x, k: pix2pixhd._conv_nhwc(x, k, stride, padding)
+  gemm = lambda x, k: pix2pixhd.conv_gemm_weight_grad(x, k, stride, padding)
+  np.testing.assert_allclose(gemm(x, kernel), plain(x, kernel), atol=1e-5)
+  loss = lambda f: lambda x, k: jnp.sum(jnp.sin(f(x, k)))
+  for ours, ref in zip(jax.grad(loss(gemm), (0, 1))(x, kernel),
+                       jax.grad(loss(plain), (0, 1))(x, kernel)):
+    np.testing.assert_allclose(ours, ref, atol=1e-4)
+
+
 def test_avg_pool_excludes_padding_from_the_mean():
   x = jnp.arange(16.0).reshape(1, 4, 4, 1)
   y = np.asarray(pix2pixhd.avg_pool_3x3_s2(x))[0, ..., 0]

@@ -80,3 +80,13 @@ def test_missing_and_mismatched_weights_are_clear_errors(tmp_path):
     vgg.load_vgg19(str(bad))
   with pytest.raises(UserError, match="vgg16_lpips"):
     vgg.load_backbone("resnet", "")
+
+
+def test_max_pool_2x2_equals_flax_max_pool_with_gradients():
+  import flax.linen as nn
+  from jaxvid.models.vgg import max_pool_2x2
+  x = jax.random.normal(jax.random.key(0), (2, 9, 7, 3))  # odd sizes: floored like Torch
+  ref = lambda x: nn.max_pool(x, (2, 2), (2, 2))
+  np.testing.assert_array_equal(max_pool_2x2(x), ref(x))
+  loss = lambda f: lambda x: jnp.sum(jnp.sin(f(x)))
+  np.testing.assert_allclose(jax.grad(loss(max_pool_2x2))(x), jax.grad(loss(ref))(x))

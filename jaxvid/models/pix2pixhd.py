@@ -23,6 +23,8 @@ effect on the parameter count).
 """
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -57,10 +59,83 @@ class ConvT3x3(nn.Module):
     kernel = self.param("kernel", _INIT, (3, 3, x.shape[-1], self.features), jnp.float32)
     bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
     dtype = self.dtype or x.dtype
-    # Transposed conv = conv of the 2x-dilated input, padded (k - 1 - p, k - 1 - p + out_pad).
-    y = jax.lax.conv_general_dilated(
-        x.astype(dtype), kernel.astype(dtype), (1, 1), ((1, 2), (1, 2)), lhs_dilation=(2, 2),
-        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return conv_transpose_3x3_s2(x.astype(dtype), kernel.astype(dtype)) + bias.astype(dtype)
+
+
+def conv_transpose_3x3_s2(x, kernel):
+  """The conv of the 2x-dilated input padded (1, 2) with `kernel`, split by output phase.
+
+  Output row 2m reads input row m through kernel row 1; row 2m + 1 reads rows m and m + 1
+  through kernel rows 0 and 2 (likewise for columns). So each of the 4 output phases is a
+  stride-1 conv of the undilated input with a 1x1, 1x2, 2x1 or 2x2 slice of the kernel, and
+  the phases interleave into the output: no multiplications by the dilation's zeros, and
+  gradients that are stride-1 convs (XLA:CPU runs the dilated form's gradients slowly).
+  """
+  taps = {0: jnp.array([1]), 1: jnp.array([0, 2])}
+  phases = []
+  for rh in (0, 1):
+    row = []
+    for rw in (0, 1):
+      sub = jnp.take(jnp.take(kernel, taps[rh], axis=0), taps[rw], axis=1)
+      padded = jnp.pad(x, ((0, 0), (0, rh), (0, rw), (0, 0)))
+      row.append(jax.lax.conv_general_dilated(padded, sub, (1, 1), "VALID",
+                                              dimension_numbers=("NHWC", "HWIO", "NHWC")))
+    phases.append(jnp.stack(row, axis=3))  # (B, H, W, rw, C)
+  y = jnp.stack(phases, axis=2)  # (B, H, rh, W, rw, C)
+  b, h, _, w, _, c = y.shape
+  return y.reshape(b, 2 * h, 2 * w, c)
+
+
+def _conv_nhwc(x, kernel, stride: int, padding: int):
+  return jax.lax.conv_general_dilated(x, kernel, (stride, stride), [(padding, padding)] * 2,
+                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def conv_gemm_weight_grad(x, kernel, stride: int, padding: int):
+  """A Torch Conv2d whose kernel gradient is an im2col GEMM.
+
+  Same forward and input gradient as the plain conv; XLA:CPU computes the kernel gradient of the
+  discriminator's 4x4 convs as a generic convolution ~10x slower than this GEMM.
+  """
+  return _conv_nhwc(x, kernel, stride, padding)
+
+
+def _conv_forward(x, kernel, stride, padding):
+  return _conv_nhwc(x, kernel, stride, padding), (x, kernel)
+
+
+def _conv_backward(stride, padding, residuals, g):
+  x, kernel = residuals
+  _, input_vjp = jax.vjp(lambda z: _conv_nhwc(z, kernel, stride, padding), x)
+  kh, kw, c_in, c_out = kernel.shape
+  _, ho, wo, _ = g.shape
+  xp = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+  patches = jnp.stack([xp[:, i:i + stride * (ho - 1) + 1:stride, j:j + stride * (wo - 1) + 1:stride]
+                       for i in range(kh) for j in range(kw)], axis=3)  # (B, Ho, Wo, taps, C)
+  patches = patches.reshape(-1, kh * kw * c_in)
+  grad_kernel = jax.lax.dot_general(patches, g.reshape(-1, c_out), (((0,), (0,)), ((), ())))
+  return input_vjp(g)[0], grad_kernel.reshape(kernel.shape).astype(kernel.dtype)
+
+
+conv_gemm_weight_grad.defvjp(_conv_forward, _conv_backward)
+
+
+class Conv(nn.Module):
+  """nn.Conv's parameters (and auto-name Conv_k) with `conv_gemm_weight_grad` inside."""
+  features: int
+  kernel_size: int
+  stride: int = 1
+  padding: int = 0
+  dtype: jnp.dtype | None = None
+
+  @nn.compact
+  def __call__(self, x):
+    k = self.kernel_size
+    kernel = self.param("kernel", _INIT, (k, k, x.shape[-1], self.features), jnp.float32)
+    bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
+    dtype = self.dtype or x.dtype
+    y = conv_gemm_weight_grad(x.astype(dtype), kernel.astype(dtype), self.stride, self.padding)
     return y + bias.astype(dtype)
 
 
@@ -142,15 +217,15 @@ class NLayerDiscriminator(nn.Module):
   @nn.compact
   def __call__(self, x) -> list[jax.Array]:
     features = []
-    x = nn.leaky_relu(_conv(self.ndf, 4, 2, 2, self.dtype)(x), 0.2)
+    x = nn.leaky_relu(Conv(self.ndf, 4, 2, 2, self.dtype)(x), 0.2)
     features.append(x)
     nf = self.ndf
     for n in range(1, self.n_layers + 1):
       nf = min(nf * 2, 512)
       stride = 2 if n < self.n_layers else 1
-      x = nn.leaky_relu(instance_norm()(_conv(nf, 4, stride, 2, self.dtype)(x)), 0.2)
+      x = nn.leaky_relu(instance_norm()(Conv(nf, 4, stride, 2, self.dtype)(x)), 0.2)
       features.append(x)
-    features.append(_conv(1, 4, 1, 2, self.dtype)(x).astype(jnp.float32))
+    features.append(Conv(1, 4, 1, 2, self.dtype)(x).astype(jnp.float32))
     return features
 
 

@@ -35,6 +35,15 @@ def num_convs(backbone: str) -> int:
   return sum(BLOCKS[backbone])
 
 
+def max_pool_2x2(x):
+  """Torch MaxPool2d(2, 2) (odd sizes floored) as a reshape + max. Same values as a strided
+  reduce_window; its gradient is an elementwise mask, where XLA:CPU lowers reduce_window's
+  gradient through a slow index-tracking reduce_window (a quarter of EDN's CPU step)."""
+  b, h, w, c = x.shape
+  x = x[:, :h - h % 2, :w - w % 2]
+  return x.reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
 class VGGFeatures(nn.Module):
   backbone: str = "vgg16_lpips"
   taps: str = "first"  # 'first': relu{k}_1 (perceptual loss); 'last': each block's last ReLU (LPIPS)
@@ -48,7 +57,7 @@ class VGGFeatures(nn.Module):
     features, index = [], 0
     for block, (convs, width) in enumerate(zip(BLOCKS[self.backbone], WIDTHS)):
       if block:
-        x = nn.max_pool(x, (2, 2), (2, 2))
+        x = max_pool_2x2(x)
       for c in range(convs):
         x = nn.relu(nn.Conv(width, (3, 3), padding=1, dtype=self.dtype, name=f"conv{index}")(x))
         if (c == 0 and self.taps == "first") or (c == convs - 1 and self.taps == "last"):
