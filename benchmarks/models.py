@@ -7,7 +7,7 @@ Batches are zeros of the config's shapes (no dataset is built), so only the step
 FLOPs: XLA's cost analysis of the compiled step ('xla'), and for the GANs the model FLOPs counted
 from the conv layers (`flops.py`, the MFU convention; XLA counts the zeros of transposed convs).
 MFU = model FLOPs (or XLA's where there is no layer count) / step time / the device's peak
-(PEAK_TFLOPS in timing.py). Memory: XLA's memory analysis of the compiled step, arguments +
+(`device_peak_tflops` in timing.py: on a CPU from its cores, clock and ISA). Memory: XLA's memory analysis of the compiled step, arguments +
 outputs + temporaries - donated aliases = the peak the step needs (on accelerators: of HBM).
 `--compile_only` skips running (paper sizes on a CPU): it reports compile time and memory.
 """
@@ -87,13 +87,13 @@ def measure(spec: str, steps: int, compile_only: bool, overrides: dict) -> dict:
 
 def main(argv):
   del argv
-  from timing import PEAK_TFLOPS  # benchmarks/timing.py
+  from timing import device_peak_tflops  # benchmarks/timing.py
   device = jax.devices()[0]
-  kind = "cpu" if device.platform == "cpu" else device.device_kind
-  peak = flags.FLAGS.peak_tflops or PEAK_TFLOPS.get(kind, float("nan"))
   overrides = dict(o.split("=", 1) for o in flags.FLAGS.override if o)
-  print(f"device: {device.platform} {device.device_kind} x{jax.device_count()}, peak {peak} "
-        f"TFLOP/s")
+  dtype = overrides.get("dtype", "float32")
+  peak, source = device_peak_tflops(dtype, flags.FLAGS.peak_tflops)
+  print(f"device: {device.platform} {device.device_kind} x{jax.device_count()}, peak {peak:.3f} "
+        f"TFLOP/s {dtype} = {source}")
   print(f"{'config':34s} {'batch':>5s} {'dtype':>8s} {'compile_s':>9s} {'step_s':>8s} "
         f"{'samples/s':>9s} {'GFLOP(xla)':>10s} {'GFLOP(model)':>12s} {'MFU':>6s} {'mem GiB':>8s}")
   for spec in flags.FLAGS.configs:

@@ -11,6 +11,8 @@
   stacked pair, GAN + feature matching + VGG16 perceptual loss on both frames), vs jaxvid's EDN
   stage-1 step at the same sizes.
 Batches are random tensors of the config's shapes; median of --steps after one warm-up step.
+Each dtype in --dtypes: float32 on both sides, and bfloat16 = jaxvid's `config.dtype` (bf16
+compute, float32 parameters) vs PyTorch's `torch.autocast("cpu", torch.bfloat16)`.
 Prints step times and the PyTorch / JAX ratio (> 1: jaxvid is faster).
 """
 from __future__ import annotations
@@ -149,7 +151,6 @@ def main(argv):
   from jaxvid import config_defaults
   from models import measure  # benchmarks/models.py
   torch.set_num_threads(flags.FLAGS.threads)
-  rows = []
   for label, spec, make in (("VGAN", flags.FLAGS.vgan, torch_vgan),
                             ("EDN stage 1", flags.FLAGS.edn, torch_edn)):
     if not spec:
@@ -159,11 +160,19 @@ def main(argv):
     if flags.FLAGS.batch_size:
       config.train.batch_size = flags.FLAGS.batch_size
       overrides["train.batch_size"] = str(flags.FLAGS.batch_size)
-    jax_s = measure(spec, flags.FLAGS.steps, False, overrides)["step_s"]
-    torch_s = _median_time(make(config), flags.FLAGS.steps)
-    rows.append((label, spec, config.train.batch_size, jax_s, torch_s))
-    print(f"{label:12s} {spec:28s} batch {config.train.batch_size:3d}  jax {jax_s:8.3f} s  "
-          f"pytorch {torch_s:8.3f} s  pytorch/jax {torch_s / jax_s:5.2f}x", flush=True)
+    torch_step = make(config)
+    for dtype in flags.FLAGS.dtypes:
+      jax_s = measure(spec, flags.FLAGS.steps, False, {**overrides, "dtype": dtype})["step_s"]
+      if dtype == "bfloat16":  # PyTorch's mixed precision: autocast, float32 parameters
+        def step(torch_step=torch_step):
+          with torch.autocast("cpu", dtype=torch.bfloat16):
+            torch_step()
+      else:
+        step = torch_step
+      torch_s = _median_time(step, flags.FLAGS.steps)
+      print(f"{label:12s} {spec:28s} batch {config.train.batch_size:3d} {dtype:9s} "
+            f"jax {jax_s:8.3f} s  pytorch {torch_s:8.3f} s  pytorch/jax {torch_s / jax_s:5.2f}x",
+            flush=True)
 
 
 if __name__ == "__main__":
@@ -172,4 +181,6 @@ if __name__ == "__main__":
   flags.DEFINE_integer("steps", 3, "timed iterations (median)")
   flags.DEFINE_integer("threads", 2, "PyTorch intra-op threads (this machine: 2 cores)")
   flags.DEFINE_integer("batch_size", 0, "override both models' batch size (0: the config's)")
+  flags.DEFINE_list("dtypes", ["float32", "bfloat16"],
+                    "compute dtypes (bfloat16: jaxvid's config.dtype vs PyTorch autocast)")
   app.run(main)

@@ -6,7 +6,7 @@
 
 Prints compile time, the median of `--steps` timed steps (after one warm-up), samples/s,
 model FLOPs per step (benchmarks/flops.py: the same count for every conv form), achieved FLOP/s, MFU against --peak_tflops (default:
-a table by device kind, see PEAK_TFLOPS), and the literal/fast ratio.
+`device_peak_tflops`: on a CPU its cores x clock x ISA FLOP/cycle), and the literal/fast ratio.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import jax
 from absl import app, flags
 from ml_collections import config_flags
 
-from timing import PEAK_TFLOPS, time_config  # benchmarks/timing.py
+from timing import device_peak_tflops, time_config  # benchmarks/timing.py
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/vgan.py", "config[:variant]")
 _IMPLS = flags.DEFINE_list("impls", ["fast", "literal"], "conv forms to time")
@@ -22,21 +22,13 @@ _STEPS = flags.DEFINE_integer("steps", 5, "timed steps (median reported)")
 _PEAK = flags.DEFINE_float("peak_tflops", 0.0, "override the device peak (TFLOP/s)")
 
 
-def peak_tflops() -> float:
-  if _PEAK.value:
-    return _PEAK.value
-  device = jax.devices()[0]
-  kind = "cpu" if device.platform == "cpu" else device.device_kind
-  return PEAK_TFLOPS.get(kind, float("nan"))
-
-
 def main(argv):
   del argv
   config = _CONFIG.value
-  peak = peak_tflops()
+  peak, source = device_peak_tflops(config.dtype, _PEAK.value)
   device = jax.devices()[0]
   print(f"device: {device.platform} {device.device_kind} x{jax.device_count()}  "
-        f"peak {peak} TFLOP/s  batch {config.train.batch_size}  clip "
+        f"peak {peak:.3f} TFLOP/s = {source}  batch {config.train.batch_size}  clip "
         f"{config.data.frames}x{config.data.height}x{config.data.width}  dtype {config.dtype}")
   print(f"{'impl':8s} {'compile_s':>9s} {'step_s':>8s} {'samples/s':>9s} {'GFLOP/step':>10s} "
         f"{'TFLOP/s':>8s} {'MFU':>6s}")

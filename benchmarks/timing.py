@@ -13,16 +13,62 @@ from jaxvid.models import unet3d
 from jaxvid.trainers import get_trainer
 
 
-# Dense peak FLOP/s used for MFU (float32 on CPU; bf16 dense tensor-core figures on accelerators).
-PEAK_TFLOPS = {
-    # This CI/dev machine: 2 cores of an AMD EPYC Zen 4 at 2.6 GHz; 2 x 256-bit FMA pipes
-    # = 32 fp32 FLOP/cycle/core -> 2 * 2.6e9 * 32 = 166 GFLOP/s.
-    "cpu": 0.166,
-    "NVIDIA H100 80GB HBM3": 989.0,  # bf16 dense, SXM
+# Dense bf16 peak FLOP/s of accelerators (tensor cores / MXUs), used for MFU.
+ACCELERATOR_PEAK_TFLOPS = {
+    "NVIDIA H100 80GB HBM3": 989.0,  # SXM
     "NVIDIA H200": 989.0,
     "TPU v4": 275.0,
     "TPU v5 lite": 197.0,  # v5e
 }
+
+
+def cpu_flops_per_cycle(flags: set, vendor: str, dtype: str) -> int:
+  """Peak FLOP per cycle per core from the ISA (FMA = 2 FLOP).
+
+  float32: AVX-512 on Intel server cores = 2 x 512-bit FMA units = 64; AVX-512 on AMD Zen 4 and
+  AVX2 + FMA = 2 x 256-bit FMA = 32; otherwise 8 (SSE). bfloat16: Intel AMX = 1024 (the TMUL
+  unit's 1024 bf16 FLOP/cycle); AVX512_BF16 without AMX = 2 x the float32 rate; otherwise float32.
+  """
+  if "avx512f" in flags:
+    fp32 = 64 if vendor == "GenuineIntel" else 32
+  elif "avx2" in flags and "fma" in flags:
+    fp32 = 32
+  else:
+    fp32 = 8
+  if dtype == "bfloat16":
+    if "amx_bf16" in flags:
+      return 1024
+    if "avx512_bf16" in flags:
+      return 2 * fp32
+  return fp32
+
+
+def cpu_peak_tflops(dtype: str = "float32") -> tuple[float, str]:
+  """This CPU's peak from /proc/cpuinfo: usable cores x clock x FLOP/cycle (and how it was got)."""
+  import os
+  try:
+    with open("/proc/cpuinfo") as f:
+      info = f.read()
+  except OSError:
+    return float("nan"), "no /proc/cpuinfo: pass --peak_tflops"
+  field = lambda name: next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                             if line.startswith(name)), "")
+  cores = len(os.sched_getaffinity(0))
+  ghz = float(field("cpu MHz") or "nan") / 1e3
+  per_cycle = cpu_flops_per_cycle(set(field("flags").split()), field("vendor_id"), dtype)
+  peak = cores * ghz * per_cycle / 1e3
+  return peak, f"{cores} cores x {ghz:.2f} GHz x {per_cycle} {dtype} FLOP/cycle ({field('model name')})"
+
+
+def device_peak_tflops(dtype: str = "float32", override: float = 0.0) -> tuple[float, str]:
+  """(peak TFLOP/s, where it comes from) for MFU on the default device."""
+  if override:
+    return override, "--peak_tflops"
+  device = jax.devices()[0]
+  if device.platform == "cpu":
+    return cpu_peak_tflops(dtype)
+  peak = ACCELERATOR_PEAK_TFLOPS.get(device.device_kind, float("nan"))
+  return peak, f"{device.device_kind} dense bf16 (ACCELERATOR_PEAK_TFLOPS)"
 
 
 def model_step_flops(trainer, state, batch) -> int:

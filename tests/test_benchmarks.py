@@ -35,3 +35,17 @@ def test_model_table_measures_every_model_kind():
   r = measure(os.path.join(REPO, "configs", "vgan.py") + ":tiny", 1, True,
               {"train.batch_size": "8"})
   assert "step_s" not in r and r["batch"] == 8
+
+
+def test_cpu_peak_follows_the_isa():
+  from timing import cpu_flops_per_cycle, cpu_peak_tflops
+  intel = {"avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16"}
+  assert cpu_flops_per_cycle(intel, "GenuineIntel", "float32") == 64
+  assert cpu_flops_per_cycle(intel, "GenuineIntel", "bfloat16") == 1024
+  zen4 = {"avx2", "fma", "avx512f", "avx512_bf16"}
+  assert cpu_flops_per_cycle(zen4, "AuthenticAMD", "float32") == 32
+  assert cpu_flops_per_cycle(zen4, "AuthenticAMD", "bfloat16") == 64
+  assert cpu_flops_per_cycle({"avx2", "fma"}, "AuthenticAMD", "bfloat16") == 32
+  assert cpu_flops_per_cycle(set(), "", "float32") == 8
+  peak, source = cpu_peak_tflops("float32")
+  assert 0.001 < peak < 100 and "cores" in source  # this machine, whatever it is
