@@ -1,6 +1,7 @@
 """Timing of one model's jitted train step, shared by the benchmark scripts (no flags here)."""
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
@@ -45,7 +46,6 @@ def cpu_flops_per_cycle(flags: set, vendor: str, dtype: str) -> int:
 
 def cpu_peak_tflops(dtype: str = "float32") -> tuple[float, str]:
   """This CPU's peak from /proc/cpuinfo: usable cores x clock x FLOP/cycle (and how it was got)."""
-  import os
   try:
     with open("/proc/cpuinfo") as f:
       info = f.read()

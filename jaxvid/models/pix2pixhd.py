@@ -78,8 +78,7 @@ def conv_transpose_3x3_s2(x, kernel):
     for rw in (0, 1):
       sub = jnp.take(jnp.take(kernel, taps[rh], axis=0), taps[rw], axis=1)
       padded = jnp.pad(x, ((0, 0), (0, rh), (0, rw), (0, 0)))
-      row.append(jax.lax.conv_general_dilated(padded, sub, (1, 1), "VALID",
-                                              dimension_numbers=("NHWC", "HWIO", "NHWC")))
+      row.append(_conv_nhwc(padded, sub, stride=1, padding=0))
     phases.append(jnp.stack(row, axis=3))  # (B, H, W, rw, C)
   y = jnp.stack(phases, axis=2)  # (B, H, rh, W, rw, C)
   b, h, _, w, _, c = y.shape
