@@ -1,13 +1,29 @@
-"""Pose forecast error of a trained pose-VAE against the zero- and constant-velocity baselines.
+"""Pose forecast of a trained pose-VAE: diversity, modes and error against velocity baselines.
 
-  python benchmarks/pose_forecast.py --config=configs/pose_vae.py --workdir=runs/pose_vae
+  python benchmarks/pose_forecast.py --config=configs/pose_vae.py:branching \
+      --workdir=runs/pose_vae_branching --json=runs/pose_forecast.json
 
-On the held-out (test) clips of the config's dataset, every window of past + future + 1 frames
-is forecast `--samples` times with z from the prior. Error = mean L2 distance in pixels between
-predicted and true joints over the future steps; for the VAE both the best of N samples (the
-paper's protocol for multimodal futures) and the mean over the N samples are reported.
+On the held-out (test) clips of the config's dataset, each window is rolled out free-running
+(poses integrated from the decoded velocities). Error = mean L2 in pixels between predicted and
+true joints over the future steps. Rows (the JSON has exactly these keys):
+
+  best_of_n_px / mean_of_n_px   N futures with z from the prior: the best one, and their mean
+                                (err_prior_px is the same mean)
+  constant_velocity_px / zero_velocity_px   the baselines
+  err_posterior_px              z from Q given the true future; err_zero_z_px: z = 0
+  active_units                  latent units whose KL(Q || prior), averaged over clips, > 0.01 nat
+  mode_hit_rate                 (branching dancer) fraction of clips where every true move is the
+                                nearest move of at least one of the N samples
+  mode_freq_max_abs_dev         (branching dancer) largest gap between the fraction of samples
+                                nearest a move and the fraction of clips that make it
+
+Error rows carry a bootstrap 95 % interval over clips in the printed table. `--figure` (default
+WORKDIR/pose_forecast.gif) writes, for a few clips, every move's true future beside the samples.
 """
 from __future__ import annotations
+
+import json
+import os
 
 import jax
 import jax.numpy as jnp
@@ -16,18 +32,145 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from jaxvid import checkpoint as ckpt_lib
-from jaxvid.data import pipeline
-from jaxvid.models.pose_vae import PoseVAE
+from jaxvid import visualize
+from jaxvid.data import pipeline, synthetic_dancer
+from jaxvid.poses.render import render_skeleton
 from jaxvid.trainers import get_trainer
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/pose_vae.py", "config[:variant]")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/pose_vae", "training workdir with checkpoints")
 _SAMPLES = flags.DEFINE_integer("samples", 10, "futures sampled per window (N)")
+_JSON = flags.DEFINE_string("json", None, "write the results here")
+_FIGURE = flags.DEFINE_string("figure", None, "figure path (.gif/.mp4; default "
+                              "WORKDIR/pose_forecast.gif; 'none' to skip)")
+_FIGURE_CLIPS = flags.DEFINE_integer("figure_clips", 4, "clips in the figure")
+_BATCH = 64
+ACTIVE_KL_NATS = 0.01
 
 
 def joint_error(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
   """Mean L2 over future steps and joints: (..., T, J, 2) -> (...)."""
   return np.linalg.norm(pred - truth, axis=-1).mean(axis=(-1, -2))
+
+
+def bootstrap_interval(values: np.ndarray, reps: int = 1000, seed: int = 0) -> tuple[float, float]:
+  """95 % bootstrap interval of the mean over clips."""
+  rng = np.random.default_rng(seed)
+  values = np.asarray(values, np.float64)
+  means = values[rng.integers(0, len(values), (reps, len(values)))].mean(axis=1)
+  return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def mode_statistics(samples: np.ndarray, branches: np.ndarray, modes: np.ndarray) -> dict:
+  """samples (C, N, T, J, 2), branches (C, K, T, J, 2) every move's true future, modes (C,) the
+  move each clip makes -> mode_hit_rate, mode_freq_max_abs_dev, the sampled frequencies."""
+  num_modes = branches.shape[1]
+  distance = joint_error(samples[:, :, None], branches[:, None])  # (C, N, K)
+  nearest = distance.argmin(-1)  # (C, N)
+  hit = np.all([(nearest == k).any(axis=1) for k in range(num_modes)], axis=0)
+  sampled = np.bincount(nearest.ravel(), minlength=num_modes) / nearest.size
+  true = np.bincount(modes, minlength=num_modes) / len(modes)
+  return {"mode_hit_rate": float(hit.mean()),
+          "mode_freq_max_abs_dev": float(np.abs(sampled - true).max()),
+          "sampled_mode_freq": sampled.tolist(), "true_mode_freq": true.tolist()}
+
+
+def evaluate(trainer, state, clips: dict, num_samples: int, seed: int = 1) -> tuple[dict, dict]:
+  """(results, details) over every clip of `clips` (held-out clips as make_sample_batch gives
+  them: float32 video in [-1, 1], keypoints in pixels)."""
+  config, p = trainer.config, trainer.config.pose_vae
+  scale = np.array([config.data.width, config.data.height], np.float32)
+  offsets = ([trainer.fixed_offset] if trainer.fixed_offset is not None
+             else range(config.data.frames - trainer.window + 1))
+
+  @jax.jit
+  def run(batch, offset, key):
+    w = trainer.split_window(batch, offset)
+    prior_key, posterior_key = jax.random.split(key)
+    prior = jax.vmap(lambda k: trainer.forecast(state, w, p.future_steps, k))(
+        jax.random.split(prior_key, num_samples))  # (N, B, T + 1, 18, 3)
+    z_q = trainer.posterior_z(state, w, posterior_key)
+    posterior = trainer.forecast(state, w, p.future_steps, posterior_key, z=z_q)
+    zero_z = trainer.forecast(state, w, p.future_steps, posterior_key, z=jnp.zeros_like(z_q))
+    mean, log_var = trainer.posterior_params(state, w)
+    unit_kl = 0.5 * (jnp.square(mean) + jnp.exp(log_var) - log_var - 1.0)  # (B, T, latent)
+    return {"prior": jnp.swapaxes(prior, 0, 1), "posterior": posterior, "zero_z": zero_z,
+            "unit_kl": unit_kl, "past_poses": w["past_poses"],
+            "past_velocities": w["past_poses"][:, -1, :, :2] - w["past_poses"][:, -2, :, :2]
+            if p.past_steps > 1 else jnp.zeros_like(w["past_poses"][:, -1, :, :2]),
+            "truth": w["future_true_poses"]}
+
+  rows = {k: [] for k in ("best", "mean", "constant", "zero", "posterior", "zero_z")}
+  unit_kl, samples, branches, modes = [], [], [], []
+  key = jax.random.key(seed)
+  for start in range(0, len(clips["video"]), _BATCH):
+    part = {k: v[start:start + _BATCH] for k, v in clips.items()}
+    batch = {k: jnp.asarray(part[k]) for k in ("video", "keypoints")}
+    size = len(part["video"])
+    for offset in offsets:
+      key, sub = jax.random.split(key)
+      out = jax.device_get(run(batch, offset, sub))
+      truth = out["truth"][:, 1:, :, :2] * scale
+      current = out["past_poses"][:, -1, :, :2] * scale
+      velocity = out["past_velocities"] * scale
+      steps = np.arange(1, p.future_steps + 1)[None, :, None, None]
+      per_sample = joint_error(out["prior"][:, :, 1:, :, :2] * scale, truth[:, None])  # (B, N)
+      rows["best"].append(per_sample.min(1))
+      rows["mean"].append(per_sample.mean(1))
+      rows["zero"].append(joint_error(np.broadcast_to(current[:, None], truth.shape), truth))
+      rows["constant"].append(joint_error(current[:, None] + steps * velocity[:, None], truth))
+      rows["posterior"].append(joint_error(out["posterior"][:, 1:, :, :2] * scale, truth))
+      rows["zero_z"].append(joint_error(out["zero_z"][:, 1:, :, :2] * scale, truth))
+      unit_kl.append(out["unit_kl"].reshape(size, -1))
+      if "branch_keypoints" in part:
+        samples.append(out["prior"][:, :, 1:, :, :2] * scale)
+        first = offset + p.past_steps + 1
+        branches.append(part["branch_keypoints"][:, :, first:first + p.future_steps, :, :2])
+        modes.append(part["mode"].astype(int))
+  rows = {k: np.concatenate(v) for k, v in rows.items()}
+  mean_kl = np.concatenate(unit_kl).mean(0)
+  results = {"best_of_n_px": float(rows["best"].mean()), "mean_of_n_px": float(rows["mean"].mean()),
+             "constant_velocity_px": float(rows["constant"].mean()),
+             "zero_velocity_px": float(rows["zero"].mean()),
+             "err_posterior_px": float(rows["posterior"].mean()),
+             "err_prior_px": float(rows["mean"].mean()),
+             "err_zero_z_px": float(rows["zero_z"].mean()),
+             "active_units": int((mean_kl > ACTIVE_KL_NATS).sum()),
+             "mode_hit_rate": None, "mode_freq_max_abs_dev": None}
+  extra = {"n": num_samples, "windows": int(len(rows["best"])), "unit_kl_nats": mean_kl.tolist(),
+           "intervals": {k: bootstrap_interval(v) for k, v in rows.items()}}
+  if samples:
+    stats = mode_statistics(np.concatenate(samples), np.concatenate(branches),
+                            np.concatenate(modes))
+    results["mode_hit_rate"] = stats.pop("mode_hit_rate")
+    results["mode_freq_max_abs_dev"] = stats.pop("mode_freq_max_abs_dev")
+    extra.update(stats)
+  return results, extra
+
+
+def write_figure(trainer, state, clips: dict, path: str, num_clips: int, num_samples: int) -> str:
+  """Per clip: the frames from X_t | every true future (or the one) | N sampled futures."""
+  config, p, d = trainer.config, trainer.config.pose_vae, trainer.config.data
+  clips = {k: jnp.asarray(v[:num_clips]) for k, v in clips.items()}
+  offset = trainer.fixed_offset or 0
+  w = trainer.split_window(clips, offset)
+  keys = jax.random.split(jax.random.key(7), num_samples)
+  futures = jax.device_get(jax.jit(jax.vmap(
+      lambda k: trainer.forecast(state, w, p.future_steps, k)))(keys))  # (N, B, T + 1, 18, 3)
+  pixels = np.array([d.width, d.height, 1.0], np.float32)
+  start, steps = offset + p.past_steps, p.future_steps + 1
+  if "branch_keypoints" in clips:
+    truths, labels = np.asarray(clips["branch_keypoints"])[:, :, start:start + steps], \
+        list(synthetic_dancer.BRANCH_MOVES)
+  else:
+    truths, labels = np.asarray(clips["keypoints"])[:, None, start:start + steps], ["true poses"]
+  draw = lambda poses: render_skeleton(poses, d.height, d.width).astype(np.float32) / 127.5 - 1
+  frames = np.asarray(clips["video"])[:, start:start + steps]
+  rows = [[frames[i]] + [draw(t) for t in truths[i]] + [draw(f[i] * pixels) for f in futures]
+          for i in range(frames.shape[0])]
+  labels = ["frames"] + labels + [f"sample {k + 1}" for k in range(num_samples)]
+  grid = visualize.tile(rows, scale=max(1, 128 // d.height), labels=labels)
+  return visualize.write_video(path, grid, fps=2)
 
 
 def main(argv):
@@ -36,43 +179,43 @@ def main(argv):
   trainer = get_trainer(config)
   p = config.pose_vae
   step, state = ckpt_lib.load_latest(trainer, _WORKDIR.value)
-  source = pipeline.prepare(config.data).as_data_source(split="test")
-  scale = np.array([config.data.width, config.data.height], np.float32)
-
-  @jax.jit
-  def forecast(window, key):
-    keys = jax.random.split(key, _SAMPLES.value)
-    run = lambda k: trainer.model.apply(
-        {"params": state.params}, window["frame"], window["past_poses"],
-        window["past_velocities"], p.future_steps, rngs={"latent": k},
-        method=PoseVAE.forecast)[1]
-    return jax.vmap(run)(keys)  # (N, B, future + 1, 18, 3)
-
-  errors = {"zero-velocity": [], "constant-velocity": [], f"VAE best of {_SAMPLES.value}": [],
-            f"VAE mean of {_SAMPLES.value}": []}
-  key = jax.random.key(1)
-  for i in range(len(source)):
-    record = source[i]
-    batch = {"keypoints": jnp.asarray(record["keypoints"])[None],
-             "video": jnp.asarray(record["video"], jnp.float32)[None] / 127.5 - 1.0}
-    for offset in range(config.data.frames - trainer.window + 1):
-      window = trainer.split_window(batch, offset)
-      truth = np.asarray(window["future_true_poses"][0, 1:, :, :2]) * scale
-      current = np.asarray(window["past_poses"][0, -1, :, :2]) * scale
-      last_velocity = np.asarray(window["past_velocities"][0, -1]) * scale
-      steps = np.arange(1, p.future_steps + 1)[:, None, None]
-      errors["zero-velocity"].append(joint_error(np.broadcast_to(current, truth.shape), truth))
-      errors["constant-velocity"].append(joint_error(current + steps * last_velocity, truth))
-      key, sub = jax.random.split(key)
-      samples = np.asarray(forecast(window, sub))[:, 0, 1:, :, :2] * scale
-      per_sample = joint_error(samples, truth[None])
-      errors[f"VAE best of {_SAMPLES.value}"].append(per_sample.min())
-      errors[f"VAE mean of {_SAMPLES.value}"].append(per_sample.mean())
-  print(f"pose forecast error on {len(source)} held-out clips ({config.data.name}, "
-        f"{config.data.height}x{config.data.width}, checkpoint step {step}, "
-        f"{p.past_steps} past / {p.future_steps} future steps), mean joint L2 in pixels:")
-  for name, values in errors.items():
-    print(f"  {name:22s} {np.mean(values):7.3f}  ({len(values)} windows)")
+  num_test = len(pipeline.prepare(config.data).as_data_source(split="test"))
+  if num_test == 0:
+    raise app.UsageError("the dataset has no held-out (test) clips to forecast")
+  clips = pipeline.make_sample_batch(config, num_test)  # every held-out clip, once
+  results, extra = evaluate(trainer, state, clips, _SAMPLES.value)
+  n = _SAMPLES.value
+  print(f"pose forecast on {num_test} held-out clips ({config.data.name}"
+        f"{', branching' if config.data.get('branching', False) else ''}, "
+        f"{config.data.height}x{config.data.width}, checkpoint step {step}, {p.past_steps} past / "
+        f"{p.future_steps} future steps, {extra['windows']} windows), mean joint L2 in pixels:")
+  names = {"best": f"VAE best of {n}", "mean": f"VAE mean of {n} (prior)",
+           "posterior": "VAE z from Q(true future)", "zero_z": "VAE z = 0",
+           "constant": "constant-velocity", "zero": "zero-velocity"}
+  for key, name in names.items():
+    lo, hi = extra["intervals"][key]
+    value = results[{"best": "best_of_n_px", "mean": "mean_of_n_px",
+                     "posterior": "err_posterior_px", "zero_z": "err_zero_z_px",
+                     "constant": "constant_velocity_px", "zero": "zero_velocity_px"}[key]]
+    print(f"  {name:28s} {value:7.3f}  [{lo:.3f}, {hi:.3f}]")
+  print(f"  best/mean ratio              {results['best_of_n_px'] / results['mean_of_n_px']:7.3f}")
+  print(f"  active latent units          {results['active_units']} of {len(extra['unit_kl_nats'])}"
+        f" (KL > {ACTIVE_KL_NATS} nat)")
+  if results["mode_hit_rate"] is not None:
+    print(f"  mode hit rate (all moves among the {n} samples)  {results['mode_hit_rate']:.3f}")
+    print(f"  mode frequencies sampled {np.round(extra['sampled_mode_freq'], 3).tolist()} vs true "
+          f"{np.round(extra['true_mode_freq'], 3).tolist()} (max gap "
+          f"{results['mode_freq_max_abs_dev']:.3f})")
+  if _JSON.value:
+    os.makedirs(os.path.dirname(os.path.abspath(_JSON.value)), exist_ok=True)
+    with open(_JSON.value, "w") as f:
+      json.dump(results, f, indent=1)
+    with open(os.path.splitext(_JSON.value)[0] + ".details.json", "w") as f:
+      json.dump(dict(extra, step=step, config=config.to_dict()), f, indent=1)
+    print(f"wrote {_JSON.value}")
+  figure = _FIGURE.value or os.path.join(_WORKDIR.value, "pose_forecast.gif")
+  if figure != "none":
+    print(f"wrote {write_figure(trainer, state, clips, figure, _FIGURE_CLIPS.value, n)}")
 
 
 if __name__ == "__main__":

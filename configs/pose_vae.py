@@ -1,7 +1,8 @@
 """The Pose Knows, pose-VAE: forecast pose futures from one frame and the past poses.
 
-Variants: default (CPU: 64x64 synthetic dancer, hidden 256), `:paper` (2 LSTM layers of 1024,
-batch 32, Adam 1e-3, the code's 2 past / 5 future steps), `:tiny` (tests).
+Variants: default (CPU: 64x64 synthetic dancer, hidden 256), `:branching` (CPU: the dancer
+whose futures branch into one of 3 moves, where sampled futures must differ), `:paper` (2 LSTM
+layers of 1024, batch 32, Adam 1e-3, the code's 2 past / 5 future steps), `:tiny` (tests).
 """
 import ml_collections
 
@@ -25,9 +26,18 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.pose_vae.latent = 4
   config.pose_vae.embed = 128
   config.pose_vae.image_features = 128
-  config.pose_vae.future_poses_in_q = True  # the paper; False = the authors' code
+  # Q: 'code' = one hidden layer over H_t and the whole future's motion (buildVAE);
+  # 'paper' = an LSTM over the future's motion and poses.
+  config.pose_vae.posterior = "code"
+  config.pose_vae.posterior_hidden = 256
+  # The code's weights, switched at its iteration 60k; its KL summed over the batch ('sum');
+  # 'per_sample' = the paper's KL of one sample's whole latent.
   config.pose_vae.reconstruction_weight = 0.99975
   config.pose_vae.kl_weight = 0.00025
+  config.pose_vae.weight_switch_step = 60_000
+  config.pose_vae.late_reconstruction_weight = 0.9995
+  config.pose_vae.late_kl_weight = 0.0005
+  config.pose_vae.kl_reduction = "sum"
   config.pose_vae.num_futures = 3  # sampled futures drawn per sample
 
   config.optim = ml_collections.ConfigDict()
@@ -37,7 +47,16 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
                                        checkpoint_every=500, sample_every=1000, num_samples=4,
                                        sample_fps=4)
 
-  if variant == "paper":
+  if variant == "branching":
+    config.data.branching = True
+    config.data.frames = 8  # the window: 2 past steps, the branch frame, 5 future steps
+    config.data.num_clips = 2048
+    config.data.num_test = 256
+    config.pose_vae.num_futures = 10
+    config.train.num_steps = 3000
+    config.train.checkpoint_every = 1000
+    config.train.sample_every = 1000
+  elif variant == "paper":
     config.data.height, config.data.width = 128, 128
     config.pose_vae.hidden = 1024
     config.pose_vae.embed = 256
@@ -53,5 +72,6 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     config.pose_vae.num_futures = 2
     config.train = config_defaults.tiny_train(batch_size=4, num_steps=4)
   elif variant:
-    raise ValueError(f"unknown variant {variant!r} of configs/pose_vae.py; use '', 'paper' or 'tiny'")
+    raise ValueError(f"unknown variant {variant!r} of configs/pose_vae.py; use '', 'branching', "
+                     f"'paper' or 'tiny'")
   return config

@@ -20,6 +20,7 @@ def data(name: str, frames: int, height: int, width: int, num_clips: int,
       "with_poses": False,  # video_folder: extract keypoints + face boxes (MediaPipe)
       "subject": -1,  # synthetic_dancer: only this subject's clips (-1: all)
       "scene_per_subject": False,  # synthetic_dancer: one background per subject
+      "branching": False,  # synthetic_dancer: futures branch into one of K moves (pose-VAE)
       "workers": 0,  # grain worker processes (0: read in the main process)
   })
 

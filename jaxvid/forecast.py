@@ -26,7 +26,6 @@ from absl import app, flags
 from jaxvid import checkpoint as ckpt_lib
 from jaxvid import visualize
 from jaxvid.errors import UserError
-from jaxvid.models.pose_vae import PoseVAE
 
 FLAGS = flags.FLAGS
 
@@ -66,12 +65,10 @@ def forecast_videos(vae, vae_state, gan, gan_state, video, keypoints, key, num_f
   vd, gd = vae.config.data, gan.config.data
   frames = gd.frames
   w = vae.split_window({"video": video, "keypoints": keypoints}, 0)
-  run = lambda k: vae.model.apply(
-      {"params": vae_state.params}, w["frame"], w["past_poses"], w["past_velocities"],
-      frames - 1, rngs={"latent": k}, method=PoseVAE.forecast)[1]
+  run = lambda k: vae.forecast(vae_state, w, frames - 1, k)
   poses = jax.vmap(run)(jax.random.split(key, num_futures))  # normalised, (N, B, T, 18, 3)
   poses = poses * jnp.array([gd.width, gd.height, 1.0], jnp.float32)
-  first = w["frame"]
+  first = w["frame"][..., :3]  # the VAE's input also holds the rendered pose
   if (vd.height, vd.width) != (gd.height, gd.width):
     first = jax.image.resize(first, first.shape[:1] + (gd.height, gd.width, 3), "bilinear")
   skeletons = gan.skeletons(poses)

@@ -63,12 +63,13 @@ def _reduce(x: jax.Array, reduction: str) -> jax.Array:
 
 def pose_vae_reconstruction_loss(predicted: jax.Array, target: jax.Array,
                                  mask: jax.Array | None = None) -> jax.Array:
-  """Velocity reconstruction term of the pose-VAE (the code's MSE criterion):
+  """One reconstruction term of the pose-VAE (the code's MSECriterion, averaged):
 
-      L_rec = mean_{b,t,j,c} (Y_hat_{b,t,j,c} - Y_{b,t,j,c})^2
+      L_rec = mean_{b,t,i} (Y_hat_{b,t,i} - Y_{b,t,i})^2
 
-  predicted, target: (B, T, J, 2) velocities. `mask` (B, T, J), if given, restricts the mean to
-  joints that were detected (1) in both frames of a velocity.
+  predicted, target: (B, T, ...) motion, e.g. the code's directions (B, T, 36) or magnitudes
+  (B, T, 2), each its own term. `mask` (B, T, ...) without the last axis, if given, restricts
+  the mean to the entries marked 1.
   """
   err = jnp.square(predicted - target)
   if mask is None:
@@ -77,21 +78,31 @@ def pose_vae_reconstruction_loss(predicted: jax.Array, target: jax.Array,
   return jnp.sum(err * weight) / jnp.maximum(jnp.sum(weight), 1.0)
 
 
-def gaussian_kl_to_standard_normal(mean: jax.Array, log_var: jax.Array) -> jax.Array:
+def gaussian_kl_to_standard_normal(mean: jax.Array, log_var: jax.Array,
+                                   reduction: str = "sum") -> jax.Array:
   """KL of the approximate posterior Q = N(mu, diag(sigma^2)) from the prior N(0, I):
 
       KL(Q || N(0, I)) = 1/2 * sum_d (mu_d^2 + sigma_d^2 - log sigma_d^2 - 1)
 
-  summed over the latent dimensions d (last axis), averaged over every other axis (batch and
-  future steps: one 4-d z_t per step in the paper's code).
+  mean, log_var: (B, ..., latent), e.g. (B, 5 future steps, 4) = 20 latents per sample.
+  reduction='sum' (the authors' code, VAE-Torch's KLDCriterion): summed over the batch and every
+  latent. 'per_sample' (the paper: the KL of one sample's whole latent): summed over every latent
+  of a sample, averaged over the batch. 'sum' is 'per_sample' times B.
   """
-  kl = 0.5 * jnp.sum(jnp.square(mean) + jnp.exp(log_var) - log_var - 1.0, axis=-1)
-  return jnp.mean(kl)
+  kl = 0.5 * (jnp.square(mean) + jnp.exp(log_var) - log_var - 1.0)
+  if reduction == "sum":
+    return jnp.sum(kl)
+  if reduction == "per_sample":
+    return jnp.mean(jnp.sum(kl.reshape(kl.shape[0], -1), axis=-1))
+  raise ValueError(f"reduction must be 'sum' or 'per_sample', got {reduction!r}")
 
 
 def pose_vae_loss(reconstruction: jax.Array, kl: jax.Array, reconstruction_weight: float = 0.99975,
                   kl_weight: float = 0.00025) -> jax.Array:
-  """L = w_rec * L_rec + w_KL * KL, with the authors' code weights 0.99975 / 0.00025."""
+  """L = w_rec * L_rec + w_KL * KL, with the authors' code weights 0.99975 / 0.00025
+  (0.9995 / 0.0005 from iteration 60k). In the code L_rec is the sum of the averaged MSEs
+  (future directions + future magnitudes; the past decoder's two MSEs train alongside at
+  weight ~1) and KL is summed over the batch (`gaussian_kl_to_standard_normal`)."""
   return reconstruction_weight * reconstruction + kl_weight * kl
 
 

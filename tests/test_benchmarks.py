@@ -2,6 +2,7 @@
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from flops import forward_flops, gan_step_flops  # benchmarks/ is on sys.path (conftest)
 from jaxvid.models import layers
@@ -49,3 +50,41 @@ def test_cpu_peak_follows_the_isa():
   assert cpu_flops_per_cycle(set(), "", "float32") == 8
   peak, source = cpu_peak_tflops("float32")
   assert 0.001 < peak < 100 and "cores" in source  # this machine, whatever it is
+
+
+def test_mode_statistics_count_hits_and_frequencies():
+  from pose_forecast import mode_statistics  # benchmarks/pose_forecast.py
+  rng = np.random.default_rng(0)
+  branches = rng.normal(0, 10, (4, 3, 5, 18, 2))  # 4 clips, 3 moves
+  modes = np.array([0, 1, 2, 0])
+  # clip 0-2: samples on moves (0, 1, 2, 0), clip 3: only move 1, each with a little noise
+  picks = np.array([[0, 1, 2, 0], [0, 1, 2, 0], [0, 1, 2, 0], [1, 1, 1, 1]])
+  samples = np.stack([branches[c, picks[c]] for c in range(4)]) + rng.normal(0, 0.1, (4, 4, 5, 18, 2))
+  stats = mode_statistics(samples, branches, modes)
+  assert stats["mode_hit_rate"] == 0.75
+  np.testing.assert_allclose(stats["sampled_mode_freq"], [6 / 16, 7 / 16, 3 / 16])
+  np.testing.assert_allclose(stats["true_mode_freq"], [0.5, 0.25, 0.25])
+  np.testing.assert_allclose(stats["mode_freq_max_abs_dev"], 3 / 16)
+
+
+def test_pose_forecast_reports_the_issue_keys(tmp_path):
+  from pose_forecast import evaluate, write_figure  # benchmarks/pose_forecast.py
+  from train_test import load_config
+  from jaxvid import checkpoint as ckpt_lib, train
+  from jaxvid.data import pipeline
+  from jaxvid.trainers import get_trainer
+  config = load_config("pose_vae.py", data__branching=True)
+  train.train_and_evaluate(config, str(tmp_path))
+  trainer = get_trainer(config)
+  _, state = ckpt_lib.load_latest(trainer, str(tmp_path))
+  clips = pipeline.make_sample_batch(config, config.data.num_test)
+  results, extra = evaluate(trainer, state, clips, num_samples=3)
+  assert set(results) == {"best_of_n_px", "mean_of_n_px", "constant_velocity_px",
+                          "zero_velocity_px", "err_posterior_px", "err_prior_px", "err_zero_z_px",
+                          "active_units", "mode_hit_rate", "mode_freq_max_abs_dev"}
+  assert results["best_of_n_px"] <= results["mean_of_n_px"] == results["err_prior_px"]
+  assert 0 <= results["mode_hit_rate"] <= 1 and 0 <= results["active_units"] <= 20
+  assert len(extra["unit_kl_nats"]) == config.pose_vae.future_steps * config.pose_vae.latent
+  import imageio.v2 as imageio
+  path = write_figure(trainer, state, clips, str(tmp_path / "modes.gif"), 2, 3)
+  assert len(imageio.mimread(path)) == config.pose_vae.future_steps + 1

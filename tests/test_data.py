@@ -371,3 +371,46 @@ def test_subject_filter_reads_the_ids_once_and_keeps_them_beside_the_dataset(tmp
   assert ids == [int(full[i]["subject_id"]) for i in range(len(full))]
   json.dump([1 - s % 2 for s in ids], open(cache, "w"))  # the cache, not the records, is read
   assert len(pipeline.data_source(config, "train")) == sum(1 - s % 2 == 1 for s in ids)
+
+
+def test_branching_dancer_modes_are_labelled_and_independent_of_the_past():
+  frames, b = 8, synthetic_dancer.BRANCH_FRAME
+  modes, subjects = [], []
+  for index in range(150):
+    clip = synthetic_dancer.render_clip(5, index, frames, 32, 32, subject_id=index % 4,
+                                        branching=True)
+    branches, mode = clip["branch_keypoints"], int(clip["mode"])
+    assert branches.shape == (len(synthetic_dancer.BRANCH_MOVES), frames, 18, 3)
+    np.testing.assert_array_equal(branches[mode], clip["keypoints"])  # the label is the move made
+    # Up to the branch every move is the same dance, frame for frame ...
+    np.testing.assert_array_equal(branches[:, :b + 1], np.broadcast_to(
+        branches[:1, :b + 1], branches[:, :b + 1].shape))
+    if index < 6:  # ... and the pixels are those of the same clip without branching
+      plain = synthetic_dancer.render_clip(5, index, frames, 32, 32, subject_id=index % 4)
+      np.testing.assert_array_equal(clip["video"][:b + 1], plain["video"][:b + 1])
+      np.testing.assert_array_equal(clip["keypoints"][:b + 1], plain["keypoints"][:b + 1])
+    # after it the moves part: every pair at least 1 px apart on average at the last frame
+    last = branches[:, -1, :, :2]
+    gaps = [np.linalg.norm(last[i] - last[j], axis=-1).mean()
+            for i in range(3) for j in range(i + 1, 3)]
+    assert min(gaps) > 1.0
+    modes.append(mode)
+    subjects.append(index % 4)
+  modes = np.array(modes)
+  frequencies = np.bincount(modes, minlength=3) / len(modes)
+  assert np.all(np.abs(frequencies - 1 / 3) < 0.12), frequencies
+  # the mode says nothing of the subject either: every subject makes every move
+  assert {(s, m) for s, m in zip(subjects, modes)} == {(s, m) for s in range(4) for m in range(3)}
+
+
+def test_branching_is_a_dancer_option_and_keeps_the_plain_dataset_names(tmp_path):
+  assert builders.ClipConfig(frames=4).name == builders.ClipConfig(frames=4, branching=False).name
+  assert builders.ClipConfig(frames=4).name != builders.ClipConfig(frames=4, branching=True).name
+  builder = _build(builders.SyntheticDancer, tmp_path, frames=8, height=32, width=32,
+                   num_train=4, num_test=2, branching=True)
+  record = builder.as_data_source(split="test")[0]
+  assert record["branch_keypoints"].shape == (3, 8, 18, 3) and int(record["mode"]) in (0, 1, 2)
+  config = ml_collections.ConfigDict(dict(name="synthetic_scenes", frames=8, height=32, width=32,
+                                          num_clips=4, num_test=2, seed=0, branching=True))
+  with pytest.raises(UserError, match="branching=True is a synthetic_dancer option"):
+    pipeline.make_builder(config)

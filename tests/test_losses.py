@@ -94,7 +94,7 @@ def test_kl_matches_closed_form_and_is_zero_at_the_prior():
   per_row = 0.5 * np.sum(mean ** 2 + var - log_var - 1.0, axis=-1)
   chex.assert_trees_all_close(
       losses.gaussian_kl_to_standard_normal(jnp.asarray(mean), jnp.asarray(log_var)),
-      jnp.float32(per_row.mean()), rtol=1e-6)
+      jnp.float32(per_row.sum()), rtol=1e-6)
   assert per_row[1] == 0.0
   # Monte-Carlo check of the closed form for the first row: E_q[log q - log p]
   rng = np.random.default_rng(0)
@@ -104,6 +104,21 @@ def test_kl_matches_closed_form_and_is_zero_at_the_prior():
   assert abs(np.mean(log_q - log_p) - per_row[0]) < 0.02
   chex.assert_trees_all_close(losses.pose_vae_loss(jnp.float32(2.0), jnp.float32(4.0)),
                               jnp.float32(0.99975 * 2.0 + 0.00025 * 4.0), rtol=1e-6)
+
+
+def test_kl_at_the_trainers_shape_sums_every_latent():
+  """(B, 5 future steps, 4): the code sums over the batch and all 20 latents; the paper's KL is one
+  sample's whole latent (20 summed), averaged over the batch. Neither averages over the steps."""
+  rng = np.random.default_rng(1)
+  mean, log_var = rng.normal(size=(6, 5, 4)), rng.normal(0, 0.5, size=(6, 5, 4))
+  kl = 0.5 * (mean ** 2 + np.exp(log_var) - log_var - 1.0)
+  args = jnp.asarray(mean, jnp.float32), jnp.asarray(log_var, jnp.float32)
+  chex.assert_trees_all_close(losses.gaussian_kl_to_standard_normal(*args, "sum"),
+                              jnp.float32(kl.sum()), rtol=1e-5)
+  chex.assert_trees_all_close(losses.gaussian_kl_to_standard_normal(*args, "per_sample"),
+                              jnp.float32(kl.reshape(6, -1).sum(-1).mean()), rtol=1e-5)
+  with pytest.raises(ValueError, match="reduction"):
+    losses.gaussian_kl_to_standard_normal(*args, "mean")
 
 
 LOGITS = np.array([2.0, -0.5, 1.0, 0.3, -2.0, 4.0])  # M = 6: three real, three generated

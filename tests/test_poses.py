@@ -92,3 +92,37 @@ def test_jax_renderer_matches_the_numpy_one():
   assert np.abs(got_uint8 - expected).max() <= 1
   assert (got_uint8 != expected).mean() < 0.01
   assert expected.sum() > 0  # the figure is really drawn
+
+
+# ---------------------------------------------------------------- the code's velocity encoding
+
+def test_velocity_code_matches_the_authors_formula_and_inverts_exactly():
+  from jaxvid.poses import velocity_code as vc
+  rng = np.random.default_rng(0)
+  velocities = rng.normal(0, 0.02, (4, 5, 18, 2)).astype(np.float32)
+  direction, magnitude = vc.encode(velocities)
+  dx, dy = velocities[..., 0], velocities[..., 1]
+  ndx, ndy = np.linalg.norm(dx, axis=-1), np.linalg.norm(dy, axis=-1)
+  np.testing.assert_allclose(direction[..., :18], 5 * dx / ndx[..., None], rtol=1e-5)
+  np.testing.assert_allclose(direction[..., 18:], 5 * dy / ndy[..., None], rtol=1e-5)
+  np.testing.assert_allclose(magnitude, (np.exp(np.stack([ndx, ndy], -1)) - 1.1) / 0.1,
+                             atol=1e-5)
+  np.testing.assert_allclose(vc.decode(direction, magnitude), velocities, atol=1e-7)
+  np.testing.assert_allclose(vc.decode_flat(vc.encode_flat(velocities)), velocities, atol=1e-7)
+  still = np.zeros((2, 18, 2), np.float32)  # no motion: direction 0, magnitude -1, decodes to 0
+  d0, m0 = vc.encode(still)
+  assert np.all(np.asarray(d0) == 0) and np.allclose(m0, -1.0)
+  np.testing.assert_array_equal(vc.decode(d0, m0), still)
+
+
+def test_velocity_code_cleans_glitches_and_clamps_negative_norms():
+  from jaxvid.poses import velocity_code as vc
+  glitch = np.zeros((2, 18, 2), np.float32)
+  glitch[0, 3, 0] = np.nan
+  glitch[1] = 0.3  # |dx| = |dy| = 0.3 * sqrt(18): exp(1.27) -> magnitude 24.6, beyond 10
+  direction, magnitude = vc.encode(glitch)
+  assert np.all(np.isfinite(direction)) and np.all(np.isfinite(magnitude))
+  assert np.all(np.asarray(direction[0]) == 0) and np.all(np.asarray(magnitude[1]) == 0)
+  # a predicted magnitude below -1 would be a negative norm: clamped to norm 0
+  np.testing.assert_array_equal(vc.decode(np.ones((1, 36)), np.full((1, 2), -3.0)),
+                                np.zeros((1, 18, 2)))

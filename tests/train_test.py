@@ -186,14 +186,20 @@ def test_eight_devices_give_the_same_losses_as_one(tmp_path):
       np.testing.assert_allclose(b[key], a[key], rtol=1e-4, atol=1e-5, err_msg=key)
 
 
-def test_pose_vae_trains_through_the_same_loop(tmp_path):
-  config = load_config("pose_vae.py")
+@pytest.mark.parametrize("branching", [False, True])
+def test_pose_vae_trains_through_the_same_loop(tmp_path, branching):
+  config = load_config("pose_vae.py", data__branching=branching)
   last = train.train_and_evaluate(config, str(tmp_path))
-  assert {"loss", "future_mse", "past_mse", "kl"} <= set(last)
+  assert {"loss", "future_direction_mse", "future_magnitude_mse", "past_direction_mse",
+          "past_magnitude_mse", "kl_per_sample"} <= set(last)
   assert all(np.isfinite(v) for v in last.values())
   import imageio.v2 as imageio
   gif = imageio.mimread(tmp_path / "samples" / "step_0000004.gif")
   assert len(gif) == config.pose_vae.future_steps + 1
+  # columns: frames | the true future (branching: every move's) | the sampled futures
+  columns = 1 + (3 if branching else 1) + config.pose_vae.num_futures
+  cell = max(1, 128 // config.data.height) * config.data.width  # the loop draws >= 128 px
+  assert columns * cell <= gif[0].shape[1] < (columns + 1) * cell
   steps = sorted(int(d) for d in os.listdir(tmp_path / "checkpoints") if d.isdigit())
   assert steps == [2, 4]
 

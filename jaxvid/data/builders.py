@@ -57,12 +57,14 @@ class ClipConfig(tfds.core.BuilderConfig):
   scene_per_subject: bool = False
   # video_folder: also store per-frame COCO-18 keypoints + face boxes (MediaPipe, poses/extract)
   with_poses: bool = False
+  # synthetic_dancer: futures that branch into one of K moves (The Pose Knows' pose-VAE)
+  branching: bool = False
 
   def __post_init__(self):
     fields = dataclasses.asdict(self)
     for k in ("name", "version", "release_notes", "supported_versions", "description", "tags"):
       fields.pop(k, None)
-    for later in ("scene_per_subject", "with_poses"):  # added later: when off, keep the names
+    for later in ("scene_per_subject", "with_poses", "branching"):  # added later: when off, keep the names
       if not fields[later]:                           # the datasets already have
         fields.pop(later)
     digest = hashlib.sha1(repr(sorted(fields.items())).encode()).hexdigest()[:8]
@@ -118,17 +120,23 @@ class SyntheticDancer(_RenderedClips):
 
   def _info(self):
     c = self.builder_config
-    return self.dataset_info_from_configs(features=tfds.features.FeaturesDict({
+    features = {
         "video": _video_feature(c.frames, c.height, c.width),
         "keypoints": tfds.features.Tensor(shape=(c.frames, 18, 3), dtype=np.float32),
         "face_box": tfds.features.Tensor(shape=(c.frames, 4), dtype=np.float32),
-        "subject_id": np.int32, "index": np.int64}))
+        "subject_id": np.int32, "index": np.int64}
+    if c.branching:
+      moves = len(synthetic_dancer.BRANCH_MOVES)
+      features.update(mode=np.int32, branch_keypoints=tfds.features.Tensor(
+          shape=(moves, c.frames, 18, 3), dtype=np.float32))
+    return self.dataset_info_from_configs(features=tfds.features.FeaturesDict(features))
 
   def _render(self, index: int) -> dict:
     c = self.builder_config
     return synthetic_dancer.render_clip(c.seed, index, c.frames, c.height, c.width,
                                         subject_id=index % len(synthetic_dancer.SUBJECTS),
-                                        scene_per_subject=c.scene_per_subject)
+                                        scene_per_subject=c.scene_per_subject,
+                                        branching=c.branching)
 
 
 @dataclasses.dataclass

@@ -27,12 +27,15 @@ def make_builder(data_config) -> tfds.core.DatasetBuilder:
   if d.name not in builders.BUILDERS:
     raise UserError(f"unknown dataset config.data.name={d.name!r}; available: "
                     f"{', '.join(sorted(builders.BUILDERS))}")
+  if d.get("branching", False) and d.name != "synthetic_dancer":
+    raise UserError(f"config.data.branching=True is a synthetic_dancer option; got "
+                    f"config.data.name={d.name!r}")
   clip_config = builders.ClipConfig(
       frames=d.frames, height=d.height, width=d.width, num_train=d.num_clips,
       num_test=d.num_test, seed=d.seed, max_sprites=d.get("max_sprites", 3),
       clip_stride=d.get("clip_stride", 8), frame_step=d.get("frame_step", 1),
       stabilize=d.get("stabilize", False), scene_per_subject=d.get("scene_per_subject", False),
-      with_poses=d.get("with_poses", False))
+      with_poses=d.get("with_poses", False), branching=d.get("branching", False))
   data_dir = os.path.expanduser(d.data_dir) if d.get("data_dir") else None
   return builders.BUILDERS[d.name](config=clip_config, data_dir=data_dir,
                                    file_format="array_record")

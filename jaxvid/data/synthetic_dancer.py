@@ -7,6 +7,12 @@ in front of a static textured background. Limbs are shaded, textured capsules.
 
 Keypoints are in the OpenPose COCO-18 order (`COCO18_NAMES`), pixel coordinates (x, y) plus a
 confidence of 1, and the face box is (x0, y0, x1, y1) in pixels.
+
+`branching=True` makes futures that a past cannot tell: up to frame `BRANCH_FRAME` the clip is
+the usual dance; from there on one of `BRANCH_MOVES` is added on top of it (arms raised, a
+crouch, a step to the side), chosen from a random stream of its own, so nothing visible before
+the branch says which. Each clip stores its mode and all K continuations (The Pose Knows'
+pose-VAE must sample all of them, in their proportions).
 """
 from __future__ import annotations
 
@@ -54,9 +60,26 @@ def _rot(angle):
   return np.stack([np.sin(angle), np.cos(angle)], axis=-1)
 
 
+BRANCH_MOVES = ("arms_up", "crouch", "step_aside")
+BRANCH_FRAME = 2  # the last shared frame: the code's 2 past steps end here
+_MOVE_FRAMES = 5  # a move is complete 5 frames after the branch (the code's 5 future steps)
+
+
+def _move_ramps(move: str | None, frames: int) -> dict:
+  """Per-frame extra joint angles / offsets of a branch move: 0 up to BRANCH_FRAME, then a linear
+  ramp to the full move over _MOVE_FRAMES frames."""
+  ramp = np.clip((np.arange(frames) - BRANCH_FRAME) / _MOVE_FRAMES, 0.0, 1.0)
+  zero = np.zeros(frames)
+  return {"arm_raise": 1.7 * ramp if move == "arms_up" else zero,
+          "crouch": 1.5 * ramp if move == "crouch" else zero,
+          "shift": 0.2 * ramp if move == "step_aside" else zero}
+
+
 def dance_keypoints(subject: Subject, rng: np.random.Generator, frames: int, height: int,
-                    width: int) -> tuple[np.ndarray, np.ndarray]:
-  """Keypoints (frames, 18, 2) in pixels and the per-frame scale (frames,)."""
+                    width: int, move: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+  """Keypoints (frames, 18, 2) in pixels and the per-frame scale (frames,). `move` (one of
+  BRANCH_MOVES) is added from BRANCH_FRAME on; it draws nothing from `rng`."""
+  extra = _move_ramps(move, frames)
   t = np.arange(frames, dtype=np.float64)
   omega = 2 * np.pi / rng.uniform(10, 24)  # one dance period every 10-24 frames
   ph = rng.uniform(0, 2 * np.pi, 8)
@@ -66,13 +89,14 @@ def dance_keypoints(subject: Subject, rng: np.random.Generator, frames: int, hei
   ground0, ground1 = rng.uniform(0.80, 0.97, 2) * height
   ground = ground0 + (ground1 - ground0) * t / max(frames - 1, 1)
   scale = subject.height * height * (0.55 + 0.45 * (ground / height - 0.5) / 0.5)  # px per body
-  x_centre = rng.uniform(0.35, 0.65) * width + 0.04 * width * np.sin(omega * t / 2 + ph[0])
+  x_centre = (rng.uniform(0.35, 0.65) + extra["shift"]) * width \
+      + 0.04 * width * np.sin(omega * t / 2 + ph[0])
   bounce = 0.02 * scale * np.cos(2 * omega * t + ph[1])
   lean = 0.08 * np.sin(omega * t + ph[2])
 
   s = scale[:, None]
   shin, thigh = subject.shin * s, subject.thigh * s
-  knee_bend = amp_leg * (1 + np.sin(2 * omega * t + ph[3])) / 2
+  knee_bend = amp_leg * (1 + np.sin(2 * omega * t + ph[3])) / 2 + extra["crouch"]
   hip_y = ground - (shin[:, 0] + thigh[:, 0]) * np.cos(knee_bend / 2) + bounce
   hip = np.stack([x_centre, hip_y], -1)
   up = -_rot(lean)  # from hip centre towards the neck
@@ -85,7 +109,8 @@ def dance_keypoints(subject: Subject, rng: np.random.Generator, frames: int, hei
   kp[:, J["r_hip"]] = hip - across * subject.hip_width / 2 * s
   kp[:, J["l_hip"]] = hip + across * subject.hip_width / 2 * s
   for side, sign, phase in (("r", -1.0, ph[4]), ("l", 1.0, ph[5])):
-    shoulder_angle = sign * (0.3 + amp_arm * (1 + np.sin(omega * t + phase)) / 2)
+    shoulder_angle = sign * (0.3 + amp_arm * (1 + np.sin(omega * t + phase)) / 2
+                             + extra["arm_raise"])
     elbow_angle = shoulder_angle + sign * 0.8 * (1 + np.sin(omega * t + phase + 1.0)) / 2
     elbow = kp[:, J[f"{side}_shoulder"]] + _rot(shoulder_angle + lean) * subject.upper_arm * s
     kp[:, J[f"{side}_elbow"]] = elbow
@@ -145,11 +170,18 @@ def render_frame(background, keypoints, scale, subject: Subject, texture_phase: 
   return canvas
 
 
+def _with_confidence(keypoints: np.ndarray) -> np.ndarray:
+  return np.concatenate([keypoints, np.ones(keypoints.shape[:-1] + (1,))], -1).astype(np.float32)
+
+
 def render_clip(seed: int, index: int, frames: int, height: int, width: int,
-                subject_id: int | None = None, scene_per_subject: bool = False) -> dict:
+                subject_id: int | None = None, scene_per_subject: bool = False,
+                branching: bool = False) -> dict:
   """Clip `index`: {'video' uint8 (T,H,W,3), 'keypoints' float32 (T,18,3) = (x_px, y_px, conf),
   'face_box' float32 (T,4) = (x0, y0, x1, y1) px, 'subject_id' int32}. With scene_per_subject
-  every clip of a subject has the same background (one target video, as EDN assumes)."""
+  every clip of a subject has the same background (one target video, as EDN assumes). With
+  branching also 'mode' int32 (the index in BRANCH_MOVES of the move this clip makes) and
+  'branch_keypoints' float32 (K, T, 18, 3): every move's keypoints, the clip's own at 'mode'."""
   rng = np.random.default_rng([seed, index, 1])
   if subject_id is None:
     subject_id = int(rng.integers(len(SUBJECTS)))
@@ -158,7 +190,17 @@ def render_clip(seed: int, index: int, frames: int, height: int, width: int,
   background = _background(scene_rng, height, width)
   floor = np.linspace(0, 1, height)[:, None, None] > 0.75
   background = np.where(floor, 0.6 * background + 0.25, background)
-  keypoints, scale = dance_keypoints(subject, rng, frames, height, width)
+  mode = None
+  if branching:  # its own stream: nothing drawn for the past depends on it
+    mode = int(np.random.default_rng([seed, index, 3]).integers(len(BRANCH_MOVES)))
+    state = rng.bit_generator.state  # every move continues the same dance
+    branches = []
+    for move in BRANCH_MOVES:
+      rng.bit_generator.state = state
+      branches.append(dance_keypoints(subject, rng, frames, height, width, move))
+    keypoints, scale = branches[mode]
+  else:
+    keypoints, scale = dance_keypoints(subject, rng, frames, height, width)
   texture_phase = rng.uniform(0, 2 * np.pi)
   video = np.stack([render_frame(background, keypoints[f], scale[f], subject, texture_phase)
                     for f in range(frames)])
@@ -166,7 +208,10 @@ def render_clip(seed: int, index: int, frames: int, height: int, width: int,
   half = 1.6 * subject.head_radius * scale
   face_box = np.stack([head[:, 0] - half, head[:, 1] - half, head[:, 0] + half,
                        head[:, 1] + half], -1)
-  confidence = np.ones(keypoints.shape[:2] + (1,))
-  return {"video": np.round(video * 255).astype(np.uint8),
-          "keypoints": np.concatenate([keypoints, confidence], -1).astype(np.float32),
+  clip = {"video": np.round(video * 255).astype(np.uint8),
+          "keypoints": _with_confidence(keypoints),
           "face_box": face_box.astype(np.float32), "subject_id": np.int32(subject_id)}
+  if branching:
+    clip["mode"] = np.int32(mode)
+    clip["branch_keypoints"] = np.stack([_with_confidence(k) for k, _ in branches])
+  return clip

@@ -1,17 +1,20 @@
 """The Pose Knows: pose-VAE for forecasting pose futures (Walker et al. 2017).
 
-Poses are COCO-18 (x, y, conf) = 54 numbers per frame, velocities (dx, dy) = 36, both in
-normalized image coordinates. Four recurrent parts share one hidden size (paper: 2 LSTM layers
-of 1024):
+Poses are COCO-18 (x, y, conf) = 54 numbers per frame in normalised image coordinates. Motion
+is the authors' code's encoding (poses/velocity_code.py): per step a 36-d direction and 2
+magnitudes (38 numbers, "motion" below), predicted by two heads. As in their code
+(`buildModels.lua`) every input passes a Dense layer and BatchNorm before the LSTMs. Four
+recurrent parts share one hidden size (paper: 2 LSTM layers of 1024):
 
-* past encoder: LSTM over [image features of the current frame X_t ; emb(P_k) ; emb(Y_k)] for
-  the past steps k = 1..t -> final state H_t (one (c, h) per layer);
-* past decoder: LSTM started from H_t that reconstructs the past velocities in *reverse* order
-  (an auxiliary task that makes H_t summarise the motion; unused at test time);
-* future encoder Q: LSTM started from H_t over [emb(Y_k) ; emb(P_k)] for the future steps
-  (the paper also feeds the future poses; `future_poses_in_q=False` is the code's variant) ->
-  mu, log sigma^2 of a `latent`-d z_k per step;
-* future decoder: LSTM started from H_t, input [z_k ; emb(P_k)] per step -> velocity Y_k.
+* past encoder: LSTM over [features of the frame X_t and its rendered pose (6 channels) ;
+  emb(P_k) ; emb(motion_k)] for the past steps k = 1..t -> final state H_t (one (c, h) per layer);
+* past decoder: LSTM started from H_t, fed zeros (the code), that reconstructs the past motion
+  in *reverse* order (an auxiliary task that makes H_t summarise the motion; unused at test);
+* future encoder Q: `posterior='code'`: one hidden layer over [H_t ; the whole future's
+  directions ; its magnitudes] -> mu, log sigma^2 of every step's z at once (`buildVAE`);
+  `posterior='paper'`: an LSTM started from H_t over [emb(motion_k) ; emb(P_k)] of the future
+  steps, one z per step (the paper also feeds the future poses);
+* future decoder: LSTM started from H_t, input [emb(z_k) ; emb(P_k)] per step -> motion_k.
   Training feeds the ground-truth poses; `forecast` integrates its own predictions instead.
 """
 from __future__ import annotations
@@ -20,7 +23,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxvid.poses import velocity_code
+
 NUM_JOINTS = 18
+MOTION_DIM = velocity_code.DIRECTION_DIM + velocity_code.MAGNITUDE_DIM  # 38
+POSTERIORS = ("code", "paper")
 
 
 class _StackedLSTM(nn.Module):
@@ -41,17 +48,29 @@ class _StackedLSTM(nn.Module):
     return tuple(new_carries), x.astype(jnp.float32)  # the heads run in float32
 
 
+class _Embed(nn.Module):
+  """Dense -> BatchNorm over every leading axis (the code's Linear + BatchNormalization)."""
+  features: int
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    x = nn.Dense(self.features)(x)
+    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(x)
+
+
 class FrameFeatures(nn.Module):
-  """A small conv net: the image features of the current frame (the paper uses a CNN too)."""
+  """A small conv net over the frame X_t and its rendered pose (the code's 6-channel input)."""
   features: int = 256
   dtype: jnp.dtype | None = None
 
   @nn.compact
-  def __call__(self, frame):
+  def __call__(self, frame, train: bool):
     x = frame
     for i, c in enumerate((32, 64, 128)):
       x = nn.relu(nn.Conv(c, (4, 4), (2, 2), dtype=self.dtype, name=f"conv{i}")(x))
-    return nn.Dense(self.features, name="proj")(jnp.mean(x.astype(jnp.float32), axis=(1, 2)))
+    x = nn.Dense(self.features, name="proj")(jnp.mean(x.astype(jnp.float32), axis=(1, 2)))
+    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                        name="proj_bn")(x)
 
 
 class PoseVAE(nn.Module):
@@ -60,79 +79,124 @@ class PoseVAE(nn.Module):
   latent: int = 4
   embed: int = 128
   image_features: int = 256
-  future_poses_in_q: bool = True
+  posterior: str = "code"  # 'code' (one hidden layer over the whole future) | 'paper' (an LSTM)
+  posterior_hidden: int = 256  # the code's opt.vaeHidden (posterior='code')
+  future_steps: int = 5  # posterior='code' emits every step's z at once
   dtype: jnp.dtype | None = None  # compute dtype of the frame CNN and the LSTMs
 
   def setup(self):
+    if self.posterior not in POSTERIORS:
+      raise ValueError(f"posterior must be one of {POSTERIORS}, got {self.posterior!r}")
     self.frame_features = FrameFeatures(self.image_features, self.dtype)
-    self.pose_embed = nn.Dense(self.embed)
-    self.velocity_embed = nn.Dense(self.embed)
+    self.pose_embed = _Embed(self.embed)
+    self.direction_embed = _Embed(self.embed)
+    self.magnitude_embed = _Embed(self.embed)
+    self.latent_embed = _Embed(self.embed)
     self.past_encoder = _StackedLSTM(self.hidden, self.num_layers, self.dtype)
     self.past_decoder = _StackedLSTM(self.hidden, self.num_layers, self.dtype)
-    self.past_out = nn.Dense(NUM_JOINTS * 2)
-    self.future_encoder = _StackedLSTM(self.hidden, self.num_layers, self.dtype)
-    self.posterior = nn.Dense(2 * self.latent)
     self.future_decoder = _StackedLSTM(self.hidden, self.num_layers, self.dtype)
-    self.future_out = nn.Dense(NUM_JOINTS * 2)
+    self.past_direction_out = nn.Dense(velocity_code.DIRECTION_DIM)
+    self.past_magnitude_out = nn.Dense(velocity_code.MAGNITUDE_DIM)
+    self.direction_out = nn.Dense(velocity_code.DIRECTION_DIM)
+    self.magnitude_out = nn.Dense(velocity_code.MAGNITUDE_DIM)
+    if self.posterior == "code":
+      self.q_directions = _Embed(self.embed)
+      self.q_magnitudes = _Embed(self.embed)
+      self.q_hidden = nn.Dense(self.posterior_hidden)
+    else:
+      self.future_encoder = _StackedLSTM(self.hidden, self.num_layers, self.dtype)
+    out = self.latent * (self.future_steps if self.posterior == "code" else 1)
+    self.q_mean = nn.Dense(out)
+    self.q_log_var = nn.Dense(out)
 
   def _flat(self, x):
     return x.reshape(x.shape[:2] + (-1,))
 
-  def encode_past(self, frame, past_poses, past_velocities):
-    """frame (B, H, W, 3); past_poses (B, t, 18, 3); past_velocities (B, t, 18, 2) -> H_t."""
+  def _motion_embed(self, motion, train):
+    d = velocity_code.DIRECTION_DIM
+    return [self.direction_embed(motion[..., :d], train),
+            self.magnitude_embed(motion[..., d:], train)]
+
+  def _heads(self, out, direction_out, magnitude_out):
+    return jnp.concatenate([direction_out(out), magnitude_out(out)], axis=-1)
+
+  def encode_past(self, frame, past_poses, past_motion, train: bool = False):
+    """frame (B, H, W, 6) = X_t and its rendered pose; past_poses (B, t, 18, 3); past_motion
+    (B, t, 38) -> H_t."""
     steps = past_poses.shape[1]
-    image = jnp.broadcast_to(self.frame_features(frame)[:, None],
+    image = jnp.broadcast_to(self.frame_features(frame, train)[:, None],
                              (frame.shape[0], steps, self.image_features))
-    inputs = jnp.concatenate([image, self.pose_embed(self._flat(past_poses)),
-                              self.velocity_embed(self._flat(past_velocities))], -1)
+    inputs = jnp.concatenate([image, self.pose_embed(self._flat(past_poses), train),
+                              *self._motion_embed(past_motion, train)], -1)
     carries, _ = self.past_encoder(inputs)
     return carries
 
-  def reconstruct_past(self, state, past_velocities):
-    """Past velocities in reverse order, decoded from H_t (teacher-forced by the previous
-    reversed velocity, zeros first). Returns (B, t, 18, 2), reversed in time."""
-    reversed_velocities = past_velocities[:, ::-1]
-    shifted = jnp.concatenate([jnp.zeros_like(reversed_velocities[:, :1]),
-                               reversed_velocities[:, :-1]], axis=1)
-    _, out = self.past_decoder(self.velocity_embed(self._flat(shifted)), state)
-    return self.past_out(out).reshape(reversed_velocities.shape)
+  def reconstruct_past(self, state, steps: int):
+    """The past motion in reverse order, decoded from H_t alone (zeros in, as in the code).
+    Returns (B, t, 38), reversed in time."""
+    batch = state[0][0].shape[0]
+    _, out = self.past_decoder(jnp.zeros((batch, steps, 2 * self.embed), jnp.float32), state)
+    return self._heads(out, self.past_direction_out, self.past_magnitude_out)
 
-  def posterior_params(self, state, future_poses, future_velocities):
-    parts = [self.velocity_embed(self._flat(future_velocities))]
-    if self.future_poses_in_q:
-      parts.append(self.pose_embed(self._flat(future_poses)))
-    _, out = self.future_encoder(jnp.concatenate(parts, -1), state)
-    mean, log_var = jnp.split(self.posterior(out), 2, axis=-1)
-    return mean, log_var
+  def posterior_params(self, state, future_poses, future_motion, train: bool = False):
+    """mu, log sigma^2 of Q(z | H_t, future), each (B, T, latent)."""
+    batch, steps = future_motion.shape[:2]
+    if self.posterior == "code":
+      d = velocity_code.DIRECTION_DIM
+      summary = [self.q_directions(future_motion[..., :d].reshape(batch, -1), train),
+                 self.q_magnitudes(future_motion[..., d:].reshape(batch, -1), train)]
+      summary += [carry[1].astype(jnp.float32) for carry in state]  # h of every layer
+      hidden = nn.relu(self.q_hidden(jnp.concatenate(summary, -1)))
+      if steps != self.future_steps:
+        raise ValueError(f"posterior='code' is built for {self.future_steps} future steps, "
+                         f"got {steps}")
+      shape = (batch, steps, self.latent)
+      return self.q_mean(hidden).reshape(shape), self.q_log_var(hidden).reshape(shape)
+    inputs = jnp.concatenate([*self._motion_embed(future_motion, train),
+                              self.pose_embed(self._flat(future_poses), train)], -1)
+    _, out = self.future_encoder(inputs, state)
+    return self.q_mean(out), self.q_log_var(out)
 
-  def decode_future(self, state, z, poses):
-    """z (B, T, latent); poses (B, T, 18, 3), the pose each velocity starts from."""
-    _, out = self.future_decoder(jnp.concatenate([z, self.pose_embed(self._flat(poses))], -1),
-                                 state)
-    return self.future_out(out).reshape(poses.shape[:2] + (NUM_JOINTS, 2))
+  def decode_future(self, state, z, poses, train: bool = False):
+    """z (B, T, latent); poses (B, T, 18, 3), the pose each step starts from -> (B, T, 38)."""
+    inputs = jnp.concatenate([self.latent_embed(z, train),
+                              self.pose_embed(self._flat(poses), train)], -1)
+    _, out = self.future_decoder(inputs, state)
+    return self._heads(out, self.direction_out, self.magnitude_out)
 
-  def __call__(self, frame, past_poses, past_velocities, future_poses, future_velocities):
-    """Training pass: returns the past reconstruction (reversed), mu, log sigma^2 and the
-    future velocities decoded from z ~ Q (reparameterised with the 'latent' rng)."""
-    state = self.encode_past(frame, past_poses, past_velocities)
-    mean, log_var = self.posterior_params(state, future_poses, future_velocities)
+  def __call__(self, frame, past_poses, past_motion, future_poses, future_motion,
+               train: bool = True):
+    """Training pass: the past reconstruction (reversed), mu, log sigma^2 and the future motion
+    decoded from z ~ Q (reparameterised with the 'latent' rng)."""
+    state = self.encode_past(frame, past_poses, past_motion, train)
+    mean, log_var = self.posterior_params(state, future_poses, future_motion, train)
     eps = jax.random.normal(self.make_rng("latent"), mean.shape, mean.dtype)
     z = mean + jnp.exp(0.5 * log_var) * eps
-    return {"past_reversed": self.reconstruct_past(state, past_velocities), "mean": mean,
-            "log_var": log_var, "future_velocities": self.decode_future(state, z, future_poses)}
+    return {"past_reversed": self.reconstruct_past(state, past_poses.shape[1]), "mean": mean,
+            "log_var": log_var, "future_motion": self.decode_future(state, z, future_poses, train)}
 
-  def forecast(self, frame, past_poses, past_velocities, num_steps: int):
-    """Test time: z_k ~ N(0, I) (the 'latent' rng), poses integrated from the predicted
-    velocities step by step. Returns (velocities (B, T, 18, 2), poses (B, T + 1, 18, 3))."""
-    state = self.encode_past(frame, past_poses, past_velocities)
+  def posterior_sample(self, frame, past_poses, past_motion, future_poses, future_motion):
+    """z ~ Q(z | past, true future) (the 'latent' rng), at test time: (B, T, latent)."""
+    state = self.encode_past(frame, past_poses, past_motion)
+    mean, log_var = self.posterior_params(state, future_poses, future_motion)
+    return mean + jnp.exp(0.5 * log_var) * jax.random.normal(self.make_rng("latent"), mean.shape)
+
+  def forecast(self, frame, past_poses, past_motion, num_steps: int, z=None):
+    """Test time: z_k ~ N(0, I) (the 'latent' rng) unless `z` (B, num_steps, latent) is given;
+    poses integrated from the decoded velocities step by step. Returns (velocities
+    (B, T, 18, 2), poses (B, T + 1, 18, 3))."""
+    state = self.encode_past(frame, past_poses, past_motion)
     batch = frame.shape[0]
-    z = jax.random.normal(self.make_rng("latent"), (batch, num_steps, self.latent))
+    if z is None:
+      z = jax.random.normal(self.make_rng("latent"), (batch, num_steps, self.latent))
     pose = past_poses[:, -1]
     poses, velocities = [pose], []
     for k in range(num_steps):  # short horizons (5 steps in the code): a Python loop is fine
-      state, out = self.future_decoder(
-          jnp.concatenate([z[:, k:k + 1], self.pose_embed(self._flat(pose[:, None]))], -1), state)
-      velocity = self.future_out(out).reshape(batch, NUM_JOINTS, 2)
+      inputs = jnp.concatenate([self.latent_embed(z[:, k:k + 1], False),
+                                self.pose_embed(self._flat(pose[:, None]), False)], -1)
+      state, out = self.future_decoder(inputs, state)
+      motion = self._heads(out, self.direction_out, self.magnitude_out)[:, 0]
+      velocity = velocity_code.decode_flat(motion)
       pose = pose.at[..., :2].add(velocity)
       velocities.append(velocity)
       poses.append(pose)
