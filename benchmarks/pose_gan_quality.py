@@ -26,8 +26,9 @@ def evaluate(workdir: str, max_clips: int) -> dict:
   step, state = ckpt_lib.load_latest(trainer, workdir)
   batch = pipeline.make_sample_batch(trainer.config, max_clips)
   sample = jax.jit(trainer.sample)
-  video = np.concatenate([np.asarray(sample(state, {k: jnp.asarray(batch[k][i:i + 8])
-                                                    for k in ("video", "keypoints")})["video"])
+  chunk = lambda i: trainer.sample_inputs(jax.random.key(i), {
+      k: batch[k][i:i + 8] for k in ("video", "keypoints")})
+  video = np.concatenate([np.asarray(sample(state, chunk(i))["video"])
                           for i in range(0, len(batch["video"]), 8)])
   real = batch["video"]
   still = np.broadcast_to(real[:, :1], real.shape)

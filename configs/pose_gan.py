@@ -1,8 +1,9 @@
 """The Pose Knows, pose-conditioned video GAN: a clip from its first frame and a pose video.
 
 Variants: default (CPU: 16 frames of 64x64 synthetic dancer), `:paper` (the code's 32 frames of
-64x80, paper-width U-Net), `:tiny` (tests). Losses as the paper writes them with the code's
-reductions (means) and alpha = 1000; D does not see the pose unless pose_in_discriminator.
+64x80, its U-Net with ngf 32 and a 1x1x1 bottleneck, its D widths 128..1024), `:tiny` (tests).
+Losses as the paper writes them (split_batch='halves') with the code's reductions (means) and
+alpha = 1000; D does not see the pose unless pose_in_discriminator.
 """
 import ml_collections
 
@@ -20,7 +21,12 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
 
   config.pose_gan = ml_collections.ConfigDict()
   config.pose_gan.g_channels = (32, 64, 128, 256)  # U-Net levels; T, H, W multiples of 2^n
+  config.pose_gan.g_bottleneck = 256  # one more level down to 1x1x1 (the code: 8 * ngf); 0: none
+  config.pose_gan.g_dropout = 0.5  # on the two innermost decoder levels (the code)
   config.pose_gan.d_channels = (32, 64, 128, 256)
+  # 'halves': the paper's equations (D sees M/2 real clips and G's M/2); 'none': the code
+  # (G makes all M, D sees all M real clips and all M fakes).
+  config.pose_gan.split_batch = "halves"
   config.pose_gan.alpha = 1000.0  # weight of the L1 term (the code's setting)
   config.pose_gan.reduction = "mean"  # 'mean' (the code) or 'sum' (the equations as written)
   config.pose_gan.pose_in_discriminator = False  # the code: D sees only the video
@@ -35,8 +41,9 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
 
   if variant == "paper":
     config.data.frames, config.data.height, config.data.width = 32, 64, 80
-    config.pose_gan.g_channels = (64, 128, 256, 512)
-    config.pose_gan.d_channels = (64, 128, 256, 512)
+    config.pose_gan.g_channels = (32, 64, 128, 256)  # the code's ngf = 32
+    config.pose_gan.g_bottleneck = 256
+    config.pose_gan.d_channels = (128, 256, 512, 1024)  # the code's D
     config.train.batch_size = 32
     config.train.num_steps = 100_000
     config.train.log_every = 100
@@ -47,6 +54,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     config.data.num_clips = 16
     config.data.num_test = 2
     config.pose_gan.g_channels = (8, 16)
+    config.pose_gan.g_bottleneck = 16
     config.pose_gan.d_channels = (8, 16)
     config.train = config_defaults.tiny_train(batch_size=4, num_steps=4)
   elif variant:

@@ -9,7 +9,9 @@ its first frame), the pose GAN's G(I, S_T), EDN's frame-by-frame generation from
 poses. Paired metrics (SSIM, PSNR, LPIPS: per frame, averaged; pose distance: EDN's, on the
 poses the frames were made from) need a model whose output corresponds to a real clip.
 `--baselines` adds, on the same clips: real vs real (train-split clips), real vs temporally
-shuffled real, and the untrained model. Writes a JSON report and prints a table.
+shuffled real, the real first frame repeated over the clip (the paper's static baseline), for
+pose-conditioned models the model driven by another clip's poses (what the output owes to the
+poses), and the untrained model. Writes a JSON report and prints a table.
 """
 from __future__ import annotations
 
@@ -128,6 +130,13 @@ def evaluate(workdir: str, metrics, num_videos: int, baselines: bool, seed: int 
     rng = np.random.default_rng(seed)
     shuffled = np.stack([v[_derangement(rng, len(v))] for v in real])
     rows["real vs temporally shuffled real"] = evaluator.row(shuffled, real, True, keypoints)
+    still = np.broadcast_to(real[:, :1], real.shape)
+    rows["first frame repeated"] = evaluator.row(still, real, True, keypoints)
+    if paired and keypoints is not None and len(real) > 1:
+      # Each clip made from its own first frame and the next clip's poses.
+      other_poses = dict(batch, keypoints=np.roll(batch["keypoints"], 1, axis=0))
+      generated, _ = generate(trainer, state, other_poses, key)
+      rows["another clip's poses"] = evaluator.row(generated, real, paired, keypoints)
     untrained = jax.jit(trainer.init_state)(jax.random.key(config.seed))
     if trainer.name == "edn" and config.edn.stage == 2:  # stage 1's G, an untrained face GAN
       untrained = trainer.warm_start(untrained)

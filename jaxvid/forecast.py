@@ -73,12 +73,13 @@ def forecast_videos(vae, vae_state, gan, gan_state, video, keypoints, key, num_f
     first = jax.image.resize(first, first.shape[:1] + (gd.height, gd.width, 3), "bilinear")
   skeletons = gan.skeletons(poses)
 
-  def generate(s):
+  def generate(s, k):
     out, _ = gan.generate({"params": gan_state.g_params, "batch_stats": gan_state.g_batch_stats},
-                          first, s)
+                          first, s, k)
     return out
 
-  return {"poses": poses, "skeletons": skeletons, "videos": jax.vmap(generate)(skeletons)}
+  gan_keys = jax.random.split(jax.random.fold_in(key, 1), num_futures)
+  return {"poses": poses, "skeletons": skeletons, "videos": jax.vmap(generate)(skeletons, gan_keys)}
 
 
 def _load_inputs(vae, num_clips: int) -> dict:

@@ -21,13 +21,18 @@ def gan_workdir(tmp_path_factory):
 def test_report_has_the_model_and_the_baselines(gan_workdir):
   report = evaluate.evaluate(gan_workdir, ["fvd", "ssim", "psnr", "lpips"], 2, baselines=True)
   rows = report["rows"]
-  assert len(rows) == 4 and report["paired"] and report["videos"] == 2
+  assert len(rows) == 6 and report["paired"] and report["videos"] == 2
   model = rows[next(iter(rows))]
   assert set(model) == {"fvd", "ssim", "psnr", "lpips"}
   assert all(np.isfinite(v) for row in rows.values() for v in row.values())
   shuffled = rows["real vs temporally shuffled real"]
   assert shuffled["ssim"] < 1.0 and shuffled["lpips"] > 0
   assert "untrained model" in rows
+  # the paper's static baseline: the real first frame repeated, exact on frame 0 only
+  still = rows["first frame repeated"]
+  assert 0 < still["ssim"] < 1.0 and still["lpips"] > 0
+  # the model driven by the other clip's poses gives other videos than by the clip's own
+  assert rows["another clip's poses"]["psnr"] != pytest.approx(model["psnr"], abs=1e-6)
   assert "step 4" in evaluate.format_table(report)
 
 

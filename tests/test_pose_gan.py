@@ -66,6 +66,26 @@ def test_generator_sees_the_first_frame_and_the_skeletons(trained):
   assert float(m1["g_l1_mean"]) != pytest.approx(float(m3["g_l1_mean"]), abs=1e-6)
 
 
+def test_split_batch_none_is_the_codes_batch(trained):
+  """'none' (the authors' code): G makes every clip of the batch and D sees every real clip, so
+  every clip is an L1 target."""
+  _, gan_dir = trained
+  config = ckpt_lib.load_config(gan_dir)
+  config.pose_gan.split_batch = "none"
+  trainer = get_trainer(config)
+  _, state = ckpt_lib.load_latest(trainer, gan_dir)
+  rng = np.random.default_rng(0)
+  batch = {"video": jnp.asarray(rng.uniform(-1, 1, (4, 8, 16, 16, 3)), jnp.float32),
+           "keypoints": jnp.asarray(rng.uniform(0, 16, (4, 8, 18, 3)), jnp.float32)}
+  _, m1 = trainer.train_step(state, batch)
+  batch2 = dict(batch, video=batch["video"].at[:2].multiply(-1.0))  # the paper's "real half"
+  _, m2 = trainer.train_step(state, batch2)
+  assert float(m1["g_l1_mean"]) != pytest.approx(float(m2["g_l1_mean"]), abs=1e-6)
+  config.pose_gan.split_batch = "thirds"
+  with pytest.raises(UserError, match="split_batch"):
+    get_trainer(config)
+
+
 def test_pose_gan_config_errors_are_clear(tmp_path):
   with pytest.raises(UserError, match="keypoints"):
     get_trainer(load_config("pose_gan.py", data__name="synthetic_scenes"))
@@ -95,8 +115,9 @@ def test_forecast_videos_end_to_end(trained):
   # the frames are G's output for those skeletons
   assert float(jnp.abs(out["videos"]).max()) <= 1.0
   first = jax.image.resize(jnp.asarray(batch["video"][:, past]), (2, 16, 16, 3), "bilinear")
+  gan_key = jax.random.split(jax.random.fold_in(jax.random.key(0), 1), 3)[1]  # its dropout
   video, _ = gan.generate({"params": gan_state.g_params, "batch_stats": gan_state.g_batch_stats},
-                          first, out["skeletons"][1])
+                          first, out["skeletons"][1], gan_key)
   np.testing.assert_allclose(out["videos"][1], video, atol=1e-5)
 
 

@@ -66,3 +66,32 @@ def test_clip_sizes_the_unet_cannot_tile_are_clear_errors(frames, height, width)
   x, _, _ = _input(frames=frames, height=height, width=width)
   with pytest.raises(ValueError, match="multiples of 4"):
     unet3d.UNet3D(channels=(8, 16)).init(jax.random.key(0), x, train=False)
+
+
+def test_the_codes_unet_at_its_clip_size():
+  """ngf 32, four k4 levels and a bottleneck to 1x1x1 on the code's 32x64x80 clips: its
+  k(4,6,6) down and k(4,6,7) up (T, H, W order), dropout on the two innermost decoder levels."""
+  assert unet3d.bottleneck_kernels((2, 4, 5)) == ((4, 6, 6), (4, 6, 7))
+  model = unet3d.UNet3D(channels=(32, 64, 128, 256), bottleneck=256, dropout=0.5)
+  x = jnp.zeros((1, 32, 64, 80, 6))
+  variables = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
+  p = variables["params"]
+  shapes = {name: p[name]["kernel"].shape for name in p if "kernel" in p[name]}
+  assert shapes == {
+      "down0": (4, 4, 4, 6, 32), "down1": (4, 4, 4, 32, 64), "down2": (4, 4, 4, 64, 128),
+      "down3": (4, 4, 4, 128, 256), "down4": (4, 6, 6, 256, 256),  # 2x4x5 -> 1x1x1
+      "up3": (4, 6, 7, 256, 256),  # 1x1x1 -> 2x4x5, then [d ; e3]
+      "up2": (4, 4, 4, 512, 128), "up1": (4, 4, 4, 256, 64), "up0": (4, 4, 4, 128, 32),
+      "out": (4, 4, 4, 64, 3)}
+  out = jax.eval_shape(lambda v: model.apply(v, x, train=False), variables)
+  assert out.shape == (1, 32, 64, 80, 3)
+
+
+def test_dropout_is_the_generators_noise_in_training_only():
+  x, _, _ = _input(frames=8, height=16, width=16)
+  model = unet3d.UNet3D(channels=(8, 16), bottleneck=16, dropout=0.5)
+  variables = model.init(jax.random.key(0), x, train=False)
+  run = lambda key, train: model.apply(variables, x, train=train, mutable=["batch_stats"],
+                                       rngs={"dropout": key})[0]
+  assert not np.allclose(run(jax.random.key(1), True), run(jax.random.key(2), True))
+  np.testing.assert_array_equal(run(jax.random.key(1), False), run(jax.random.key(2), False))

@@ -2,16 +2,20 @@
 
 G's input is the first frame I tiled over time, concatenated on channels with the rendered
 skeleton video S_T (B, T, H, W, 3 + 3); its output is the whole clip (B, T, H, W, 3) in [-1, 1].
-A pix2pix-style U-Net in 3-D (the paper: "a 3D U-Net"):
+The authors' 3-D pix2pix U-Net (`trainGAN.lua`, defineGV_unet), activations before each conv:
 
-  encoder  e_k: Conv3d k4 s2 p1 -> c_k, BatchNorm (not on e_0), LeakyReLU 0.2, k = 0..n-1
-  decoder  d_k: ConvT3d k4 s2 p1 -> c_k, BatchNorm, ReLU, then concat with e_k (skip), k = n-2..0
-  output      : ConvT3d k4 s2 p1 -> 3, tanh
+  e_0 = Conv(x)                          Conv3d k4 s2 p1 -> c_0, no BatchNorm
+  e_k = BN(Conv(LeakyReLU_0.2(e_{k-1})))  k = 1..n-1, Conv3d k4 s2 p1 -> c_k
+  [bottleneck] e_n = BN(Conv(LeakyReLU(e_{n-1}))) with the kernel that takes the remaining
+          extent to 1x1x1 (stride 2, pad 1: the code's k(4,6,6) on 2x4x5)
+  d_k = Dropout(BN(ConvT(ReLU(u_{k+1}))))  u_k = [d_k ; e_k], from the innermost level outwards
+          (dropout 0.5 on the `dropout_levels` innermost decoder levels: the code's first two)
+  out = tanh(ConvT(ReLU(u_0)))           ConvT3d k4 s2 p1 -> 3
 
-so T, H and W must be multiples of 2^n. The strided layers are the same Torch-semantics layers as
-VGAN's (`layers.py`), with its fast phase-decomposed form on CPU. D is VGAN's discriminator
-(`vgan.Discriminator`); with `pose_in_discriminator` it also sees S_T on its input channels (the
-authors' code: D does not see the pose).
+so T, H and W must be multiples of 2^n (n strided k4 levels). The strided layers are the same
+Torch-semantics layers as VGAN's (`layers.py`), with its fast phase-decomposed form on CPU. D is
+VGAN's discriminator (`vgan.Discriminator`); with `pose_in_discriminator` it also sees S_T on its
+input channels (the authors' code: D does not see the pose).
 """
 from __future__ import annotations
 
@@ -33,6 +37,13 @@ def check_clip_shape(frames: int, height: int, width: int, num_layers: int) -> N
                      f"that are multiples of {factor}; got {', '.join(bad)}")
 
 
+def bottleneck_kernels(extent: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+  """(conv kernel, transposed-conv kernel) of the level that takes `extent` (T, H, W) to 1x1x1
+  and back with stride 2, padding 1: floor((s + 2 - k) / 2) + 1 = 1 and (1 - 1) * 2 - 2 + k' = s.
+  On the code's 2x4x5 these are its (4, 6, 6) and (4, 6, 7) in (T, H, W) order."""
+  return tuple(2 * (s // 2) + 2 for s in extent), tuple(s + 2 for s in extent)
+
+
 def generator_input(first_frame, skeleton_video):
   """[I tiled over time ; S_T] on channels: (B, H, W, 3), (B, T, H, W, 3) -> (B, T, H, W, 6)."""
   tiled = jnp.broadcast_to(first_frame[:, None], skeleton_video.shape[:-1] + first_frame.shape[-1:])
@@ -40,29 +51,41 @@ def generator_input(first_frame, skeleton_video):
 
 
 class UNet3D(nn.Module):
-  channels: Sequence[int] = (64, 128, 256, 512)
+  channels: Sequence[int] = (64, 128, 256, 512)  # the strided k4 levels
+  bottleneck: int = 0  # > 0: one more level of this width down to 1x1x1 (the code: 8 * ngf)
+  dropout: float = 0.0  # the code: 0.5
+  dropout_levels: int = 2  # the innermost decoder levels that drop out
   out_channels: int = 3
   impl: str = "fast"
   dtype: jnp.dtype | None = None
 
   @nn.compact
   def __call__(self, x, train: bool = True):
+    """x (B, T, H, W, 6) -> (B, T, H, W, 3). With dropout, train=True needs a 'dropout' rng."""
     if x.ndim != 5:
       raise ValueError(f"UNet3D expects (B, T, H, W, C) input, got shape {x.shape}")
     check_clip_shape(*x.shape[1:4], len(self.channels))
-    conv = lambda c, name: Conv(c, (4, 4, 4), (2, 2, 2), 1, impl=self.impl, dtype=self.dtype,
-                                name=name)
-    up = lambda c, name: ConvTranspose(c, (4, 4, 4), (2, 2, 2), 1, impl=self.impl,
-                                       dtype=self.dtype, name=name)
+    conv = lambda c, name, kernel=(4, 4, 4): Conv(c, kernel, (2, 2, 2), 1, impl=self.impl,
+                                                  dtype=self.dtype, name=name)
+    up = lambda c, name, kernel=(4, 4, 4): ConvTranspose(c, kernel, (2, 2, 2), 1, impl=self.impl,
+                                                         dtype=self.dtype, name=name)
+    bn = lambda name: batch_norm(train, 1e-5, name=name, dtype=self.dtype)
+    widths = list(self.channels) + ([self.bottleneck] if self.bottleneck else [])
     skips = []
-    for k, c in enumerate(self.channels):
-      x = conv(c, f"down{k}")(x)
-      if k > 0:
-        x = batch_norm(train, 1e-5, name=f"bn_down{k}", dtype=self.dtype)(x)
-      x = nn.leaky_relu(x, 0.2)
+    for k, c in enumerate(widths):
+      if k == 0:
+        x = conv(c, "down0")(x)
+      else:
+        kernel = (4, 4, 4)
+        if k == len(self.channels):  # the bottleneck level: whatever extent is left -> 1x1x1
+          kernel, up_kernel = bottleneck_kernels(x.shape[1:4])
+        x = bn(f"bn_down{k}")(conv(c, f"down{k}", kernel)(nn.leaky_relu(x, 0.2)))
       skips.append(x)
-    for k in reversed(range(len(self.channels) - 1)):
-      x = up(self.channels[k], f"up{k}")(x)
-      x = nn.relu(batch_norm(train, 1e-5, name=f"bn_up{k}", dtype=self.dtype)(x))
+    x = skips.pop()  # the innermost level feeds the decoder directly
+    for level, k in enumerate(reversed(range(len(widths) - 1))):
+      kernel = up_kernel if self.bottleneck and k == len(widths) - 2 else (4, 4, 4)
+      x = bn(f"bn_up{k}")(up(widths[k], f"up{k}", kernel)(nn.relu(x)))
+      if self.dropout and level < self.dropout_levels:
+        x = nn.Dropout(self.dropout, deterministic=not train)(x)
       x = jnp.concatenate([x, skips[k]], axis=-1)
-    return jnp.tanh(up(self.out_channels, "out")(x))
+    return jnp.tanh(up(self.out_channels, "out")(nn.relu(x)))

@@ -1,9 +1,10 @@
 """Pose-conditioned video GAN trainer (The Pose Knows): frames from a first frame and a pose video.
 
-A batch of M clips is split in halves, as the paper's losses are written: the first M/2 clips are
-the real videos D sees; for the last M/2, G(I, S_T) generates each clip from its own first frame
-I and its rendered skeleton video S_T (drawn in-graph from the clip's keypoints), and the L1 term
-compares G's output with that clip. One iteration: one D step, then one G step through the
+`split_batch='halves'` (the paper's equations): a batch of M clips is split in halves; the first
+M/2 clips are the real videos D sees; for the last M/2, G(I, S_T) generates each clip from its
+own first frame I and its rendered skeleton video S_T (drawn in-graph from the clip's keypoints),
+and the L1 term compares G's output with that clip. `split_batch='none'` (the authors' code): G
+generates all M clips and D sees all M real clips and all M fakes. One iteration: one D step, then one G step through the
 updated D (gan_common). Losses: losses.pose_gan_discriminator_loss / pose_gan_generator_loss.
 """
 from __future__ import annotations
@@ -29,13 +30,19 @@ PyTree = Any
 PoseGANState = GANState
 
 
+SPLITS = ("halves", "none")
+
+
 def build_models(config):
   p, d = config.pose_gan, config.data
   impl = resolve_conv_impl(p.conv_impl, "config.pose_gan.conv_impl")
   unet3d.check_clip_shape(d.frames, d.height, d.width, len(p.g_channels))
   vgan_models.stream_base_shape(d.frames, d.height, d.width, len(p.d_channels))
+  if not 0.0 <= p.g_dropout < 1.0:
+    raise ValueError(f"config.pose_gan.g_dropout must be in [0, 1), got {p.g_dropout}")
   dtype = compute_dtype(config)
-  return (unet3d.UNet3D(channels=tuple(p.g_channels), impl=impl, dtype=dtype),
+  return (unet3d.UNet3D(channels=tuple(p.g_channels), bottleneck=p.g_bottleneck,
+                        dropout=p.g_dropout, impl=impl, dtype=dtype),
           vgan_models.Discriminator(channels=tuple(p.d_channels), impl=impl, dtype=dtype))
 
 
@@ -45,7 +52,10 @@ class PoseGANTrainer:
   def __init__(self, config):
     self.config = config
     pipeline.require_keypoints(config.data, "pose_gan")
-    if config.train.batch_size % 2:
+    if config.pose_gan.split_batch not in SPLITS:
+      raise UserError(f"config.pose_gan.split_batch must be 'halves' (the paper) or 'none' (the "
+                      f"code); got {config.pose_gan.split_batch!r}")
+    if config.pose_gan.split_batch == "halves" and config.train.batch_size % 2:
       raise UserError(f"pose_gan splits each batch into a real and a generated half: "
                       f"config.train.batch_size={config.train.batch_size} must be even")
     if config.pose_gan.reduction not in ("mean", "sum"):
@@ -60,7 +70,8 @@ class PoseGANTrainer:
   def metadata(self) -> dict:
     p, d = self.config.pose_gan, self.config.data
     return {"model": self.name, "architecture": {
-        "g_channels": list(p.g_channels), "d_channels": list(p.d_channels),
+        "g_channels": list(p.g_channels), "g_bottleneck": int(p.g_bottleneck),
+        "g_dropout": float(p.g_dropout), "d_channels": list(p.d_channels),
         "pose_in_discriminator": bool(p.pose_in_discriminator),
         "clip": [int(d.frames), int(d.height), int(d.width)]}}
 
@@ -71,10 +82,12 @@ class PoseGANTrainer:
     return render_skeleton_jax(keypoints, d.height, d.width,
                                thickness=self.config.pose_gan.skeleton_thickness) * 2.0 - 1.0
 
-  def generate(self, variables, first_frame, skeleton_video, train: bool = True):
-    """G(I, S_T) -> (video, new batch_stats)."""
+  def generate(self, variables, first_frame, skeleton_video, key, train: bool = True):
+    """G(I, S_T) -> (video, new batch_stats). `key` drives the decoder's dropout (pix2pix keeps
+    it on when sampling, as its noise source)."""
     x = unet3d.generator_input(first_frame, skeleton_video)
-    video, updates = self.generator.apply(variables, x, train=train, mutable=["batch_stats"])
+    video, updates = self.generator.apply(variables, x, train=train, mutable=["batch_stats"],
+                                          rngs={"dropout": key})
     return video, updates["batch_stats"]
 
   def discriminator_input(self, video, skeleton_video):
@@ -99,14 +112,15 @@ class PoseGANTrainer:
   def train_step(self, state: PoseGANState, batch: dict):
     p = self.config.pose_gan
     video = batch["video"]
-    half = video.shape[0] // 2
+    half = video.shape[0] // 2 if p.split_batch == "halves" else 0
     skeletons = self.skeletons(batch["keypoints"])
-    real, target = video[:half], video[half:]
-    real_d_input = self.discriminator_input(real, skeletons[:half])
+    real, target = (video[:half], video[half:]) if half else (video, video)
+    real_d_input = self.discriminator_input(real, skeletons[:half] if half else skeletons)
+    dropout_key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
 
     def generate(g_params):
       return self.generate({"params": g_params, "batch_stats": state.g_batch_stats},
-                           target[:, 0], skeletons[half:])
+                           target[:, 0], skeletons[half:], dropout_key)
 
     fake, g_vjp, g_batch_stats = jax.vjp(generate, state.g_params, has_aux=True)
 
@@ -142,16 +156,16 @@ class PoseGANTrainer:
 
   # ----- sampling -----
   def sample_inputs(self, key, sample_batch: dict):
-    del key  # G is deterministic given (I, S_T)
     return {"video": jnp.asarray(sample_batch["video"]),
-            "keypoints": jnp.asarray(sample_batch["keypoints"])}
+            "keypoints": jnp.asarray(sample_batch["keypoints"]), "key": jax.random.key_data(key)}
 
   def sample(self, state: PoseGANState, inputs: dict) -> dict:
-    """G(I, S_T) for each sample clip; BatchNorm in batch-statistics mode, as in training (and
-    as pix2pix tests)."""
+    """G(I, S_T) for each sample clip; BatchNorm in batch-statistics mode and dropout on, as in
+    training (and as pix2pix tests)."""
     skeletons = self.skeletons(inputs["keypoints"])
     video, _ = self.generate({"params": state.g_params, "batch_stats": state.g_batch_stats},
-                             inputs["video"][:, 0], skeletons)
+                             inputs["video"][:, 0], skeletons,
+                             jax.random.wrap_key_data(inputs["key"]))
     return {"video": video.astype(jnp.float32), "skeletons": skeletons}
 
   def figure(self, outputs: dict, sample_batch: dict) -> list[list[np.ndarray]]:
