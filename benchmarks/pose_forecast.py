@@ -150,7 +150,7 @@ def evaluate(trainer, state, clips: dict, num_samples: int, seed: int = 1) -> tu
 
 def write_figure(trainer, state, clips: dict, path: str, num_clips: int, num_samples: int) -> str:
   """Per clip: the frames from X_t | every true future (or the one) | N sampled futures."""
-  config, p, d = trainer.config, trainer.config.pose_vae, trainer.config.data
+  p, d = trainer.config.pose_vae, trainer.config.data
   clips = {k: jnp.asarray(v[:num_clips]) for k, v in clips.items()}
   offset = trainer.fixed_offset or 0
   w = trainer.split_window(clips, offset)

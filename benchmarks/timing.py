@@ -76,11 +76,12 @@ def model_step_flops(trainer, state, batch) -> int:
   g_vars = {"params": state.g_params, "batch_stats": state.g_batch_stats}
   d_vars = {"params": state.d_params, "batch_stats": state.d_batch_stats}
   video = batch["video"]
-  if trainer.name == "pose_gan":  # G and D each see half the batch per pass
-    half = video.shape[0] // 2
+  if trainer.name == "pose_gan":  # 'halves': G and D each see half the batch per pass
+    half = video.shape[0] // 2 if trainer.config.pose_gan.split_batch == "halves" else 0
     skeletons = trainer.skeletons(batch["keypoints"][half:])
     g_fwd = forward_flops(trainer.generator, g_vars,
-                          unet3d.generator_input(video[half:, 0], skeletons))
+                          unet3d.generator_input(video[half:, 0], skeletons),
+                          rngs={"dropout": jax.random.key(0)})
     d_fwd = forward_flops(trainer.discriminator, d_vars, trainer.discriminator_input(video[half:], skeletons))
   else:
     g_fwd = forward_flops(trainer.generator, g_vars,

@@ -45,15 +45,21 @@ def test_pose_gan_trains_and_writes_its_figure(trained):
   assert [e.step for e in psnr] == [4] and 0 < psnr[0].value < 100
 
 
-def test_generator_sees_the_first_frame_and_the_skeletons(trained):
-  """The L1 target of the generated half is that half's own clip; the real half only feeds D."""
-  _, gan_dir = trained
+def _trained_step_inputs(gan_dir, split_batch="halves"):
+  """(config, trainer, trained state, a random batch of 4 clips) for one train_step."""
   config = ckpt_lib.load_config(gan_dir)
+  config.pose_gan.split_batch = split_batch
   trainer = get_trainer(config)
   _, state = ckpt_lib.load_latest(trainer, gan_dir)
   rng = np.random.default_rng(0)
   batch = {"video": jnp.asarray(rng.uniform(-1, 1, (4, 8, 16, 16, 3)), jnp.float32),
            "keypoints": jnp.asarray(rng.uniform(0, 16, (4, 8, 18, 3)), jnp.float32)}
+  return config, trainer, state, batch
+
+
+def test_generator_sees_the_first_frame_and_the_skeletons(trained):
+  """The L1 target of the generated half is that half's own clip; the real half only feeds D."""
+  _, trainer, state, batch = _trained_step_inputs(trained[1])
   _, m1 = trainer.train_step(state, batch)
   # Changing the real half's content changes D's loss but not G's L1.
   batch2 = dict(batch, video=batch["video"].at[:2].multiply(-1.0))
@@ -69,14 +75,7 @@ def test_generator_sees_the_first_frame_and_the_skeletons(trained):
 def test_split_batch_none_is_the_codes_batch(trained):
   """'none' (the authors' code): G makes every clip of the batch and D sees every real clip, so
   every clip is an L1 target."""
-  _, gan_dir = trained
-  config = ckpt_lib.load_config(gan_dir)
-  config.pose_gan.split_batch = "none"
-  trainer = get_trainer(config)
-  _, state = ckpt_lib.load_latest(trainer, gan_dir)
-  rng = np.random.default_rng(0)
-  batch = {"video": jnp.asarray(rng.uniform(-1, 1, (4, 8, 16, 16, 3)), jnp.float32),
-           "keypoints": jnp.asarray(rng.uniform(0, 16, (4, 8, 18, 3)), jnp.float32)}
+  config, trainer, state, batch = _trained_step_inputs(trained[1], "none")
   _, m1 = trainer.train_step(state, batch)
   batch2 = dict(batch, video=batch["video"].at[:2].multiply(-1.0))  # the paper's "real half"
   _, m2 = trainer.train_step(state, batch2)
@@ -143,9 +142,17 @@ def test_forecast_cli_writes_the_video(trained, tmp_path):
   assert "Traceback" not in result.stderr and not (tmp_path / "x.gif").exists()
 
 
-def test_quality_benchmark_reports_gan_and_still_baseline(trained):
-  from pose_gan_quality import evaluate  # benchmarks/ is on sys.path (conftest)
-  report = evaluate(trained[1], max_clips=2)
-  assert report["clips"] == 2 and len(report["rows"]) == 2
+def test_quality_benchmark_reports_gan_and_the_pose_blind_baselines(trained):
+  from pose_gan_quality import evaluate, fvd_with_interval  # benchmarks/ is on sys.path (conftest)
+  report = evaluate(trained[1], max_clips=2, with_lpips=False)
+  assert report["clips"] == 2
+  assert len(report["rows"]) == 3 and {"first frame repeated", "another clip's poses"} <= set(
+      report["rows"])
   for row in report["rows"].values():
     assert row["L1"] > 0 and 0 < row["SSIM"] <= 1
+    assert row["PSNR_95"][0] <= row["PSNR"] <= row["PSNR_95"][1]
+  # Gaussians whose FVD is known: means 0.5 apart in each of 40 dimensions, same covariance
+  rng = np.random.default_rng(0)
+  a, b = rng.normal(size=(256, 40)), rng.normal(0.5, 1, size=(256, 40))
+  result = fvd_with_interval(a, b)
+  assert result["FVD_95"][0] < 40 * 0.25 < result["FVD_95"][1]
