@@ -34,7 +34,8 @@ def fvd_with_interval(features: np.ndarray, real_features: np.ndarray, seed: int
   """FVD and a basic (pivotal) bootstrap 95 % interval [2 F - q97.5, 2 F - q2.5], resampling the
   (paired) clips of both sets together. The plain percentile interval is not used: a resample
   repeats clips, which biases FVD upwards (on 256 Gaussian samples in 40-d the percentile
-  interval lay wholly above the estimate); the basic interval takes that shift out."""
+  interval lay wholly above the estimate); the basic interval takes that shift out, so it is
+  centred on the bias-corrected value and can lie just below the plain estimate F."""
   from jaxvid.metrics import fvd as fvd_lib
   rng = np.random.default_rng(seed)
   n = len(features)
