@@ -33,8 +33,8 @@ from ml_collections import config_flags
 
 from jaxvid import checkpoint as ckpt_lib
 from jaxvid import visualize
-from jaxvid.data import pipeline, synthetic_dancer
-from jaxvid.poses.render import render_skeleton
+from jaxvid.data import pipeline
+from jaxvid.metrics.intervals import bootstrap_mean_interval
 from jaxvid.trainers import get_trainer
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/pose_vae.py", "config[:variant]")
@@ -51,14 +51,6 @@ ACTIVE_KL_NATS = 0.01
 def joint_error(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
   """Mean L2 over future steps and joints: (..., T, J, 2) -> (...)."""
   return np.linalg.norm(pred - truth, axis=-1).mean(axis=(-1, -2))
-
-
-def bootstrap_interval(values: np.ndarray, reps: int = 1000, seed: int = 0) -> tuple[float, float]:
-  """95 % bootstrap interval of the mean over clips."""
-  rng = np.random.default_rng(seed)
-  values = np.asarray(values, np.float64)
-  means = values[rng.integers(0, len(values), (reps, len(values)))].mean(axis=1)
-  return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def mode_statistics(samples: np.ndarray, branches: np.ndarray, modes: np.ndarray) -> dict:
@@ -138,7 +130,7 @@ def evaluate(trainer, state, clips: dict, num_samples: int, seed: int = 1) -> tu
              "active_units": int((mean_kl > ACTIVE_KL_NATS).sum()),
              "mode_hit_rate": None, "mode_freq_max_abs_dev": None}
   extra = {"n": num_samples, "windows": int(len(rows["best"])), "unit_kl_nats": mean_kl.tolist(),
-           "intervals": {k: bootstrap_interval(v) for k, v in rows.items()}}
+           "intervals": {k: bootstrap_mean_interval(v) for k, v in rows.items()}}
   if samples:
     stats = mode_statistics(np.concatenate(samples), np.concatenate(branches),
                             np.concatenate(modes))
@@ -149,27 +141,14 @@ def evaluate(trainer, state, clips: dict, num_samples: int, seed: int = 1) -> tu
 
 
 def write_figure(trainer, state, clips: dict, path: str, num_clips: int, num_samples: int) -> str:
-  """Per clip: the frames from X_t | every true future (or the one) | N sampled futures."""
-  p, d = trainer.config.pose_vae, trainer.config.data
-  clips = {k: jnp.asarray(v[:num_clips]) for k, v in clips.items()}
-  offset = trainer.fixed_offset or 0
-  w = trainer.split_window(clips, offset)
-  keys = jax.random.split(jax.random.key(7), num_samples)
-  futures = jax.device_get(jax.jit(jax.vmap(
-      lambda k: trainer.forecast(state, w, p.future_steps, k)))(keys))  # (N, B, T + 1, 18, 3)
-  pixels = np.array([d.width, d.height, 1.0], np.float32)
-  start, steps = offset + p.past_steps, p.future_steps + 1
-  if "branch_keypoints" in clips:
-    truths, labels = np.asarray(clips["branch_keypoints"])[:, :, start:start + steps], \
-        list(synthetic_dancer.BRANCH_MOVES)
-  else:
-    truths, labels = np.asarray(clips["keypoints"])[:, None, start:start + steps], ["true poses"]
-  draw = lambda poses: render_skeleton(poses, d.height, d.width).astype(np.float32) / 127.5 - 1
-  frames = np.asarray(clips["video"])[:, start:start + steps]
-  rows = [[frames[i]] + [draw(t) for t in truths[i]] + [draw(f[i] * pixels) for f in futures]
-          for i in range(frames.shape[0])]
-  labels = ["frames"] + labels + [f"sample {k + 1}" for k in range(num_samples)]
-  grid = visualize.tile(rows, scale=max(1, 128 // d.height), labels=labels)
+  """The trainer's sample figure for the first clips with `num_samples` futures: the frames
+  from X_t | every true future (or the one) | the sampled futures."""
+  clips = {k: v[:num_clips] for k, v in clips.items()}
+  sample = jax.jit(lambda s, i: trainer.sample(s, i, num_futures=num_samples))
+  outputs = jax.device_get(sample(state, trainer.sample_inputs(jax.random.key(7), clips)))
+  grid = visualize.tile(trainer.figure(outputs, clips),
+                        scale=max(1, 128 // trainer.config.data.height),
+                        labels=trainer.figure_columns(num_futures=num_samples))
   return visualize.write_video(path, grid, fps=2)
 
 

@@ -24,12 +24,6 @@ from absl import app, flags
 _REPS = 200
 
 
-def _interval(values: np.ndarray, seed: int = 0) -> list[float]:
-  rng = np.random.default_rng(seed)
-  means = values[rng.integers(0, len(values), (1000, len(values)))].mean(1)
-  return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
-
-
 def fvd_with_interval(features: np.ndarray, real_features: np.ndarray, seed: int = 0) -> dict:
   """FVD and a basic (pivotal) bootstrap 95 % interval [2 F - q97.5, 2 F - q2.5], resampling the
   (paired) clips of both sets together. The plain percentile interval is not used: a resample
@@ -54,6 +48,7 @@ def evaluate(workdir: str, max_clips: int, with_fvd: bool = False, with_lpips: b
   from jaxvid import checkpoint as ckpt_lib
   from jaxvid.data import pipeline
   from jaxvid.metrics import image
+  from jaxvid.metrics.intervals import bootstrap_mean_interval
   from jaxvid.trainers import get_trainer
 
   trainer = get_trainer(ckpt_lib.load_config(workdir))
@@ -98,7 +93,7 @@ def evaluate(workdir: str, max_clips: int, with_fvd: bool = False, with_lpips: b
     for metric, values in per_clip.items():
       if values:
         row[metric] = float(np.mean(values))
-        row[metric + "_95"] = _interval(np.asarray(values))
+        row[metric + "_95"] = list(bootstrap_mean_interval(values))
     if with_fvd:
       start = time.time()
       row.update(fvd_with_interval(i3d(pred), features["real"]))

@@ -4,8 +4,9 @@
 M/2 clips are the real videos D sees; for the last M/2, G(I, S_T) generates each clip from its
 own first frame I and its rendered skeleton video S_T (drawn in-graph from the clip's keypoints),
 and the L1 term compares G's output with that clip. `split_batch='none'` (the authors' code): G
-generates all M clips and D sees all M real clips and all M fakes. One iteration: one D step, then one G step through the
-updated D (gan_common). Losses: losses.pose_gan_discriminator_loss / pose_gan_generator_loss.
+generates all M clips and D sees all M real clips and all M fakes. One iteration: one D step,
+then one G step through the updated D (gan_common). Losses: losses.pose_gan_discriminator_loss /
+pose_gan_generator_loss.
 """
 from __future__ import annotations
 
@@ -114,8 +115,9 @@ class PoseGANTrainer:
     video = batch["video"]
     half = video.shape[0] // 2 if p.split_batch == "halves" else 0
     skeletons = self.skeletons(batch["keypoints"])
-    real, target = (video[:half], video[half:]) if half else (video, video)
-    real_d_input = self.discriminator_input(real, skeletons[:half] if half else skeletons)
+    real_end = half or video.shape[0]  # 'none': D sees every real clip, G makes every clip
+    real, target = video[:real_end], video[half:]
+    real_d_input = self.discriminator_input(real, skeletons[:real_end])
     dropout_key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
 
     def generate(g_params):

@@ -191,12 +191,14 @@ class PoseVAETrainer:
       inputs["branch_keypoints"] = jnp.asarray(sample_batch["branch_keypoints"])
     return inputs
 
-  def sample(self, state: PoseVAEState, inputs: dict) -> dict:
-    """`num_futures` forecasts per sample from the first window, z from the prior."""
+  def sample(self, state: PoseVAEState, inputs: dict, num_futures: int | None = None) -> dict:
+    """`num_futures` (default config.pose_vae.num_futures) forecasts per sample from the first
+    window, z from the prior."""
     p = self.config.pose_vae
     offset = self.fixed_offset or 0
     w = self.split_window(inputs, offset)
-    keys = jax.random.split(jax.random.wrap_key_data(inputs["key"]), p.num_futures)
+    keys = jax.random.split(jax.random.wrap_key_data(inputs["key"]),
+                            num_futures or p.num_futures)
     futures = jax.vmap(lambda k: self.forecast(state, w, p.future_steps, k))(keys)
     start = offset + p.past_steps
     outputs = {"forecasts": futures / self.scale, "truth": w["future_true_poses"] / self.scale,
@@ -220,8 +222,8 @@ class PoseVAETrainer:
       rows.append(row)
     return rows
 
-  def figure_columns(self) -> list[str]:
+  def figure_columns(self, num_futures: int | None = None) -> list[str]:
     truths = (list(synthetic_dancer.BRANCH_MOVES) if self.config.data.get("branching", False)
               else ["true poses"])
     return ["frames"] + truths + [f"future {k + 1}"
-                                  for k in range(self.config.pose_vae.num_futures)]
+                                  for k in range(num_futures or self.config.pose_vae.num_futures)]
