@@ -3,9 +3,10 @@
 Variants:
   ''            stage 1 on the CPU: 64x64 synthetic dancer, a small global generator
   'face'        stage 2 (face GAN) on top of a stage-1 run: set --config.edn.stage1_workdir
-  'paper'       stage 1 at 512x256 (H x W): pix2pixHD's global generator (64, 4 down, 9 blocks)
-  'paper_local' 1024x512 with the local enhancer (trained from scratch here)
-  'paper_face'  stage 2 at 512x256, 128x128 face crops
+  'paper'       stage 1 at 256 high x 512 wide (landscape, the paper's global stage):
+                pix2pixHD's global generator (64, 4 down, 9 blocks)
+  'paper_local' 512 x 1024 with the local enhancer (trained from scratch here)
+  'paper_face'  stage 2 at 256 x 512, 128x128 face crops
   'tiny', 'tiny_face'  tests
 Ablation: --config.edn.temporal=False is the frame-by-frame pix2pixHD baseline.
 """
@@ -39,10 +40,16 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   e.perceptual_backbone = "vgg16_lpips"
   e.vgg19_weights = ""
   e.skeleton_thickness = 0.0  # 0: min(H, W) / 64 pixels
+  # The code's loss balance: pix2pixHD's VGGLoss sees [-1, 1] frames as they are ('raw'; or
+  # 'imagenet' normalisation), and the full-frame perceptual term is halved for the global
+  # generator (1.0 for the local enhancer, as in the code).
+  e.vgg_input = "raw"
+  e.vgg_global_weight = 0.5
   # stage 2 (face GAN)
   e.stage1_workdir = ""
   e.face_size = 16
   e.face_ngf, e.face_n_down, e.face_n_blocks, e.face_num_d = 16, 2, 2, 1
+  e.face_fix_main_steps = 0  # first steps of stage 2 that train only D_f (the code's niter_fix_main)
 
   config.optim = config_defaults.adam(2e-4)
 
@@ -51,7 +58,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
                                        sample_fps=8)
 
   def paper():
-    config.data.height, config.data.width = 512, 256
+    config.data.height, config.data.width = 256, 512
     config.data.num_clips = 4096
     e.ngf, e.n_down, e.n_blocks = 64, 4, 9
     e.num_d, e.ndf = 2, 64
@@ -77,12 +84,13 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     paper()
   elif variant == "paper_local":
     paper()
-    config.data.height, config.data.width = 1024, 512
+    config.data.height, config.data.width = 512, 1024
     e.generator, e.ngf, e.num_d = "local", 32, 3
   elif variant == "paper_face":
     paper()
     e.stage = 2
     config.train.num_steps = 50_000
+    e.face_fix_main_steps = 10_000  # the code trains D_f alone for 10 epochs; set to yours
   elif variant == "tiny":
     tiny()
   elif variant == "tiny_face":

@@ -50,30 +50,55 @@ def _header(labels: Sequence[str], total_width: int, column_width: int, offset: 
   return np.asarray(image)
 
 
-def write_video(path: str, video_uint8: np.ndarray, fps: int = 8) -> str:
-  """Write a (T, H, W, 3) uint8 video as .gif or .mp4 (H.264) according to `path`."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  if path.endswith(".gif"):
-    imageio.mimsave(path, list(video_uint8), duration=1000.0 / fps, loop=0)
-  elif path.endswith(".mp4"):
-    # yuv420p needs even sizes; pad with white rather than resample.
-    t, h, w, c = video_uint8.shape
-    padded = np.full((t, h + h % 2, w + w % 2, c), 255, np.uint8)
-    padded[:, :h, :w] = video_uint8
+class VideoWriter:
+  """Frames appended in pieces to a .gif or .mp4 (H.264): long videos never sit in memory.
+
+    with VideoWriter("out.mp4", fps=25) as writer:
+      writer.append(frames_uint8)  # (T, H, W, 3), any number of times
+  """
+
+  def __init__(self, path: str, fps: float = 8):
+    if not path.endswith((".gif", ".mp4")):
+      raise ValueError(f"unsupported video extension for {path!r}: use .gif or .mp4")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    self.path, self.fps, self.frames = path, float(fps), 0
     with warnings.catch_warnings():
       # imageio-ffmpeg starts ffmpeg with fork+exec, which Python flags in threaded programs.
       warnings.filterwarnings("ignore", message=r".*os\.fork\(\) was called.*")
-      _write_mp4(path, padded, fps)
-  else:
-    raise ValueError(f"unsupported video extension for {path!r}: use .gif or .mp4")
+      if path.endswith(".gif"):
+        self._writer = imageio.get_writer(path, mode="I", duration=1000.0 / self.fps, loop=0)
+      else:
+        self._writer = imageio.get_writer(path, fps=self.fps, codec="libx264", quality=8,
+                                          macro_block_size=1, pixelformat="yuv420p")
+
+  def append(self, video_uint8: np.ndarray) -> None:
+    for frame in np.asarray(video_uint8, np.uint8):
+      if self.path.endswith(".mp4") and (frame.shape[0] % 2 or frame.shape[1] % 2):
+        # yuv420p needs even sizes; pad with white rather than resample.
+        h, w, c = frame.shape
+        padded = np.full((h + h % 2, w + w % 2, c), 255, np.uint8)
+        padded[:h, :w] = frame
+        frame = padded
+      with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*os\.fork\(\) was called.*")
+        self._writer.append_data(frame)
+      self.frames += 1
+
+  def close(self) -> None:
+    self._writer.close()
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.close()
+
+
+def write_video(path: str, video_uint8: np.ndarray, fps: float = 8) -> str:
+  """Write a (T, H, W, 3) uint8 video as .gif or .mp4 (H.264) according to `path`."""
+  with VideoWriter(path, fps) as writer:
+    writer.append(video_uint8)
   return path
-
-
-def _write_mp4(path: str, video_uint8: np.ndarray, fps: int) -> None:
-  with imageio.get_writer(path, fps=fps, codec="libx264", quality=8, macro_block_size=1,
-                          pixelformat="yuv420p") as writer:
-    for frame in video_uint8:
-      writer.append_data(frame)
 
 
 def filmstrip(video_uint8: np.ndarray, max_frames: int = 8) -> np.ndarray:

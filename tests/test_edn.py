@@ -80,7 +80,7 @@ def _transfer(*args):
 def test_transfer_cli_moves_another_subject(stages, tmp_path):
   output = tmp_path / "dance.gif"
   result = _transfer(f"--checkpoint={stages[1]}", "--source=dancer:2", f"--output={output}",
-                     "--frames=6")
+                     "--frames=6", "--chunk=4")  # two chunks: the second continues the first
   assert result.returncode == 0, result.stderr[-3000:]
   import imageio.v2 as imageio
   assert len(imageio.mimread(output)) == 6
@@ -93,6 +93,42 @@ def test_transfer_cli_moves_another_subject(stages, tmp_path):
                      f"--output={tmp_path / 'x.gif'}")
   assert result.returncode == 1 and "subjects are 0..3" in result.stderr
   assert "Traceback" not in result.stderr and not (tmp_path / "x.gif").exists()
+
+
+def _wide_source(tmp_path, frames=20):
+  """A 640x360, 25 fps mp4 of another subject and its poses .npz as extract writes it."""
+  from jaxvid import visualize
+  from jaxvid.data import synthetic_dancer
+  from jaxvid.poses.extract import Poses
+  clip = synthetic_dancer.render_clip(7, 1, frames, 360, 640, subject_id=2)
+  video = str(tmp_path / "source.mp4")
+  visualize.write_video(video, clip["video"], fps=25)
+  poses = Poses(clip["keypoints"], clip["face_box"], np.ones(frames, bool),
+                np.zeros(frames, bool), (360, 640), fps=25.0, source=video)
+  poses.save(str(tmp_path / "source.npz"))
+  return clip, tmp_path / "source.npz"
+
+
+def test_transfer_from_a_wide_25fps_video_lands_in_the_target_frame_at_its_speed(stages, tmp_path):
+  from jaxvid.data import video_io
+  clip, npz = _wide_source(tmp_path)
+  output = tmp_path / "out" / "me.mp4"
+  result = _transfer(f"--checkpoint={stages[1]}", f"--source={npz}", f"--output={output}",
+                     "--chunk=8")
+  assert result.returncode == 0, result.stderr[-3000:]
+  info = video_io.probe(str(output))
+  assert info.fps == 25 and info.num_frames == 20 and info.size == (32, 32)
+  side = video_io.probe(str(tmp_path / "out" / "me_side_by_side.mp4"))
+  assert side.num_frames == 20 and side.size[1] > 3.5 * 32  # the source video is a column
+  poses = np.load(tmp_path / "out" / "me_poses.npy")
+  body = poses[poses[..., 2] >= 0.1]
+  assert ((body[:, 0] >= 0) & (body[:, 0] < 32) & (body[:, 1] >= 0) & (body[:, 1] < 32)).all()
+  # the source's frame size is needed without the .npz: a one-line error before any work
+  np.save(tmp_path / "bare.npy", clip["keypoints"])
+  result = _transfer(f"--checkpoint={stages[1]}", f"--source={tmp_path / 'bare.npy'}",
+                     f"--output={tmp_path / 'y.mp4'}")
+  assert result.returncode == 1 and "--source_size" in result.stderr
+  assert "Traceback" not in result.stderr and not (tmp_path / "y.mp4").exists()
 
 
 def test_quality_benchmark_compares_models_with_retrieval(stages):

@@ -36,7 +36,7 @@ def test_stats_find_close_far_and_heights():
 def test_source_is_mapped_onto_target_heights_and_ground():
   source, src_ground, _ = walker(150, 100, 220, 300, x=60.0)  # short person, far camera
   target, _, _ = walker(240, 40, 280, 460, x=200.0, phase=1.0)  # tall person, close camera
-  out = normalize.normalize(source, target, alpha=1.0, smooth_window=1)
+  out = normalize.normalize(source, target, alpha=1.0, smooth_window=1, x_align="median")
   t = normalize.video_stats(target, alpha=1.0)
   ankle_y, ankle_x = normalize.ankles(out)
   heights = normalize.person_heights(out)
@@ -56,10 +56,44 @@ def test_median_smoothing_removes_a_glitch_and_missing_poses_are_clear_errors():
   kp, _, _ = walker(200, 50, 300, 400)
   glitched = kp.copy()
   glitched[30, JOINT["nose"], 1] -= 80
-  out = normalize.normalize(glitched, kp, alpha=1.0, smooth_window=5)
-  clean = normalize.normalize(kp, kp, alpha=1.0, smooth_window=5)
+  out = normalize.normalize(glitched, kp, alpha=1.0, smooth_window=5, x_align="median")
+  clean = normalize.normalize(kp, kp, alpha=1.0, smooth_window=5, x_align="median")
   assert abs(out[30, JOINT["nose"], 1] - clean[30, JOINT["nose"], 1]) < 2.0
   blind = kp.copy()
   blind[..., 2] = 0.0
   with pytest.raises(ValueError, match="at least 2 frames"):
     normalize.video_stats(blind)
+
+
+def test_a_wide_source_lands_in_a_small_target_frame_and_crosses_it():
+  """A 640x360 source whose dancer walks from the left third to the right third, onto a 64x64
+  target: every joint inside the frame, the crossing scaled by the body's factor about the
+  centre, the body at the target's heights."""
+  source, _, _ = walker(200, 40, 250, 340, frames=60)
+  source[..., 0] = np.linspace(200, 440, 60)[:, None]  # crosses the source frame's middle
+  target, _, _ = walker(40, 10, 50, 60, x=32.0, phase=0.5)
+  out = normalize.normalize(source, target, alpha=1.0, smooth_window=1, source_width=640,
+                            target_width=64)
+  body = out[:, [JOINT[j] for j in ("nose", "neck", "r_hip", "r_knee", "r_ankle", "l_ankle")]]
+  assert (body[..., 0] >= 0).all() and (body[..., 0] < 64).all()
+  assert (body[..., 1] >= 0).all() and (body[..., 1] < 64).all()
+  heights = normalize.person_heights(out)
+  scale = heights / normalize.person_heights(source)
+  # x about the centres: x' - 32 = scale (x - 320)
+  np.testing.assert_allclose(out[:, 0, 0] - 32, scale * (source[:, 0, 0] - 320), atol=1e-3)
+  assert out[0, 0, 0] < 32 < out[-1, 0, 0]
+  t = normalize.video_stats(target, alpha=1.0)
+  assert t.far_height * 0.97 < heights.min() and heights.max() < t.close_height * 1.03
+  with pytest.raises(ValueError, match="source_width"):
+    normalize.normalize(source, target)
+
+
+def test_one_bad_ankle_far_outside_the_range_cannot_flip_the_body():
+  source, _, _ = walker(200, 40, 250, 340, frames=60)
+  source[10, JOINT["r_ankle"], 1] = -5000.0  # a wild detection
+  source[10, JOINT["l_ankle"], 1] = -5000.0
+  target, _, _ = walker(40, 10, 50, 60, x=32.0)
+  out = normalize.normalize(source, target, alpha=1.0, smooth_window=1, source_width=640,
+                            target_width=64)
+  assert (normalize.person_heights(out[[9, 11]]) > 0).all()
+  assert np.isfinite(out).all()

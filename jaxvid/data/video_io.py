@@ -8,6 +8,7 @@ and count it.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Iterator
 
@@ -30,46 +31,120 @@ def list_videos(folder: str) -> list[str]:
   return sorted(found)
 
 
-def read_frames(path: str, frame_step: int = 1, max_frames: int | None = None) -> np.ndarray:
-  """All frames (every `frame_step`-th) of a video as uint8 (T, H, W, 3); VideoReadError if
-  it cannot be decoded or has no frames of non-zero size."""
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+  fps: float  # frames per second (0 when the container does not say)
+  size: tuple[int, int]  # (height, width)
+  num_frames: int  # decodable frames, counted from the packets when the header has no count
+
+
+def probe(path: str) -> VideoInfo:
+  """Frame rate, frame size and frame count without decoding the frames."""
   import av
-  frames = []
+  try:
+    with av.open(path) as container:
+      if not container.streams.video:
+        raise VideoReadError(f"{path}: no video stream")
+      stream = container.streams.video[0]
+      rate = stream.average_rate or stream.guessed_rate or 0
+      size = (int(stream.codec_context.height), int(stream.codec_context.width))
+      count = int(stream.frames or 0)
+      if not count:  # some containers (webm, some avi) do not store it: count the packets
+        count = sum(1 for packet in container.demux(stream) if packet.size)
+  except VideoReadError:
+    raise
+  except Exception as e:  # noqa: BLE001 - av raises many error types for corrupt input
+    raise VideoReadError(f"{path}: cannot read ({type(e).__name__}: {e})") from e
+  if min(size) <= 0:
+    raise VideoReadError(f"{path}: frames of size {size}")
+  return VideoInfo(float(rate), size, count)
+
+
+def iter_frames(path: str, frame_step: int = 1, max_frames: int | None = None,
+                start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+  """The frames (every `frame_step`-th of source frames [start, stop)) of a video as uint8
+  (H, W, 3), one at a time: memory does not grow with the video's length. VideoReadError if it
+  cannot be decoded or has no frames of non-zero size; a file damaged part-way yields the
+  frames before the damage."""
+  import av
+  count = 0
   try:
     with av.open(path) as container:
       if not container.streams.video:
         raise VideoReadError(f"{path}: no video stream")
       for i, frame in enumerate(container.decode(video=0)):
-        if i % frame_step:
+        if stop is not None and i >= stop:
+          break
+        if i < start or (i - start) % frame_step:
           continue
         image = frame.to_ndarray(format="rgb24")
         if image.size == 0:
           raise VideoReadError(f"{path}: frame {i} has size 0")
-        frames.append(image)
-        if max_frames is not None and len(frames) >= max_frames:
+        count += 1
+        yield image
+        if max_frames is not None and count >= max_frames:
           break
   except VideoReadError:
     raise
   except Exception as e:  # noqa: BLE001 - av raises many error types for corrupt input
-    if not frames:
+    if not count:
       raise VideoReadError(f"{path}: cannot decode ({type(e).__name__}: {e})") from e
     # A truncated file: keep the frames decoded before the damage.
-  if not frames:
+  if not count:
     raise VideoReadError(f"{path}: no frames")
-  return np.stack(frames)
+
+
+def read_frames(path: str, frame_step: int = 1, max_frames: int | None = None) -> np.ndarray:
+  """All frames (every `frame_step`-th) of a video as uint8 (T, H, W, 3), in memory: for short
+  videos only (iter_frames streams)."""
+  return np.stack(list(iter_frames(path, frame_step, max_frames)))
+
+
+def _crop_geometry(size: tuple[int, int], height: int, width: int):
+  h, w = size
+  scale = max(height / h, width / w)
+  new_h, new_w = max(height, round(h * scale)), max(width, round(w * scale))
+  return new_h, new_w, (new_h - height) // 2, (new_w - width) // 2
+
+
+def resize_center_crop_frame(frame: np.ndarray, height: int, width: int) -> np.ndarray:
+  """One (H, W, 3) uint8 frame scaled to cover (height, width), centre cropped."""
+  from PIL import Image
+  new_h, new_w, top, left = _crop_geometry(frame.shape[:2], height, width)
+  resized = np.asarray(Image.fromarray(frame).resize((new_w, new_h), Image.BILINEAR))
+  return resized[top:top + height, left:left + width]
 
 
 def resize_center_crop(frames: np.ndarray, height: int, width: int) -> np.ndarray:
   """Scale so the frame covers (height, width), then crop the centre. uint8 in and out."""
-  from PIL import Image
-  t, h, w, _ = frames.shape
-  scale = max(height / h, width / w)
-  new_h, new_w = max(height, round(h * scale)), max(width, round(w * scale))
-  top, left = (new_h - height) // 2, (new_w - width) // 2
-  out = np.empty((t, height, width, 3), np.uint8)
+  out = np.empty((len(frames), height, width, 3), np.uint8)
   for i, frame in enumerate(frames):
-    resized = np.asarray(Image.fromarray(frame).resize((new_w, new_h), Image.BILINEAR))
-    out[i] = resized[top:top + height, left:left + width]
+    out[i] = resize_center_crop_frame(frame, height, width)
+  return out
+
+
+def fit_frame(frame: np.ndarray, height: int, width: int, fill: int = 0) -> np.ndarray:
+  """One frame scaled to fit inside (height, width) and centred (letterbox): nothing cut off."""
+  from PIL import Image
+  h, w = frame.shape[:2]
+  scale = min(height / h, width / w)
+  new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+  out = np.full((height, width, 3), fill, np.uint8)
+  top, left = (height - new_h) // 2, (width - new_w) // 2
+  out[top:top + new_h, left:left + new_w] = np.asarray(
+      Image.fromarray(frame).resize((new_w, new_h), Image.BILINEAR))
+  return out
+
+
+def fit_points(points: np.ndarray, size: tuple[int, int], height: int, width: int) -> np.ndarray:
+  """Pixel coordinates (..., 2) in a frame of `size` (h, w) -> where fit_frame puts them."""
+  h, w = size
+  scale = min(height / h, width / w)
+  new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+  top, left = (height - new_h) // 2, (width - new_w) // 2
+  out = np.array(points, np.float32, copy=True)
+  out[..., 0] = (out[..., 0] + 0.5) * new_w / w - 0.5 + left
+  out[..., 1] = (out[..., 1] + 0.5) * new_h / h - 0.5 + top
   return out
 
 
@@ -78,9 +153,7 @@ def resize_center_crop_points(points: np.ndarray, size: tuple[int, int], height:
   """Pixel coordinates (..., 2) = (x, y) in a frame of `size` (h, w) -> where
   resize_center_crop puts them in its (height, width) output."""
   h, w = size
-  scale = max(height / h, width / w)
-  new_h, new_w = max(height, round(h * scale)), max(width, round(w * scale))
-  top, left = (new_h - height) // 2, (new_w - width) // 2
+  new_h, new_w, top, left = _crop_geometry(size, height, width)
   out = np.array(points, np.float32, copy=True)
   # PIL's resize maps pixel centres: x' + 0.5 = (x + 0.5) * new_w / w
   out[..., 0] = (out[..., 0] + 0.5) * new_w / w - 0.5 - left

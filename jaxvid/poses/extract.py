@@ -116,15 +116,19 @@ class Poses:
   detected: np.ndarray  # (T,) bool: the detector found the person in this frame
   filled: np.ndarray  # (T,) bool: interpolated across a short gap
   size: tuple[int, int]  # frame (height, width)
+  fps: float = 0.0  # the video's frame rate (0: unknown)
+  source: str = ""  # the video's path
 
   @property
   def detection_rate(self) -> float:
     return float(self.detected.mean()) if len(self.detected) else 0.0
 
-  def save(self, path: str, fps: float = 0.0, source: str = "") -> None:
+  def save(self, path: str) -> None:
+    """An .npz with every field; `size` (height, width), `fps` and `source` tell transfer the
+    source video's frame, speed and file."""
     np.savez(path, keypoints=self.keypoints, face_box=self.face_boxes, detected=self.detected,
-             filled=self.filled, size=np.asarray(self.size), fps=np.float32(fps),
-             source=np.asarray(source))
+             filled=self.filled, size=np.asarray(self.size), fps=np.float32(self.fps),
+             source=np.asarray(self.source))
 
 
 class PoseExtractor:
@@ -240,18 +244,22 @@ def fill_gaps(keypoints: np.ndarray, detected: np.ndarray, max_gap: int):
 
 
 def extract_file(path: str, extractor: PoseExtractor, max_frames: int | None = None) -> Poses:
+  """Poses of one video, decoded frame by frame (memory does not grow with its length); the
+  result's `fps` and `source` say where they came from."""
   from jaxvid.data import video_io
-  frames = video_io.read_frames(path, max_frames=max_frames)  # VideoReadError on bad files
+  info = video_io.probe(path)  # VideoReadError on bad files
+  total = min(info.num_frames, max_frames) if max_frames else info.num_frames
   try:
     from tqdm import tqdm
-    progress = tqdm(total=len(frames), desc=os.path.basename(path), unit="frame", leave=False)
+    progress = tqdm(total=total or None, desc=os.path.basename(path), unit="frame", leave=False)
   except ImportError:
     progress = None
   try:
-    return extractor.video(frames, progress)
+    poses = extractor.video(video_io.iter_frames(path, max_frames=max_frames), progress)
   finally:
     if progress:
       progress.close()
+  return dataclasses.replace(poses, fps=info.fps, source=os.path.abspath(path))
 
 
 def main(argv):
@@ -283,9 +291,10 @@ def main(argv):
       print(f"error: {path}: {e}", file=sys.stderr)
       failed += 1
       continue
-    poses.save(out, source=path)
-    print(f"{path}: {len(poses.detected)} frames, person found in {100 * poses.detection_rate:.1f}%"
-          f" ({int(poses.filled.sum())} filled) -> {out}", flush=True)
+    poses.save(out)
+    print(f"{path}: {len(poses.detected)} frames ({poses.size[1]}x{poses.size[0]} at "
+          f"{poses.fps:g} fps), person found in {100 * poses.detection_rate:.1f}% "
+          f"({int(poses.filled.sum())} filled) -> {out}", flush=True)
   extractor.close()
   if failed:
     print(f"{failed} of {len(inputs)} videos failed", file=sys.stderr)

@@ -9,12 +9,20 @@ Person height h = ankle y - head y (head: nose, else neck) is taken, at close an
 median height over the frames whose ankle lies within `tolerance` of that position (a median,
 not the maximum, so one bad detection there does not rescale the whole video).
 A source frame with ankle y is then mapped with
-  u     = (y - far_s) / (close_s - far_s)                       (position between far and close)
+  u     = (y - far_s) / (close_s - far_s)  clipped to [-0.5, 1.5]   (position between far and close)
   scale = far_t_h / far_s_h + u * (close_t_h / close_s_h - far_t_h / far_s_h)
   y'    = far_t + u * (close_t - far_t)                          (ankle onto the target's range)
-and every joint is scaled by `scale` about the source ankle and moved to (x + dx, y'), dx
-aligning the median ankle x of the two videos. The result is smoothed over time with a median
-filter of `smooth_window` frames. alpha: 0.7 in the paper (the default), 0.5 in the code.
+and every joint moves with its frame's ankle and scales about it:
+  (x', y_j') = (cx_t + scale (x - cx_s),  y' + scale (y_j - y))
+cx = the frame's horizontal centre (x_align='center', the default): horizontal positions are
+scaled by the same factor as the body, so a dancer who crosses the source frame crosses the
+target's and one in the middle stays in the middle (the authors' code scales about the frame's
+centre too; neither it nor the paper translates in x). x_align='median' puts the source's
+median ankle x on the target's instead (useful when the target danced off-centre). Source and
+target may have any frame size: the statistics are in each video's own pixels. u is clipped
+so a detection far outside the source's range (a bad ankle) cannot flip or explode the scale.
+The result is smoothed over time with a median filter of `smooth_window` frames.
+alpha: 0.7 in the paper (the default), 0.5 in the code.
 """
 from __future__ import annotations
 
@@ -93,22 +101,29 @@ def median_smooth(keypoints: np.ndarray, window: int) -> np.ndarray:
 
 
 def normalize(source: np.ndarray, target: np.ndarray | VideoStats, alpha: float = 0.7,
-              smooth_window: int = 5, min_conf: float = 0.1) -> np.ndarray:
-  """Map source poses (T, 18, 2|3) onto the target video's scale and ground positions."""
+              smooth_window: int = 5, min_conf: float = 0.1, source_width: float | None = None,
+              target_width: float | None = None, x_align: str = "center") -> np.ndarray:
+  """Map source poses (T, 18, 2|3), pixels of a frame `source_width` wide, onto the target
+  video's scale, ground positions and frame (`target_width` wide); see the module doc."""
+  if x_align not in ("center", "median"):
+    raise ValueError(f"x_align must be 'center' or 'median', got {x_align!r}")
+  if x_align == "center" and (not source_width or not target_width):
+    raise ValueError("x_align='center' needs source_width and target_width")
   source = np.asarray(source, np.float64)
   s = video_stats(source, alpha, min_conf=min_conf)
   t = target if isinstance(target, VideoStats) else video_stats(target, alpha, min_conf=min_conf)
-  ankle_y, ankle_x = ankles(source, min_conf)
+  ankle_y, _ = ankles(source, min_conf)
   ankle_y = np.where(np.isnan(ankle_y), np.nanmedian(ankle_y), ankle_y)
-  ankle_x = np.where(np.isnan(ankle_x), np.nanmedian(ankle_x), ankle_x)
   span = s.close - s.far
-  u = (ankle_y - s.far) / span if span > 1e-6 else np.ones_like(ankle_y)
+  u = np.clip((ankle_y - s.far) / span, -0.5, 1.5) if span > 1e-6 else np.ones_like(ankle_y)
   far_ratio, close_ratio = t.far_height / s.far_height, t.close_height / s.close_height
-  scale = far_ratio + u * (close_ratio - far_ratio)
-  new_ankle_y = t.far + u * (t.close - t.far)
-  new_ankle_x = ankle_x + (t.ankle_x - s.ankle_x)
+  scale = (far_ratio + u * (close_ratio - far_ratio))[:, None]
+  new_ankle_y = (t.far + u * (t.close - t.far))[:, None]
+  if x_align == "center":
+    centre_s, centre_t = source_width / 2, target_width / 2
+  else:
+    centre_s, centre_t = s.ankle_x, t.ankle_x
   out = source.copy()
-  anchor = np.stack([ankle_x, ankle_y], -1)[:, None]
-  moved = np.stack([new_ankle_x, new_ankle_y], -1)[:, None]
-  out[..., :2] = (source[..., :2] - anchor) * scale[:, None, None] + moved
+  out[..., 0] = centre_t + scale * (source[..., 0] - centre_s)
+  out[..., 1] = new_ankle_y + scale * (source[..., 1] - ankle_y[:, None])
   return median_smooth(out, smooth_window).astype(np.float32)

@@ -5,11 +5,20 @@ key): x = rendered skeletons (in-graph), y = real frames. With `edn.temporal` (t
 G(x_{t-1}) is conditioned on a zero previous frame and G(x_t) on G(x_{t-1}), gradients through
 both; D_k sees (x_{t-1}, x_t, y_{t-1}, y_t) vs (x_{t-1}, x_t, G(x_{t-1}), G(x_t)) on channels.
 Without it (the frame-by-frame ablation, pix2pixHD) G sees only x_t and D_k sees (x_t, y_t).
-  D: -L_smooth;  G: adversarial + lambda_FM L_FM + lambda_P (L_P(G(x_{t-1}), y_{t-1}) + L_P(G(x_t), y_t)).
-Stage 2 freezes stage 1's G (loaded from `edn.stage1_workdir`) and trains the face GAN on a
-`face_size` crop around frame t's face box: r = G_f(x_F, G(x)_F), face = G(x)_F + r;
-  D_f: (x_F, y_F) real vs (x_F, face) fake;  G_f: adversarial + lambda_P L_P(face, y_F).
-One iteration = one D step, then one G step through the updated D.
+  D: -L_smooth;  G: adversarial + lambda_FM L_FM + w_P lambda_P (L_P(G(x_{t-1}), y_{t-1}) + L_P(G(x_t), y_t))
+w_P = `edn.vgg_global_weight` (0.5, the code's halving for the global generator; 1 for the local
+enhancer). The VGG sees the [-1, 1] frames as pix2pixHD feeds them (`edn.vgg_input='raw'`).
+
+Stage 2 (the authors' pix2pixHD_model_fullts.py): stage 1's G and temporal D are loaded from
+`edn.stage1_workdir`; G stays frozen, the face generator trains. Both frames of the pair are
+refined: I_{t-1} = refine(G(x_{t-1} | 0)), I_t = refine(G(x_t | I_{t-1})) (frame t conditioned
+on the refined t-1), refine(F) = F with its face crop replaced by F_F + G_f(x_F, F_F). The face
+generator's loss keeps every full-frame term on (I_{t-1}, I_t) and adds the face terms, 0.5 per
+frame:  adversarial(D) + lambda_FM L_FM + w_P lambda_P (L_P(I_{t-1}) + L_P(I_t))
+        + sum over both frames 0.5 (adversarial(D_f) + lambda_P L_P(I_F, y_F)).
+D_f (on (x_F, face)) and the temporal D both train; for the first `edn.face_fix_main_steps`
+steps only D_f does (the code's niter_fix_main). One iteration = one D step, then one G step
+through the updated D.
 """
 from __future__ import annotations
 
@@ -47,6 +56,8 @@ class Stage2State:
   step: jax.Array
   key: jax.Array
   g_params: PyTree  # stage 1's generator, frozen
+  d_params: PyTree  # stage 1's temporal D, trained on
+  d_opt_state: PyTree
   face_g_params: PyTree
   face_d_params: PyTree
   face_g_opt_state: PyTree
@@ -113,15 +124,17 @@ class EDNTrainer:
       raise UserError("the VGG perceptual loss pools 4 times before relu5_1: frames and face crops "
                       f"need at least 16 pixels a side (frame {d.height}x{d.width}, face_size "
                       f"{e.face_size})")
+    if e.face_fix_main_steps < 0:
+      raise UserError(f"config.edn.face_fix_main_steps must be >= 0, got {e.face_fix_main_steps}")
     self.tx = adam(config.optim)
-    self.vgg, self.vgg_params = vgg.load_backbone(e.perceptual_backbone, e.vgg19_weights)
+    self.vgg, self.vgg_params = vgg.load_backbone(e.perceptual_backbone, e.vgg19_weights,
+                                                  e.vgg_input)
 
   def metadata(self) -> dict:
     e, d = self.config.edn, self.config.data
     arch = {"stage": int(e.stage), **generator_architecture(e), "frame": [d.height, d.width]}
-    if e.stage == 1:
-      arch["d"] = [int(e.num_d), int(e.ndf), int(e.n_layers_d)]
-    else:
+    arch["d"] = [int(e.num_d), int(e.ndf), int(e.n_layers_d)]
+    if e.stage == 2:
       arch["face"] = [int(e.face_size), int(e.face_ngf), int(e.face_n_down), int(e.face_n_blocks),
                       int(e.face_num_d)]
     return {"model": self.name, "architecture": arch}
@@ -172,7 +185,8 @@ class EDNTrainer:
     kp_prev, kp_cur = take(batch["keypoints"])
     y_prev, y_cur = take(batch["video"])
     return {"x_prev": self.skeletons(kp_prev), "x_cur": self.skeletons(kp_cur),
-            "y_prev": y_prev, "y_cur": y_cur, "box": take(batch["face_box"])[1]}
+            "y_prev": y_prev, "y_cur": y_cur, "box_prev": take(batch["face_box"])[0],
+            "box": take(batch["face_box"])[1]}
 
   # ----- state -----
   def init_state(self, key):
@@ -181,14 +195,13 @@ class EDNTrainer:
     image = jnp.zeros((1, d.height, d.width, 3))
     g_params = self.generator.init(g_key, jnp.zeros(image.shape[:-1] + (
         self._generator_input_channels(),)))["params"]
+    d_channels = 12 if e.temporal else 6
+    d_params = self.discriminator.init(d_key, jnp.zeros(image.shape[:-1] + (d_channels,)))
     common = {"step": jnp.zeros((), jnp.int32), "key": jax.random.key_data(train_key),
-              "g_params": g_params}
+              "g_params": g_params, "d_params": d_params["params"],
+              "d_opt_state": self.tx.init(d_params["params"])}
     if e.stage == 1:
-      d_channels = 12 if e.temporal else 6
-      d_params = self.discriminator.init(d_key, jnp.zeros(image.shape[:-1] + (d_channels,)))
-      d_params = d_params["params"]
-      return Stage1State(**common, d_params=d_params, g_opt_state=self.tx.init(g_params),
-                         d_opt_state=self.tx.init(d_params))
+      return Stage1State(**common, g_opt_state=self.tx.init(g_params))
     face = jnp.zeros((1, e.face_size, e.face_size, 6))
     fg = self.face_generator.init(fg_key, face)["params"]
     fd = self.face_discriminator.init(fd_key, face)["params"]
@@ -196,7 +209,8 @@ class EDNTrainer:
                        face_g_opt_state=self.tx.init(fg), face_d_opt_state=self.tx.init(fd))
 
   def warm_start(self, state):
-    """Stage 2 starts from stage 1's generator (the newest checkpoint in edn.stage1_workdir)."""
+    """Stage 2 starts from stage 1's generator and temporal D (the newest checkpoint in
+    edn.stage1_workdir); the D's optimizer starts afresh, as in the code."""
     e = self.config.edn
     if e.stage != 2:
       return state
@@ -210,10 +224,18 @@ class EDNTrainer:
     if ours != theirs:
       raise UserError(f"stage-1 generator in {e.stage1_workdir} is {theirs}; this config has "
                       f"{ours}")
+    ours_d = [int(e.num_d), int(e.ndf), int(e.n_layers_d)]
+    theirs_d = [int(stage1_config.edn.num_d), int(stage1_config.edn.ndf),
+                int(stage1_config.edn.n_layers_d)]
+    if ours_d != theirs_d:
+      raise UserError(f"stage-1 discriminator in {e.stage1_workdir} is (num_d, ndf, n_layers_d) "
+                      f"= {theirs_d}; this config has {ours_d}")
     step, stage1 = ckpt_lib.load_latest(EDNTrainer(stage1_config), e.stage1_workdir)
-    print(f"stage 2: generator from {e.stage1_workdir} step {step} (frozen)", flush=True)
-    params = jax.device_put(stage1.g_params, jax.tree.leaves(state.g_params)[0].sharding)
-    return state.replace(g_params=params)
+    print(f"stage 2: generator (frozen) and temporal D from {e.stage1_workdir} step {step}",
+          flush=True)
+    put = lambda tree, like: jax.device_put(tree, jax.tree.leaves(like)[0].sharding)
+    return state.replace(g_params=put(stage1.g_params, state.g_params),
+                         d_params=put(stage1.d_params, state.d_params))
 
   # ----- training -----
   def train_step(self, state, batch):
@@ -223,45 +245,53 @@ class EDNTrainer:
       return self._stage1_step(state, pair)
     return self._stage2_step(state, pair)
 
-  def _stage1_step(self, state: Stage1State, p):
-    e = self.config.edn
+  def _disc(self, d_params, x):
+    return self.discriminator.apply({"params": d_params}, x)
 
+  def _temporal_d_loss(self, d_params, p, fake_prev, fake_cur):
+    """D's -L_smooth on the real pair vs the (stopped) generated pair; also D's outputs."""
+    real_out = self._disc(d_params, self.discriminator_input(p["x_prev"], p["x_cur"], p["y_prev"],
+                                                             p["y_cur"]))
+    fake_out = self._disc(d_params, self.discriminator_input(
+        p["x_prev"], p["x_cur"], jax.lax.stop_gradient(fake_prev), jax.lax.stop_gradient(fake_cur)))
+    return losses.smoothing_discriminator_loss(real_out, fake_out, self.config.edn.gan_loss), (
+        real_out, fake_out)
+
+  def _full_frame_terms(self, d_params, p, prev, cur) -> dict:
+    """G's full-frame loss terms on a generated pair through (updated) D."""
+    e = self.config.edn
+    fake = self._disc(d_params, self.discriminator_input(p["x_prev"], p["x_cur"], prev, cur))
+    real = self._disc(d_params, self.discriminator_input(p["x_prev"], p["x_cur"], p["y_prev"],
+                                                         p["y_cur"]))
+    weight = e.vgg_global_weight if e.generator == "global" else 1.0
+    return {"g_adv": losses.multiscale_gan_loss(fake, True, e.gan_loss),
+            "g_fm": e.lambda_fm * losses.feature_matching_loss(real, fake),
+            "g_vgg": weight * e.lambda_p * (self._perceptual(prev, p["y_prev"])
+                                            + self._perceptual(cur, p["y_cur"]))}
+
+  def _adam_step(self, params, grads, opt_state):
+    updates, opt_state = self.tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+  def _stage1_step(self, state: Stage1State, p):
     def generate(g_params):
       prev = self.generate_frame(g_params, p["x_prev"], jnp.zeros_like(p["y_prev"]))
       return prev, self.generate_frame(g_params, p["x_cur"], prev)
 
     (g_prev, g_cur), g_vjp = jax.vjp(generate, state.g_params)
-    real_in = self.discriminator_input(p["x_prev"], p["x_cur"], p["y_prev"], p["y_cur"])
-    disc = lambda params, x: self.discriminator.apply({"params": params}, x)
-
-    def d_loss_fn(d_params):
-      fake_in = self.discriminator_input(p["x_prev"], p["x_cur"], jax.lax.stop_gradient(g_prev),
-                                         jax.lax.stop_gradient(g_cur))
-      real_out, fake_out = disc(d_params, real_in), disc(d_params, fake_in)
-      return losses.smoothing_discriminator_loss(real_out, fake_out, e.gan_loss), (
-          real_out, fake_out)
-
-    (d_loss, (real_out, fake_out)), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(
-        state.d_params)
-    d_updates, d_opt_state = self.tx.update(d_grads, state.d_opt_state, state.d_params)
-    d_params = optax.apply_updates(state.d_params, d_updates)
+    (d_loss, (real_out, fake_out)), d_grads = jax.value_and_grad(
+        self._temporal_d_loss, has_aux=True)(state.d_params, p, g_prev, g_cur)
+    d_params, d_opt_state = self._adam_step(state.d_params, d_grads, state.d_opt_state)
 
     def g_loss_fn(outputs):
-      prev, cur = outputs
-      fake = disc(d_params, self.discriminator_input(p["x_prev"], p["x_cur"], prev, cur))
-      real = disc(d_params, real_in)
-      terms = {"g_adv": losses.multiscale_gan_loss(fake, True, e.gan_loss),
-               "g_fm": e.lambda_fm * losses.feature_matching_loss(real, fake),
-               "g_vgg": e.lambda_p * (self._perceptual(prev, p["y_prev"])
-                                      + self._perceptual(cur, p["y_cur"]))}
+      terms = self._full_frame_terms(d_params, p, *outputs)
       return sum(terms.values()), terms
 
     (g_loss, terms), out_grads = jax.value_and_grad(g_loss_fn, has_aux=True)((g_prev, g_cur))
     (g_grads,) = g_vjp(out_grads)
-    g_updates, g_opt_state = self.tx.update(g_grads, state.g_opt_state, state.g_params)
-    new_state = state.replace(step=state.step + 1,
-                              g_params=optax.apply_updates(state.g_params, g_updates),
-                              d_params=d_params, g_opt_state=g_opt_state, d_opt_state=d_opt_state)
+    g_params, g_opt_state = self._adam_step(state.g_params, g_grads, state.g_opt_state)
+    new_state = state.replace(step=state.step + 1, g_params=g_params, d_params=d_params,
+                              g_opt_state=g_opt_state, d_opt_state=d_opt_state)
     metrics = {"d_loss": d_loss, "g_loss": g_loss, **terms,
                "l1_cur": jnp.mean(jnp.abs(g_cur - p["y_cur"])),
                "d_real_out": jnp.mean(jnp.asarray([jnp.mean(o[-1]) for o in real_out])),
@@ -269,50 +299,85 @@ class EDNTrainer:
                "g_grad_norm": optax.tree.norm(g_grads), "d_grad_norm": optax.tree.norm(d_grads)}
     return new_state, {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
 
+  def refined_pair(self, g_params, face_g_params, p):
+    """Both frames through the frozen G and the face generator, t conditioned on the refined
+    t-1: {'prev', 'cur': refined frames; 'face_*', 'x_f_*': the face and pose crops;
+    'stage1_*': G's frames before refinement}."""
+    out, previous = {}, jnp.zeros_like(p["y_prev"])
+    for name, pose, box in (("prev", p["x_prev"], p["box_prev"]), ("cur", p["x_cur"], p["box"])):
+      # G's weights are frozen (not differentiated) but the gradient of frame t's loss reaches
+      # the face generator through G's input, the refined t-1, as in the code.
+      frame = self.generate_frame(g_params, pose, previous)
+      refined, (x_f, _, face), _ = self.refine_face(face_g_params, pose, frame, box)
+      out[name], out[f"face_{name}"], out[f"x_f_{name}"] = refined, face, x_f
+      out[f"stage1_{name}"] = frame
+      previous = refined
+    return out
+
   def _stage2_step(self, state: Stage2State, p):
     e = self.config.edn
-    g_prev = self.generate_frame(state.g_params, p["x_prev"], jnp.zeros_like(p["y_prev"]))
-    g_cur = jax.lax.stop_gradient(self.generate_frame(state.g_params, p["x_cur"], g_prev))
     size = e.face_size
-    x_f, _ = crop_faces(p["x_cur"], p["box"], size)
-    g_f, _ = crop_faces(g_cur, p["box"], size)
-    y_f, _ = crop_faces(p["y_cur"], p["box"], size)
+    r, fg_vjp = jax.vjp(lambda params: self.refined_pair(state.g_params, params, p),
+                        state.face_g_params)
+    y_f = {k: crop_faces(p[f"y_{k}"], p["box_prev" if k == "prev" else "box"], size)[0]
+           for k in ("prev", "cur")}
+    face_disc = lambda params, x_f, face: self.face_discriminator.apply(
+        {"params": params}, jnp.concatenate([x_f, face], -1))
 
-    face, fg_vjp = jax.vjp(lambda params: self.face_from_crops(params, x_f, g_f),
-                           state.face_g_params)
-    disc = lambda params, y: self.face_discriminator.apply({"params": params},
-                                                           jnp.concatenate([x_f, y], -1))
+    def face_d_loss_fn(fd_params):
+      return sum(0.5 * losses.smoothing_discriminator_loss(
+          face_disc(fd_params, r[f"x_f_{k}"], y_f[k]),
+          face_disc(fd_params, r[f"x_f_{k}"], jax.lax.stop_gradient(r[f"face_{k}"])), e.gan_loss)
+          for k in ("prev", "cur"))
 
-    def d_loss_fn(fd_params):
-      return losses.smoothing_discriminator_loss(disc(fd_params, y_f),
-                                                 disc(fd_params, jax.lax.stop_gradient(face)),
-                                                 e.gan_loss)
-
-    d_loss, d_grads = jax.value_and_grad(d_loss_fn)(state.face_d_params)
-    d_updates, fd_opt = self.tx.update(d_grads, state.face_d_opt_state, state.face_d_params)
-    fd_params = optax.apply_updates(state.face_d_params, d_updates)
+    face_d_loss, fd_grads = jax.value_and_grad(face_d_loss_fn)(state.face_d_params)
+    fd_params, fd_opt = self._adam_step(state.face_d_params, fd_grads, state.face_d_opt_state)
+    (d_loss, _), d_grads = jax.value_and_grad(self._temporal_d_loss, has_aux=True)(
+        state.d_params, p, r["prev"], r["cur"])
+    trained_d, trained_d_opt = self._adam_step(state.d_params, d_grads, state.d_opt_state)
+    main_d_on = state.step >= e.face_fix_main_steps  # the code's niter_fix_main
+    keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(main_d_on, a, b), new, old)
+    d_params, d_opt = keep(trained_d, state.d_params), keep(trained_d_opt, state.d_opt_state)
 
     def g_loss_fn(refined):
-      terms = {"face_adv": losses.multiscale_gan_loss(disc(fd_params, refined), True, e.gan_loss),
-               "face_vgg": e.lambda_p * self._perceptual(refined, y_f)}
+      terms = self._full_frame_terms(d_params, p, refined["prev"], refined["cur"])
+      for k in ("prev", "cur"):
+        face, x_f = refined[f"face_{k}"], refined[f"x_f_{k}"]
+        terms[f"face_adv_{k}"] = 0.5 * losses.multiscale_gan_loss(
+            face_disc(fd_params, x_f, face), True, e.gan_loss)
+        terms[f"face_vgg_{k}"] = 0.5 * e.lambda_p * self._perceptual(face, y_f[k])
       return sum(terms.values()), terms
 
-    (g_loss, terms), face_grad = jax.value_and_grad(g_loss_fn, has_aux=True)(face)
-    (g_grads,) = fg_vjp(face_grad)
-    g_updates, fg_opt = self.tx.update(g_grads, state.face_g_opt_state, state.face_g_params)
-    new_state = state.replace(
-        step=state.step + 1, face_g_params=optax.apply_updates(state.face_g_params, g_updates),
-        face_d_params=fd_params, face_g_opt_state=fg_opt, face_d_opt_state=fd_opt)
-    metrics = {"face_d_loss": d_loss, "face_g_loss": g_loss, **terms,
-               "face_l1_stage1": jnp.mean(jnp.abs(g_f - y_f)),
-               "face_l1": jnp.mean(jnp.abs(face - y_f)),
+    (g_loss, terms), r_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(r)
+    (g_grads,) = fg_vjp(r_grads)
+    fg_params, fg_opt = self._adam_step(state.face_g_params, g_grads, state.face_g_opt_state)
+    new_state = state.replace(step=state.step + 1, face_g_params=fg_params,
+                              face_d_params=fd_params, face_g_opt_state=fg_opt,
+                              face_d_opt_state=fd_opt, d_params=d_params, d_opt_state=d_opt)
+    g_f, _ = crop_faces(r["stage1_cur"], p["box"], size)
+    metrics = {"face_d_loss": face_d_loss, "d_loss": d_loss, "face_g_loss": g_loss,
+               "face_adv": terms["face_adv_prev"] + terms["face_adv_cur"],
+               "face_vgg": terms["face_vgg_prev"] + terms["face_vgg_cur"],
+               **{k: terms[k] for k in ("g_adv", "g_fm", "g_vgg")},
+               "face_l1_stage1": jnp.mean(jnp.abs(g_f - y_f["cur"])),
+               "face_l1": jnp.mean(jnp.abs(r["face_cur"] - y_f["cur"])),
                "face_g_grad_norm": optax.tree.norm(g_grads)}
     return new_state, {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
 
   # ----- whole videos: sampling and transfer -----
   def generate_video(self, g_params, skeleton_video, face_g_params=None, face_boxes=None):
     """Frame by frame, each conditioned on the previous output: skeleton_video (B, T, H, W, 3) in
-    [-1, 1] -> {'video': (B, T, H, W, 3)[, 'refined': with the face GAN's faces pasted in]}."""
+    [-1, 1] -> {'video': (B, T, H, W, 3) stage 1's frames[, 'refined': with the face GAN's faces
+    pasted in]}."""
+
+    out, _ = self.generate_chunk(g_params, skeleton_video, face_g_params, face_boxes)
+    return out
+
+  def generate_chunk(self, g_params, skeleton_video, face_g_params=None, face_boxes=None,
+                     previous=None):
+    """generate_video from a given previous output frame (zeros: the start), returning the
+    last output too, so a long video is generated chunk by chunk. With the face GAN the
+    refined frame is what the next frame is conditioned on (the code's inference)."""
 
     def step(previous, inputs):
       pose, box = inputs
@@ -320,13 +385,14 @@ class EDNTrainer:
       out = {"video": frame}
       if face_g_params is not None:
         out["refined"] = self.refine_face(face_g_params, pose, frame, box)[0]
-      return frame, out
+      return out.get("refined", frame), out
 
     poses = jnp.moveaxis(skeleton_video, 1, 0)
     boxes = (jnp.moveaxis(face_boxes, 1, 0) if face_boxes is not None
              else jnp.zeros(poses.shape[:2] + (4,)))
-    _, out = jax.lax.scan(step, jnp.zeros_like(poses[0]), (poses, boxes))
-    return jax.tree.map(lambda v: jnp.moveaxis(v, 0, 1), out)
+    previous = jnp.zeros_like(poses[0]) if previous is None else previous
+    last, out = jax.lax.scan(step, previous, (poses, boxes))
+    return jax.tree.map(lambda v: jnp.moveaxis(v, 0, 1), out), last
 
   def sample_inputs(self, key, sample_batch: dict):
     del key
