@@ -166,6 +166,61 @@ def test_video_folder_with_no_usable_video_is_an_error(tmp_path):
     pipeline.prepare(data)
 
 
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_folder_of_one_or_two_videos_holds_out_the_end_of_each(tmp_path, count):
+  videos = tmp_path / "videos"
+  videos.mkdir()
+  for i in range(count):  # 40 frames: train frames [0, 30), test [30, 40) (test_fraction 0.25)
+    _write_video(videos / f"v{i}.mp4", _textured_video(40, seed=i))
+  builder = _build(builders.VideoFolder, tmp_path, manual_dir=videos, frames=8, height=16,
+                   width=16, clip_stride=4, test_fraction=0.25)
+  train = builder.as_data_source(split="train")
+  test = builder.as_data_source(split="test")
+  assert len(train) == 6 * count and len(test) == count  # starts 0..22 | 30
+  for t in test:
+    for r in train:
+      if r["source"] == t["source"]:  # no frame in both splits
+        assert r["start_frame"] + 8 <= t["start_frame"]
+  assert "within videos" in builder.summary()
+  # the training loop's sample batch reads the test split: it exists now
+  data = ml_collections.ConfigDict({
+      "name": "video_folder", "data_dir": str(tmp_path / "tfds2"), "manual_dir": str(videos),
+      "frames": 8, "height": 16, "width": 16, "num_clips": 4, "num_test": 1, "seed": 0,
+      "clip_stride": 4, "test_fraction": 0.25})
+  config = ml_collections.ConfigDict({"data": data})
+  assert pipeline.make_sample_batch(config, 2)["video"].shape == (2, 8, 16, 16, 3)
+
+
+def test_decoding_memory_does_not_grow_with_the_video_length(tmp_path):
+  """Peak traced memory while building clips from, and extracting poses on, a 30-frame and a
+  300-frame 320x240 video: the long one would hold ~70 MB of frames if decoded at once."""
+  import tracemalloc
+  from jaxvid.poses import extract
+
+  class NoDetector(extract.PoseExtractor):  # the frame loop without MediaPipe
+    def __init__(self):
+      self.max_gap = 5
+
+    def frame(self, frame):
+      return None
+
+  for n in (30, 300):
+    _write_video(tmp_path / f"v{n}.mp4", _textured_video(n, height=240, width=320, seed=n))
+  builder = builders.VideoFolder(config=builders.ClipConfig(frames=8, height=16, width=16,
+                                                            clip_stride=8),
+                                 data_dir=str(tmp_path / "tfds"))
+  peaks = {}
+  for n in (30, 300):
+    path = str(tmp_path / f"v{n}.mp4")
+    tracemalloc.start()
+    clips = sum(1 for _ in builder.video_clips(path))
+    NoDetector().video(video_io.iter_frames(path))
+    peaks[n] = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert clips == (n - 8) // 8 + 1
+  assert peaks[300] < peaks[30] + 4e6, peaks  # 270 more frames would be +62 MB
+
+
 def _panning_video(n, height=96, width=128, shift=2, seed=0):
   """A natural-ish (blurred noise) scene seen by a camera panning `shift` px per frame."""
   import cv2

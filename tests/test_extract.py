@@ -84,6 +84,23 @@ def test_synthetic_dancer_keypoints_match_the_ground_truth(extractor):
     assert _error_to_truth(poses.keypoints[t], clip["keypoints"][t]) < 0.15 * body
 
 
+def test_a_wide_25fps_video_keeps_its_fps_size_and_path(extractor, tmp_path):
+  """640x360 at 25 fps, as a phone films: the .npz says so, and the keypoints are in its
+  pixels (transfer normalises from that frame)."""
+  from jaxvid import visualize
+  clip = synthetic_dancer.render_clip(0, 3, 4, 360, 640, subject_id=1)
+  video = str(tmp_path / "wide.mp4")
+  visualize.write_video(video, clip["video"], fps=25)
+  poses = extract.extract_file(video, extractor)
+  poses.save(str(tmp_path / "wide.npz"))
+  with np.load(tmp_path / "wide.npz") as f:
+    assert float(f["fps"]) == 25 and tuple(f["size"]) == (360, 640)
+    assert str(f["source"]) == os.path.abspath(video) and f["keypoints"].shape == (4, 18, 3)
+  body = clip["keypoints"][0, :, 1].max() - clip["keypoints"][0, :, 1].min()
+  assert poses.detected.all()
+  assert _error_to_truth(poses.keypoints[0], clip["keypoints"][0]) < 0.15 * body
+
+
 def test_a_small_far_person_is_found_by_the_crop_search(extractor):
   small = synthetic_dancer.render_clip(0, 3, 1, 96, 96, subject_id=1)
   frame = np.full((480, 640, 3), 128, np.uint8)
