@@ -131,13 +131,33 @@ def test_transfer_from_a_wide_25fps_video_lands_in_the_target_frame_at_its_speed
   assert "Traceback" not in result.stderr and not (tmp_path / "y.mp4").exists()
 
 
-def test_quality_benchmark_compares_models_with_retrieval(stages):
+def test_quality_benchmark_compares_models_with_the_baselines(stages):
   from edn_quality import evaluate  # benchmarks/ is on sys.path (conftest)
-  report = evaluate(list(stages), max_clips=2)
+  report = evaluate(list(stages), max_clips=2, transfer_source="dancer:2")
   names = list(report["results"])
-  assert names[0] == "nearest-neighbour retrieval" and len(names) == 3
+  assert names[:3] == ["background plate (no person)", "random frame of the subject",
+                       "nearest-neighbour retrieval"] and len(names) == 5
   for row in report["results"].values():
-    assert 0 < row["SSIM"] <= 1 and row["LPIPS"] >= 0 and np.isfinite(row["PSNR"])
+    assert -1 <= row["body SSIM"]["mean"] <= 1 and row["face LPIPS"]["mean"] >= 0
+    lo, hi = row["SSIM"]["interval"]
+    assert lo <= row["SSIM"]["mean"] <= hi
+  assert 16 <= report["body_crop"] <= 32 and report["transfer"]["frames"] == 64
+
+
+def test_pose_following_measures_a_figure_that_moves_with_the_pose():
+  from edn_quality import pose_follow
+  t = 12
+  plate = np.zeros((32, 48, 3), np.float32)
+  xs = np.linspace(10, 38, t)
+  frames = np.zeros((t, 32, 48, 3), np.float32)
+  keypoints = np.zeros((t, 18, 3), np.float32)
+  for i, x in enumerate(xs):
+    frames[i, 12:20, int(x) - 3:int(x) + 3] = 1.0  # a blob at the pose
+    keypoints[i, :, 0], keypoints[i, :, 1], keypoints[i, :, 2] = x, 16 + (i % 3), 1.0
+  moving = pose_follow(frames, keypoints, plate)
+  assert moving["corr x"] > 0.98 and moving["mean distance px"] < 3
+  still = pose_follow(np.broadcast_to(frames[:1], frames.shape), keypoints, plate)
+  assert not still["corr x"] > 0.5  # a figure that stays put does not follow (nan or low)
 
 
 def test_retrieval_finds_the_frame_with_the_same_pose():
@@ -159,3 +179,30 @@ def test_an_untrained_face_gan_leaves_the_stage1_face_unchanged():
   boxes = jnp.array([[8.0, 8.0, 20.0, 20.0], [0.0, 10.0, 12.0, 22.0]])
   refined, _, _ = trainer.refine_face(state.face_g_params, pose, frame, boxes)
   np.testing.assert_allclose(refined, frame, atol=1e-6)
+
+
+def test_a_target_learned_from_the_users_own_video(tmp_path):
+  """One mp4 of one person (a rendered dancer, 25 fps, not the builder's frames) through
+  video_folder with poses: stage 1, stage 2, then transfer from that workdir."""
+  pytest.importorskip("mediapipe")
+  from jaxvid import visualize
+  from jaxvid.data import synthetic_dancer
+  videos = tmp_path / "me"
+  videos.mkdir()
+  clip = synthetic_dancer.render_clip(3, 0, 40, 192, 256, subject_id=0, scene_per_subject=True)
+  visualize.write_video(str(videos / "me dancing.mp4"), clip["video"], fps=25)
+  data = dict(data__name="video_folder", data__manual_dir=str(videos), data__with_poses=True,
+              data__data_dir=str(tmp_path / "tfds"), data__clip_stride=4,
+              data__test_fraction=0.25)
+  stage1, stage2 = str(tmp_path / "s1"), str(tmp_path / "s2")
+  train.train_and_evaluate(load_config("edn.py", "tiny", **data), stage1)
+  train.train_and_evaluate(load_config("edn.py", "tiny_face", edn__stage1_workdir=stage1,
+                                       **data), stage2)
+  from jaxvid.data import pipeline
+  test_clips = pipeline.data_source(load_config("edn.py", "tiny", **data), "test")
+  assert len(test_clips) >= 1 and (test_clips[0]["keypoints"][..., 2] > 0.3).mean() > 0.8
+  output = tmp_path / "out.mp4"
+  result = _transfer(f"--checkpoint={stage2}", "--source=dancer:2", f"--output={output}",
+                     "--frames=5")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert output.exists() and (tmp_path / "out_side_by_side.mp4").exists()
