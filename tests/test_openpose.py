@@ -59,3 +59,18 @@ def test_bad_folders_and_files_are_clear_errors(tmp_path):
       {"people": [{"pose_keypoints_2d": [1.0] * 30}]}))
   with pytest.raises(UserError, match="75"):
     openpose.read_folder(str(tmp_path))
+
+
+def test_transfer_reads_an_openpose_folder_with_its_frame_size(tmp_path):
+  """OpenPose JSON has no frame size: transfer takes it from --source_size or the video."""
+  from jaxvid import transfer
+  for frame in range(3):
+    kp = np.zeros((18, 3))
+    kp[:, 0], kp[:, 1], kp[:, 2] = 300 + frame, np.linspace(100, 300, 18), 0.9
+    _write(tmp_path, frame, [{"pose_keypoints_2d": kp.reshape(-1).tolist()}])
+  src = transfer.load_source(str(tmp_path), (32, 32), source_size="360x640")
+  assert src.size == (360, 640) and src.keypoints.shape == (3, 18, 3) and src.fps == 0
+  with pytest.raises(UserError, match="--source_video=VIDEO or --source_size"):
+    transfer.load_source(str(tmp_path), (32, 32))
+  with pytest.raises(UserError, match="HEIGHTxWIDTH"):
+    transfer.load_source(str(tmp_path), (32, 32), source_size="640by360")
