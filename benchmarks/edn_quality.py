@@ -15,13 +15,15 @@ Baselines, which a model must clearly beat on the body crop:
   random frame           a random training frame of the same person for every test frame
   nearest-neighbour      the training frame whose pose is nearest (neck-centred) to the test pose
 The first workdir's config defines the data; all workdirs must share it. `--transfer=SOURCE`
-also transfers a source (`jaxvid.transfer` syntax) with the first stage-1 model and reports
+also transfers a source (`jaxvid.transfer` syntax) with the last workdir's model and reports
 how the generated figure follows the poses: the correlation over frames of the foreground
 centroid (|frame - plate| above a threshold) with the normalised pose's centroid, in x and y.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 
 import numpy as np
 from absl import app, flags
@@ -97,7 +99,10 @@ def pose_follow(generated: np.ndarray, keypoints: np.ndarray, plate: np.ndarray)
           "mean distance px": float(np.linalg.norm(fg[valid] - pose[valid], axis=-1).mean())}
 
 
-def evaluate(workdirs, max_clips: int, transfer_source: str = "", seed: int = 0) -> dict:
+def evaluate(workdirs, max_clips: int, transfer_source: str = "", seed: int = 0,
+             num_test: int = 0) -> dict:
+  """num_test > 0: a larger held-out split of the same generator (synthetic data: the test
+  split is the clips after the training ones, so the training clips are unchanged)."""
   import jax
   import jax.numpy as jnp
 
@@ -109,6 +114,9 @@ def evaluate(workdirs, max_clips: int, transfer_source: str = "", seed: int = 0)
 
   models = [load_model(w) for w in workdirs]
   config = models[0][0].config
+  if num_test:
+    config = config.copy_and_resolve_references()
+    config.data.num_test = num_test
   d = config.data
   test = pipeline.data_source(config, "test")
   train = pipeline.data_source(config, "train")
@@ -153,11 +161,11 @@ def evaluate(workdirs, max_clips: int, transfer_source: str = "", seed: int = 0)
             "body_crop": body_size, "face_crop": int(config.edn.face_size), "results": results}
   if transfer_source:
     from jaxvid import transfer
-    trainer, state, _ = models[0]
+    trainer, state, _ = models[-1]
     src = transfer.load_source(transfer_source, (d.height, d.width), frames=64)
     poses = transfer.to_target_frame(trainer, src)
     out = transfer.transfer(trainer, state, poses)
-    report["transfer"] = {"source": transfer_source, "workdir": workdirs[0],
+    report["transfer"] = {"source": transfer_source, "workdir": workdirs[-1],
                           **pose_follow(out.get("refined", out["video"]), poses, plate)}
   return report
 
@@ -182,7 +190,8 @@ def print_report(report: dict) -> None:
 def main(argv):
   del argv
   f = flags.FLAGS
-  report = evaluate(f.workdirs, f.max_clips, f.transfer)
+  with contextlib.redirect_stdout(sys.stderr):  # progress lines; stdout keeps the report alone
+    report = evaluate(f.workdirs, f.max_clips, f.transfer, num_test=f.num_test)
   if f.json:
     print(json.dumps(report, indent=1))
   else:
@@ -192,6 +201,8 @@ def main(argv):
 if __name__ == "__main__":  # flags only here: the tests import evaluate()
   flags.DEFINE_list("workdirs", ["runs/edn"], "edn workdirs to compare")
   flags.DEFINE_integer("max_clips", 64, "test clips used at most")
+  flags.DEFINE_integer("num_test", 0, "synthetic data: build this many held-out clips (all "
+                       "subjects; 0: the config's)")
   flags.DEFINE_string("transfer", "", "also transfer this source and measure pose following")
   flags.DEFINE_bool("json", False, "print the report as JSON")
   app.run(main)
