@@ -97,3 +97,23 @@ def test_one_bad_ankle_far_outside_the_range_cannot_flip_the_body():
                             target_width=64)
   assert (normalize.person_heights(out[[9, 11]]) > 0).all()
   assert np.isfinite(out).all()
+
+
+def test_a_dancer_crossing_a_wide_frame_crosses_a_square_one_and_stays_inside():
+  """16:9 source, edge to edge; square target: the travel is compressed to fit, the body's
+  scale is not."""
+  source, _, _ = walker(200, 40, 250, 340, frames=60)
+  placed = [JOINT[j] for j in ("nose", "neck", "r_hip", "l_hip", "r_knee", "l_knee", "r_ankle",
+                                "l_ankle")]
+  source[:, [j for j in range(18) if j not in placed], 2] = 0.0  # only joints the walker places
+  source[..., 0] = np.linspace(40, 600, 60)[:, None] + np.linspace(-20, 20, 18)[None]
+  target, _, _ = walker(40, 10, 50, 60, x=32.0, phase=0.5)
+  kwargs = dict(alpha=1.0, smooth_window=1, source_width=640, target_width=64)
+  loose = normalize.normalize(source, target, fit_width=False, **kwargs)
+  fitted = normalize.normalize(source, target, **kwargs)
+  loose, fitted = loose[:, placed], fitted[:, placed]
+  assert loose[..., 0].min() < 0 and loose[..., 0].max() > 63  # runs past both edges
+  assert fitted[..., 0].min() >= -1e-4 and fitted[..., 0].max() <= 63 + 1e-4
+  assert fitted[0, :, 0].min() < 8 and fitted[-1, :, 0].max() > 56  # still edge to edge
+  width = lambda kp: kp[..., 0].max(-1) - kp[..., 0].min(-1)
+  np.testing.assert_allclose(width(fitted), width(loose), rtol=1e-4)  # the body keeps its scale

@@ -17,7 +17,11 @@ and every joint moves with its frame's ankle and scales about it:
 cx = the frame's horizontal centre (x_align='center', the default): horizontal positions are
 scaled by the same factor as the body, so a dancer who crosses the source frame crosses the
 target's and one in the middle stays in the middle (the authors' code scales about the frame's
-centre too; neither it nor the paper translates in x). x_align='median' puts the source's
+centre too; neither it nor the paper translates in x). When frames differ in aspect (a 16:9
+source, a square target) that path can run past the target's edges: `fit_width` (default)
+then compresses the horizontal travel (the anchor's offsets from the centre, one factor for
+the whole video; the body keeps its scale) just enough that every confident joint stays inside
+the target frame, so the dancer still crosses it edge to edge. x_align='median' puts the source's
 median ankle x on the target's instead (useful when the target danced off-centre). Source and
 target may have any frame size: the statistics are in each video's own pixels. u is clipped
 so a detection far outside the source's range (a bad ankle) cannot flip or explode the scale.
@@ -102,7 +106,8 @@ def median_smooth(keypoints: np.ndarray, window: int) -> np.ndarray:
 
 def normalize(source: np.ndarray, target: np.ndarray | VideoStats, alpha: float = 0.7,
               smooth_window: int = 5, min_conf: float = 0.1, source_width: float | None = None,
-              target_width: float | None = None, x_align: str = "center") -> np.ndarray:
+              target_width: float | None = None, x_align: str = "center",
+              fit_width: bool = True) -> np.ndarray:
   """Map source poses (T, 18, 2|3), pixels of a frame `source_width` wide, onto the target
   video's scale, ground positions and frame (`target_width` wide); see the module doc."""
   if x_align not in ("center", "median"):
@@ -112,8 +117,9 @@ def normalize(source: np.ndarray, target: np.ndarray | VideoStats, alpha: float 
   source = np.asarray(source, np.float64)
   s = video_stats(source, alpha, min_conf=min_conf)
   t = target if isinstance(target, VideoStats) else video_stats(target, alpha, min_conf=min_conf)
-  ankle_y, _ = ankles(source, min_conf)
+  ankle_y, ankle_x = ankles(source, min_conf)
   ankle_y = np.where(np.isnan(ankle_y), np.nanmedian(ankle_y), ankle_y)
+  ankle_x = np.where(np.isnan(ankle_x), np.nanmedian(ankle_x), ankle_x)[:, None]
   span = s.close - s.far
   u = np.clip((ankle_y - s.far) / span, -0.5, 1.5) if span > 1e-6 else np.ones_like(ankle_y)
   far_ratio, close_ratio = t.far_height / s.far_height, t.close_height / s.close_height
@@ -123,7 +129,26 @@ def normalize(source: np.ndarray, target: np.ndarray | VideoStats, alpha: float 
     centre_s, centre_t = source_width / 2, target_width / 2
   else:
     centre_s, centre_t = s.ankle_x, t.ankle_x
+  travel = scale * (ankle_x - centre_s)  # the anchor's offset from the target's centre
+  body = scale * (source[..., 0] - ankle_x)  # each joint's offset from the anchor
+  if fit_width and target_width:
+    travel = travel * _travel_fit(travel, body, source[..., 2] >= min_conf if source.shape[-1] == 3
+                                  else np.ones(body.shape, bool), centre_t, target_width)
   out = source.copy()
-  out[..., 0] = centre_t + scale * (source[..., 0] - centre_s)
+  out[..., 0] = centre_t + travel + body
   out[..., 1] = new_ankle_y + scale * (source[..., 1] - ankle_y[:, None])
   return median_smooth(out, smooth_window).astype(np.float32)
+
+
+def _travel_fit(travel, body, confident, centre: float, width: float) -> float:
+  """The largest factor <= 1 on the horizontal travel that keeps every confident joint inside
+  [0, width - 1] (where the body itself fits at all)."""
+  right = np.where(confident, body, -np.inf).max(-1)  # (T,) extents about the anchor
+  left = np.where(confident, body, np.inf).min(-1)
+  factor = 1.0
+  t = travel[:, 0]
+  for room, go in ((width - 1 - centre - right, t > 1e-6), (centre + left, t < -1e-6)):
+    ok = go & np.isfinite(room) & (room > 0)
+    if ok.any():
+      factor = min(factor, float(np.min(room[ok] / np.abs(t[ok]))))
+  return factor
