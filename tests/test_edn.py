@@ -236,3 +236,26 @@ def test_a_briefly_trained_model_moves_the_figure_with_a_wide_sources_poses():
             for name, s in (("trained", state), ("one step", after_one))}
   assert follow["trained"]["corr x"] > 0.5, follow  # 0.80 when written; one step: -0.82
   assert not follow["one step"]["corr x"] > 0.3, follow
+
+
+def test_stage2_conditions_frame_t_on_the_refined_t_minus_1():
+  """The face generator changes frame t-1's face; G's frame t (before its own refinement) sees
+  that change, in training (refined_pair) and at transfer (generate_video)."""
+  trainer = get_trainer(load_config("edn.py", "tiny_face"))
+  state = trainer.init_state(jax.random.key(0))
+  bumped = jax.tree.map(lambda p: p + 0.05, state.face_g_params)  # a non-zero residual
+  key = jax.random.split(jax.random.key(1), 4)
+  pair = {"x_prev": jax.random.uniform(key[0], (1, 32, 32, 3), minval=-1, maxval=1),
+          "x_cur": jax.random.uniform(key[1], (1, 32, 32, 3), minval=-1, maxval=1),
+          "y_prev": jnp.zeros((1, 32, 32, 3)), "box_prev": jnp.array([[8.0, 8.0, 24.0, 24.0]]),
+          "box": jnp.array([[8.0, 8.0, 24.0, 24.0]])}
+  a = trainer.refined_pair(state.g_params, state.face_g_params, pair)
+  b = trainer.refined_pair(state.g_params, bumped, pair)
+  assert float(jnp.abs(a["prev"] - b["prev"]).max()) > 1e-4
+  assert float(jnp.abs(a["stage1_cur"] - b["stage1_cur"]).max()) > 1e-6
+  poses = jnp.stack([pair["x_prev"], pair["x_cur"]], 1)
+  boxes = jnp.stack([pair["box_prev"], pair["box"]], 1)
+  va = trainer.generate_video(state.g_params, poses, state.face_g_params, boxes)["video"]
+  vb = trainer.generate_video(state.g_params, poses, bumped, boxes)["video"]
+  np.testing.assert_array_equal(va[:, 0], vb[:, 0])  # frame 0: before any refinement
+  assert float(jnp.abs(va[:, 1] - vb[:, 1]).max()) > 1e-6

@@ -90,3 +90,18 @@ def test_max_pool_2x2_equals_flax_max_pool_with_gradients():
   np.testing.assert_array_equal(max_pool_2x2(x), ref(x))
   loss = lambda f: lambda x: jnp.sum(jnp.sin(f(x)))
   np.testing.assert_allclose(jax.grad(loss(max_pool_2x2))(x), jax.grad(loss(ref))(x))
+
+
+def test_raw_input_is_the_frame_as_pix2pixhd_feeds_it(vgg16):
+  """input_norm='raw' (EDN's code) feeds [-1, 1] as it is: the same as the ImageNet variant
+  given the frame pre-mapped through the inverse of that normalisation."""
+  _, params = vgg16
+  images = jax.random.uniform(jax.random.key(3), (1, 16, 16, 3), minval=-1, maxval=1)
+  raw = vgg.VGGFeatures("vgg16_lpips", input_norm="raw").apply({"params": params}, images)
+  mean, std = jnp.array(vgg.IMAGENET_MEAN), jnp.array(vgg.IMAGENET_STD)
+  premapped = (images * std + mean) * 2.0 - 1.0  # imagenet-normalises back to `images`
+  via_imagenet = vgg.VGGFeatures("vgg16_lpips").apply({"params": params}, premapped)
+  for a, b in zip(raw, via_imagenet):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+  assert not np.allclose(raw[0], vgg.VGGFeatures("vgg16_lpips").apply({"params": params},
+                                                                      images)[0])
