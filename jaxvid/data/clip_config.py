@@ -1,0 +1,54 @@
+"""The clip-size BuilderConfig every jaxvid TFDS builder takes, and the stored video feature."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+
+def video_feature(frames: int, height: int, width: int):
+  return tfds.features.Tensor(shape=(frames, height, width, 3), dtype=np.uint8)
+
+
+@dataclasses.dataclass(eq=False)
+class ClipConfig(tfds.core.BuilderConfig):
+  """Clip size and split sizes shared by every builder; `name` is derived from the fields.
+
+  Users' configs get that derived name and are passed to builders as custom configs (which is
+  also what grain's worker processes re-create); each class's own BUILDER_CONFIGS entry is named
+  "default", because TFDS refuses a custom config object under an existing config's name.
+  """
+  name: str = ""
+  frames: int = 16
+  height: int = 32
+  width: int = 32
+  num_train: int = 4096
+  num_test: int = 256
+  seed: int = 1234
+  # synthetic_scenes
+  max_sprites: int = 3
+  # video_folder
+  clip_stride: int = 8
+  frame_step: int = 1
+  stabilize: bool = False
+  test_fraction: float = 0.1
+  # synthetic_dancer: one scene (background, lighting) per subject, like one target video
+  scene_per_subject: bool = False
+  # video_folder: also store per-frame COCO-18 keypoints + face boxes (MediaPipe, poses/extract)
+  with_poses: bool = False
+  # synthetic_dancer: futures that branch into one of K moves (The Pose Knows' pose-VAE)
+  branching: bool = False
+
+  def __post_init__(self):
+    fields = dataclasses.asdict(self)
+    for k in ("name", "version", "release_notes", "supported_versions", "description", "tags"):
+      fields.pop(k, None)
+    for later in ("scene_per_subject", "with_poses", "branching"):  # added later: when off, keep the names
+      if not fields[later]:                           # the datasets already have
+        fields.pop(later)
+    digest = hashlib.sha1(repr(sorted(fields.items())).encode()).hexdigest()[:8]
+    if not self.name:  # the classes' own configs are named "default": no clash with these
+      object.__setattr__(self, "name", f"t{self.frames}_{self.height}x{self.width}_{digest}")
+    object.__setattr__(self, "version", tfds.core.Version("1.0.0"))
