@@ -80,6 +80,7 @@ def dump_config(path: str, config) -> None:
 
 def load_config(workdir: str):
   """The resolved config a training run wrote to `workdir/config.json`."""
+  workdir = os.path.expanduser(workdir)
   import ml_collections
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
@@ -91,6 +92,7 @@ def load_config(workdir: str):
 
 def load_latest(trainer, workdir: str, sharding=None) -> tuple[int, object]:
   """(step, train state) of the newest complete checkpoint in `workdir`, for inference."""
+  workdir = os.path.expanduser(workdir)
   directory = os.path.join(workdir, "checkpoints")
   if not os.path.isdir(directory):
     raise UserError(f"{workdir} has no checkpoints/ directory: nothing to load")

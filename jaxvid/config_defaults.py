@@ -16,6 +16,9 @@ def data(name: str, frames: int, height: int, width: int, num_clips: int,
       "max_sprites": 3,  # synthetic_scenes
       "clip_stride": 8,  # video_folder: frames between clip starts
       "frame_step": 1,  # video_folder: keep every n-th frame
+      # video_folder: the share of videos held out as test, or (one or two videos) of the end
+      # of each video
+      "test_fraction": 0.1,
       "stabilize": False,  # video_folder: VGAN-style homography stabilisation
       "with_poses": False,  # video_folder: extract keypoints + face boxes (MediaPipe)
       "subject": -1,  # synthetic_dancer: only this subject's clips (-1: all)

@@ -163,11 +163,11 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   try:
     metrics = [m.strip() for m in FLAGS.metrics.split(",") if m.strip()]
-    report = evaluate(FLAGS.checkpoint, metrics, FLAGS.num_videos, FLAGS.baselines, FLAGS.seed)
+    report = evaluate(os.path.expanduser(FLAGS.checkpoint), metrics, FLAGS.num_videos, FLAGS.baselines, FLAGS.seed)
   except (UserError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
-  output = FLAGS.output or os.path.join(FLAGS.checkpoint, "eval.json")
+  output = os.path.expanduser(FLAGS.output or os.path.join(FLAGS.checkpoint, "eval.json"))
   with open(output, "w") as f:
     json.dump(report, f, indent=2)
   print(format_table(report))

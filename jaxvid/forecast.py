@@ -85,17 +85,18 @@ def forecast_videos(vae, vae_state, gan, gan_state, video, keypoints, key, num_f
 def _load_inputs(vae, num_clips: int) -> dict:
   d, need = vae.config.data, vae.config.pose_vae.past_steps + 1
   if FLAGS.input:
-    if not os.path.exists(FLAGS.input):
-      raise UserError(f"--input {FLAGS.input} does not exist")
+    input_path = os.path.expanduser(FLAGS.input)
+    if not os.path.exists(input_path):
+      raise UserError(f"--input {input_path} does not exist")
     try:
-      with np.load(FLAGS.input) as f:
+      with np.load(input_path) as f:
         video, keypoints = f["video"], f["keypoints"]
     except (KeyError, ValueError, OSError) as e:
-      raise UserError(f"--input {FLAGS.input}: need an .npz with 'video' and 'keypoints' "
+      raise UserError(f"--input {input_path}: need an .npz with 'video' and 'keypoints' "
                       f"({e})") from e
     if (video.ndim != 5 or video.shape[2:] != (d.height, d.width, 3) or video.shape[1] < need
         or keypoints.shape != video.shape[:2] + (18, 3)):
-      raise UserError(f"--input {FLAGS.input}: video must be (B, T>={need}, {d.height}, "
+      raise UserError(f"--input {input_path}: video must be (B, T>={need}, {d.height}, "
                       f"{d.width}, 3) and keypoints (B, T, 18, 3); got {video.shape} and "
                       f"{keypoints.shape}")
     return {"video": video.astype(np.float32) / 127.5 - 1.0,
@@ -144,7 +145,7 @@ def main(argv):
   rows, labels = figure(inputs, outputs, vae.config.pose_vae.past_steps, gd.frames,
                         (gd.height, gd.width))
   grid = visualize.tile(rows, scale=max(1, 128 // gd.height), labels=labels)
-  path = visualize.write_video(FLAGS.output, grid, fps=FLAGS.fps)
+  path = visualize.write_video(os.path.expanduser(FLAGS.output), grid, fps=FLAGS.fps)
   np.savez(os.path.splitext(path)[0] + "_poses.npz", poses=outputs["poses"])
   print(f"wrote {path} and its poses", flush=True)
 

@@ -2,6 +2,7 @@
 
 Config variants and overrides: --config=configs/vgan.py:paper --config.train.batch_size=8
 """
+import os
 import sys
 
 from absl import app, flags, logging
@@ -58,7 +59,7 @@ def main(argv):
           file=sys.stderr)
     sys.exit(2)
   try:
-    train.train_and_evaluate(config, _WORKDIR.value)
+    train.train_and_evaluate(config, os.path.expanduser(_WORKDIR.value))
   except UserError as e:
     print(f"error: {e}", file=sys.stderr, flush=True)
     sys.exit(1)

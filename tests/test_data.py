@@ -191,6 +191,32 @@ def test_a_folder_of_one_or_two_videos_holds_out_the_end_of_each(tmp_path, count
   assert pipeline.make_sample_batch(config, 2)["video"].shape == (2, 8, 16, 16, 3)
 
 
+def test_another_folder_or_changed_videos_build_another_dataset(tmp_path):
+  """The dataset's identity includes the folder and its files: no silent reuse."""
+  first, second = tmp_path / "first", tmp_path / "second"
+  first.mkdir()
+  second.mkdir()
+  _write_video(first / "a.mp4", _textured_video(24, seed=1))
+  _write_video(second / "b.mp4", _textured_video(40, seed=2))
+  data = ml_collections.ConfigDict({
+      "name": "video_folder", "data_dir": str(tmp_path / "tfds"), "manual_dir": str(first),
+      "frames": 8, "height": 16, "width": 16, "num_clips": 4, "num_test": 1, "seed": 0,
+      "clip_stride": 8, "test_fraction": 0.1})
+  sources = lambda b: {r["source"].decode() for r in b.as_data_source(split="train")}
+  one = pipeline.prepare(data)
+  assert sources(one) == {str(first / "a.mp4")}
+  data.manual_dir = str(second)
+  two = pipeline.prepare(data)
+  assert two.builder_config.name != one.builder_config.name
+  assert sources(two) == {str(second / "b.mp4")}
+  _write_video(second / "b.mp4", _textured_video(64, seed=3))  # the user re-exports a video
+  three = pipeline.prepare(data)
+  assert three.builder_config.name != two.builder_config.name
+  assert len(three.as_data_source(split="train")) > len(two.as_data_source(split="train"))
+  data.manual_dir = str(first)  # back to the first folder: its dataset is reused, unchanged
+  assert pipeline.prepare(data).builder_config.name == one.builder_config.name
+
+
 def test_decoding_memory_does_not_grow_with_the_video_length(tmp_path):
   """Peak traced memory while building clips from, and extracting poses on, a 30-frame and a
   300-frame 320x240 video: the long one would hold ~70 MB of frames if decoded at once."""

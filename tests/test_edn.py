@@ -72,9 +72,10 @@ def test_face_crops_stay_inside_and_paste_back():
   np.testing.assert_array_equal(pasted[0, 20:], images[0, 20:])
 
 
-def _transfer(*args):
+def _transfer(*args, env=None):
   return subprocess.run([sys.executable, "-m", "jaxvid.transfer", *args], cwd=REPO,
-                        capture_output=True, text=True, timeout=300)
+                        capture_output=True, text=True, timeout=300,
+                        env=None if env is None else {**os.environ, **env})
 
 
 def test_transfer_cli_moves_another_subject(stages, tmp_path):
@@ -93,6 +94,12 @@ def test_transfer_cli_moves_another_subject(stages, tmp_path):
                      f"--output={tmp_path / 'x.gif'}")
   assert result.returncode == 1 and "subjects are 0..3" in result.stderr
   assert "Traceback" not in result.stderr and not (tmp_path / "x.gif").exists()
+  # `~` in every path flag (the shell leaves --flag=~/... alone)
+  home = os.path.dirname(stages[1])
+  result = _transfer(f"--checkpoint=~/{os.path.basename(stages[1])}", "--source=dancer:1",
+                     "--output=~/tilde/dance.gif", "--frames=3", env={"HOME": home})
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert os.path.exists(os.path.join(home, "tilde", "dance.gif"))
 
 
 def _wide_source(tmp_path, frames=20):

@@ -40,12 +40,15 @@ class ClipConfig(tfds.core.BuilderConfig):
   with_poses: bool = False
   # synthetic_dancer: futures that branch into one of K moves (The Pose Knows' pose-VAE)
   branching: bool = False
+  # video_folder: a digest of the folder (path, files, sizes, mtimes), so another folder or
+  # changed videos make another dataset instead of silently reusing the first one
+  source_digest: str = ""
 
   def __post_init__(self):
     fields = dataclasses.asdict(self)
     for k in ("name", "version", "release_notes", "supported_versions", "description", "tags"):
       fields.pop(k, None)
-    for later in ("scene_per_subject", "with_poses", "branching"):  # added later: when off, keep the names
+    for later in ("scene_per_subject", "with_poses", "branching", "source_digest"):  # added later: when off, keep the names
       if not fields[later]:                           # the datasets already have
         fields.pop(later)
     digest = hashlib.sha1(repr(sorted(fields.items())).encode()).hexdigest()[:8]

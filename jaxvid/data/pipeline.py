@@ -35,10 +35,20 @@ def make_builder(data_config) -> tfds.core.DatasetBuilder:
       num_test=d.num_test, seed=d.seed, max_sprites=d.get("max_sprites", 3),
       clip_stride=d.get("clip_stride", 8), frame_step=d.get("frame_step", 1),
       stabilize=d.get("stabilize", False), scene_per_subject=d.get("scene_per_subject", False),
-      with_poses=d.get("with_poses", False), branching=d.get("branching", False))
+      with_poses=d.get("with_poses", False), branching=d.get("branching", False),
+      test_fraction=d.get("test_fraction", 0.1), source_digest=_source_digest(d))
   data_dir = os.path.expanduser(d.data_dir) if d.get("data_dir") else None
   return builders.BUILDERS[d.name](config=clip_config, data_dir=data_dir,
                                    file_format="array_record")
+
+
+def _source_digest(d) -> str:
+  """video_folder: the folder's identity goes into the dataset's name (see folder_digest)."""
+  if d.name != "video_folder" or not d.get("manual_dir"):
+    return ""
+  from jaxvid.data.video_folder import folder_digest
+  folder = os.path.expanduser(d.manual_dir)
+  return folder_digest(folder) if os.path.isdir(folder) else ""
 
 
 def require_keypoints(data_config, model: str) -> None:

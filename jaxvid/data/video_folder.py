@@ -5,6 +5,7 @@ import collections
 import dataclasses
 import hashlib
 import logging
+import os
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -13,6 +14,18 @@ from jaxvid.data import video_io
 from jaxvid.data.clip_config import ClipConfig, video_feature
 
 log = logging.getLogger(__name__)
+
+
+def folder_digest(folder: str) -> str:
+  """What the dataset of a folder depends on: its real path and every video's relative path,
+  size and modification time (not the contents: reading them all would take as long as a
+  build)."""
+  root = os.path.realpath(os.path.expanduser(folder))
+  entries = [root]
+  for path in video_io.list_videos(root):
+    stat = os.stat(path)
+    entries.append(f"{os.path.relpath(path, root)}:{stat.st_size}:{stat.st_mtime_ns}")
+  return hashlib.sha1("\n".join(entries).encode()).hexdigest()[:10]
 
 
 @dataclasses.dataclass
@@ -27,9 +40,9 @@ class BuildReport:
 class VideoFolder(tfds.core.GeneratorBasedBuilder):
   """A user's videos from `manual_dir` (mp4/avi/mov/webm/mkv), cut into fixed-length clips.
 
-  Split: with enough videos, whole videos go to train or test by a hash of their path (so clips
-  of one video never straddle the split). When that leaves either side empty (one video, or a
-  few), every video is split in time instead: its last `test_fraction` of frames (at least one
+  Split: with enough videos (test_fraction x videos >= 1), whole videos go to train or test by a
+  hash of their path (so clips of one video never straddle the split). With fewer, or when the
+  hash leaves either side empty, every video is split in time instead: its last `test_fraction` of frames (at least one
   clip's worth) are test, the frames before are train, so train and test clips never share a
   frame; the build summary says which split was used. Videos are decoded frame by frame and
   resized on the fly, and clips come out of a window of `frames` frames: memory does not grow
@@ -86,7 +99,7 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
     if c.test_fraction <= 0:
       self.report.split = "train only (test_fraction 0)"
       return {"train": self._generate_examples([(p, 0, None) for p in videos])}
-    if train and test:
+    if train and test and len(videos) * c.test_fraction >= 1:
       self.report.split = f"per video: {len(train)} train, {len(test)} test videos"
       return {"train": self._generate_examples([(p, 0, None) for p in train]),
               "test": self._generate_examples([(p, 0, None) for p in test])}

@@ -123,6 +123,7 @@ def load_vgg16_lpips(backbone: str = "vgg16_lpips") -> dict:
 
 def load_vgg19(path: str) -> dict:
   """VGG19 ImageNet weights from a user .npz (torchvision keys or ours), as VGGFeatures params."""
+  path = os.path.expanduser(path) if path else path
   if not path or not os.path.exists(path):
     raise UserError(f"VGG19 weights file {path!r} does not exist (convert torchvision's with "
                     f"scripts/convert_vgg19.py, or use backbone 'vgg16_lpips')")

@@ -268,14 +268,15 @@ def main(argv):
   f = flags.FLAGS
   if len(argv) > 1:
     raise SystemExit(f"unexpected arguments: {' '.join(argv[1:])}")
-  inputs = ([f.input] if os.path.isfile(f.input) else
-            video_io.list_videos(f.input) if os.path.isdir(f.input) else [])
+  source, output = os.path.expanduser(f.input), os.path.expanduser(f.output)
+  inputs = ([source] if os.path.isfile(source) else
+            video_io.list_videos(source) if os.path.isdir(source) else [])
   if not inputs:
-    print(f"error: --input {f.input}: no such video file or folder with videos", file=sys.stderr)
+    print(f"error: --input {source}: no such video file or folder with videos", file=sys.stderr)
     sys.exit(1)
-  single = os.path.isfile(f.input)
+  single = os.path.isfile(source)
   if not single:
-    os.makedirs(f.output, exist_ok=True)
+    os.makedirs(output, exist_ok=True)
   try:
     extractor = PoseExtractor(max_gap=f.max_gap)
   except UserError as e:
@@ -283,8 +284,8 @@ def main(argv):
     sys.exit(1)
   failed = 0
   for path in inputs:
-    out = f.output if single else os.path.join(
-        f.output, os.path.splitext(os.path.relpath(path, f.input))[0].replace(os.sep, "__") + ".npz")
+    out = output if single else os.path.join(
+        output, os.path.splitext(os.path.relpath(path, source))[0].replace(os.sep, "__") + ".npz")
     try:
       poses = extract_file(path, extractor, f.max_frames or None)
     except (video_io.VideoReadError, ValueError) as e:
