@@ -1,7 +1,7 @@
 """Evaluate a trained video model: FVD, LPIPS, SSIM, PSNR, pose distance.
 
   python -m jaxvid.evaluate --checkpoint=runs/edn --metrics=fvd,lpips,ssim,psnr,pose \
-      [--num_videos=64] [--baselines] [--output=runs/edn/eval.json]
+      [--num_videos=N] [--baselines] [--output=runs/edn/eval.json]
 
 Generated videos come from the model on the held-out (test) clips of its own dataset: VGAN
 samples (unconditional: only FVD compares sets; the conditional model predicts each clip from
@@ -20,7 +20,6 @@ import os
 import sys
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
@@ -88,7 +87,10 @@ class Evaluator:
       key = id(real)
       if key not in self._real_features:
         self._real_features[key] = self.fvd_features(real)
-      out["fvd"] = fvd_lib.fvd(self.fvd_features(generated), self._real_features[key])
+      from jaxvid.metrics.intervals import fvd_interval
+      features = self.fvd_features(generated)
+      out["fvd"] = fvd_lib.fvd(features, self._real_features[key])
+      out["fvd_95"] = list(fvd_interval(features, self._real_features[key], paired=paired))
     flat = lambda v: v.reshape((-1,) + v.shape[2:])
     if paired and "ssim" in self.metrics:
       out["ssim"] = float(np.mean(image.ssim(flat(generated), flat(real))))
@@ -112,26 +114,32 @@ class Evaluator:
 def evaluate(workdir: str, metrics, num_videos: int, baselines: bool, seed: int = 0) -> dict:
   from jaxvid.data import pipeline
   from jaxvid.trainers import get_trainer
+  evaluator = Evaluator(metrics)  # unknown metrics: an error before any work
   config = ckpt_lib.load_config(workdir)
   trainer = get_trainer(config)
+  held_out = len(pipeline.held_out_source(config))
+  num_videos = num_videos or min(held_out, 256)
+  if num_videos > held_out:
+    raise UserError(f"--num_videos={num_videos}, but the held-out split has {held_out} clips: "
+                    f"ask for at most {held_out} (clips are not repeated: a repeated clip "
+                    f"would shrink FVD and narrow every interval), or build a larger test split")
   step, state = ckpt_lib.load_latest(trainer, workdir)
   batch = pipeline.make_sample_batch(config, num_videos)
   real = batch["video"]
   keypoints = batch.get("keypoints")
-  evaluator = Evaluator(metrics)
   key = jax.random.key(seed)
   generated, paired = generate(trainer, state, batch, key)
   rows = {f"{config.model} (step {step})": evaluator.row(generated, real, paired, keypoints)}
   if baselines:
     train = pipeline.data_source(config, "train")
     to_model = pipeline._ToModel()
-    other = np.stack([to_model.map(train[i % len(train)])["video"] for i in range(len(real))])
+    other = np.stack([to_model.map(train[i])["video"] for i in range(min(len(real), len(train)))])
     rows["real vs real (train clips)"] = evaluator.row(other, real, True)
     rng = np.random.default_rng(seed)
     shuffled = np.stack([v[_derangement(rng, len(v))] for v in real])
     rows["real vs temporally shuffled real"] = evaluator.row(shuffled, real, True, keypoints)
     still = np.broadcast_to(real[:, :1], real.shape)
-    rows["first frame repeated"] = evaluator.row(still, real, True, keypoints)
+    rows["real first frame repeated"] = evaluator.row(still, real, True, keypoints)
     if paired and keypoints is not None and len(real) > 1:
       # Each clip made from its own first frame and the next clip's poses.
       other_poses = dict(batch, keypoints=np.roll(batch["keypoints"], 1, axis=0))
@@ -153,8 +161,10 @@ def format_table(report: dict) -> str:
            f"{'x'.join(map(str, report['clip']))}",
            f"{'':40s} " + " ".join(f"{c:>16s}" for c in columns)]
   for name, row in report["rows"].items():
+    cell = lambda v: (f"[{v[0]:.1f}, {v[1]:.1f}]" if isinstance(v, (list, tuple))
+                      else f"{v:.4f}")
     lines.append(f"{name[:40]:40s} " + " ".join(
-        f"{row[c]:16.4f}" if c in row else f"{'-':>16s}" for c in columns))
+        f"{cell(row[c]):>16s}" if c in row else f"{'-':>16s}" for c in columns))
   return "\n".join(lines)
 
 
@@ -163,7 +173,8 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   try:
     metrics = [m.strip() for m in FLAGS.metrics.split(",") if m.strip()]
-    report = evaluate(os.path.expanduser(FLAGS.checkpoint), metrics, FLAGS.num_videos, FLAGS.baselines, FLAGS.seed)
+    report = evaluate(os.path.expanduser(FLAGS.checkpoint), metrics, FLAGS.num_videos,
+                      FLAGS.baselines, FLAGS.seed)
   except (UserError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
@@ -177,7 +188,8 @@ def main(argv):
 if __name__ == "__main__":
   flags.DEFINE_string("checkpoint", None, "training workdir of a video model")
   flags.DEFINE_string("metrics", "fvd,lpips,ssim,psnr", f"comma-separated, of {METRICS}")
-  flags.DEFINE_integer("num_videos", 64, "held-out clips to evaluate")
+  flags.DEFINE_integer("num_videos", 0, "held-out clips to evaluate (0: all of the test "
+                       "split, at most 256); more than it has is an error")
   flags.DEFINE_bool("baselines", False, "add real/real, shuffled and untrained rows")
   flags.DEFINE_integer("seed", 0, "seed of the samples")
   flags.DEFINE_string("output", "", "JSON report (default: CHECKPOINT/eval.json)")

@@ -23,17 +23,27 @@ def test_report_has_the_model_and_the_baselines(gan_workdir):
   rows = report["rows"]
   assert len(rows) == 6 and report["paired"] and report["videos"] == 2
   model = rows[next(iter(rows))]
-  assert set(model) == {"fvd", "ssim", "psnr", "lpips"}
-  assert all(np.isfinite(v) for row in rows.values() for v in row.values())
+  assert set(model) == {"fvd", "fvd_95", "ssim", "psnr", "lpips"}
+  assert all(np.isfinite(v).all() for row in rows.values() for v in row.values())
+  low, high = model["fvd_95"]
+  assert 0 <= low <= high
   shuffled = rows["real vs temporally shuffled real"]
   assert shuffled["ssim"] < 1.0 and shuffled["lpips"] > 0
   assert "untrained model" in rows
   # the paper's static baseline: the real first frame repeated, exact on frame 0 only
-  still = rows["first frame repeated"]
+  still = rows["real first frame repeated"]
   assert 0 < still["ssim"] < 1.0 and still["lpips"] > 0
   # the model driven by the other clip's poses gives other videos than by the clip's own
   assert rows["another clip's poses"]["psnr"] != pytest.approx(model["psnr"], abs=1e-6)
   assert "step 4" in evaluate.format_table(report)
+
+
+def test_asking_for_more_clips_than_the_test_split_has_is_refused(gan_workdir):
+  from jaxvid import checkpoint as ckpt_lib
+  from jaxvid.data import pipeline
+  held_out = len(pipeline.held_out_source(ckpt_lib.load_config(gan_workdir)))
+  with pytest.raises(UserError, match=f"held-out split has {held_out} clips"):
+    evaluate.evaluate(gan_workdir, ["ssim"], held_out + 1, baselines=False)
 
 
 def test_cli_writes_json_and_rejects_unknown_metrics(gan_workdir, tmp_path):

@@ -27,6 +27,15 @@ def test_frechet_distance_matches_independent_computation():
     fvd.fvd(a[:1], b)
 
 
+def test_fvd_without_a_matrix_root_equals_the_sqrtm_form_when_clips_are_fewer_than_dims():
+  """The I3D case: 400-d features, fewer clips than dimensions (singular covariances)."""
+  rng = np.random.default_rng(1)
+  a = rng.standard_normal((60, 400))
+  b = rng.standard_normal((45, 400)) * 0.7 + 0.2
+  by_sqrtm = fvd.frechet_distance(*fvd.gaussian(a), *fvd.gaussian(b))
+  assert fvd.fvd(a, b) == pytest.approx(by_sqrtm, rel=1e-5)
+
+
 @pytest.fixture(scope="module")
 def features():
   return fvd.I3DFeatures(batch_size=2)

@@ -201,11 +201,19 @@ def make_train_iterator(config, process_index: int = 0, process_count: int = 1) 
                        process_count, worker_count=config.data.get("workers", 0))
 
 
+def held_out_source(config):
+  """The test split, or the train split where a dataset has none (a folder of videos too short
+  to hold a clip out; its build summary says so)."""
+  builder = prepare(config.data)
+  split = "test" if "test" in builder.info.splits else "train"
+  source = data_source(config, split)
+  return source if len(source) or split == "train" else data_source(config, "train")
+
+
 def make_sample_batch(config, num: int) -> dict[str, np.ndarray]:
-  """The first `num` held-out (test split) clips, float32 video in [-1, 1]."""
-  source = data_source(config, "test")
-  if len(source) == 0:
-    source = data_source(config, "train")
+  """The first `num` held-out (test split) clips, float32 video in [-1, 1]; repeated when the
+  split has fewer (the training loop's sample figure; evaluate refuses that)."""
+  source = held_out_source(config)
   transform = _ToModel()
   records = [transform.map(source[i % len(source)]) for i in range(num)]
   return {k: np.stack([r[k] for r in records]) for k in records[0]}

@@ -68,4 +68,19 @@ class I3DFeatures:
 
 
 def fvd(features_a: np.ndarray, features_b: np.ndarray) -> float:
-  return frechet_distance(*gaussian(features_a), *gaussian(features_b))
+  """The Frechet distance between the Gaussians of two feature sets (N, d), (M, d).
+
+  Equal to frechet_distance(*gaussian(a), *gaussian(b)) without a d x d matrix square root:
+  with La = centred(a)^T / sqrt(N-1) (so cov_a = La La^T) and Lb likewise, the eigenvalues of
+  cov_a cov_b are the squared singular values of La^T Lb (N x M), so
+  tr sqrtm(cov_a cov_b) = the sum of those singular values. ~100x faster for d = 400 and a
+  few hundred clips, which makes bootstrap intervals (hundreds of FVDs) affordable."""
+  a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
+  for f in (a, b):
+    if len(f) < 2:
+      raise ValueError(f"FVD needs at least 2 videos per set, got {len(f)}")
+  mu_a, mu_b = a.mean(0), b.mean(0)
+  la = (a - mu_a) / np.sqrt(len(a) - 1)
+  lb = (b - mu_b) / np.sqrt(len(b) - 1)
+  cross = np.linalg.svd(la @ lb.T, compute_uv=False).sum()
+  return float(np.sum((mu_a - mu_b) ** 2) + np.sum(la * la) + np.sum(lb * lb) - 2 * cross)
