@@ -1,0 +1,8 @@
+"""jaxvid: VGAN, The Pose Knows and Everybody Dance Now in JAX. `jaxvid.load(workdir)` gives a
+trained model (jaxvid/api.py)."""
+
+
+def load(workdir: str, step: int | None = None):
+  """The trained model in `workdir` (newest checkpoint, or `step`); see jaxvid/api.py."""
+  from jaxvid.api import load as _load  # lazy: `python -m jaxvid.x` need not import JAX first
+  return _load(workdir, step)

@@ -29,6 +29,9 @@ class Checkpointer:
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
 
+  def all_steps(self) -> list[int]:
+    return sorted(self._manager.all_steps())
+
   def save(self, step: int, state, data_state: dict) -> None:
     self._manager.save(step, args=ocp.args.Composite(
         state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state),
@@ -90,8 +93,9 @@ def load_config(workdir: str):
     return ml_collections.ConfigDict(json.load(f))
 
 
-def load_latest(trainer, workdir: str, sharding=None) -> tuple[int, object]:
-  """(step, train state) of the newest complete checkpoint in `workdir`, for inference."""
+def load_latest(trainer, workdir: str, sharding=None, step: int | None = None) -> tuple[int, object]:
+  """(step, train state) of the newest complete checkpoint in `workdir` (or of `step`), for
+  inference."""
   workdir = os.path.expanduser(workdir)
   directory = os.path.join(workdir, "checkpoints")
   if not os.path.isdir(directory):
@@ -102,9 +106,14 @@ def load_latest(trainer, workdir: str, sharding=None) -> tuple[int, object]:
                           abstract)
   checkpointer = Checkpointer(directory, 1_000_000, trainer.metadata())
   try:
-    step = checkpointer.latest_step()
-    if step is None:
+    latest = checkpointer.latest_step()
+    if latest is None:
       raise UserError(f"{directory} holds no complete checkpoint")
+    if step is None:
+      step = latest
+    elif step not in checkpointer.all_steps():
+      raise UserError(f"{directory} has no checkpoint of step {step}; it has "
+                      f"{', '.join(map(str, checkpointer.all_steps()))}")
     state, _ = checkpointer.restore(step, abstract)
   finally:
     checkpointer.close()

@@ -142,11 +142,15 @@ class VGANTrainer:
   def sample_inputs(self, key, sample_batch: dict):
     return self.generator_inputs(key, jnp.asarray(sample_batch["video"]))
 
-  def sample(self, state: VGANState, inputs) -> dict:
-    """Generator outputs with BatchNorm in batch-statistics mode, as during training."""
-    out, _ = self.generator.apply(
-        {"params": state.g_params, "batch_stats": state.g_batch_stats}, inputs, train=True,
-        mutable=["batch_stats"])
+  def sample(self, state: VGANState, inputs, running_stats: bool = False) -> dict:
+    """Generator outputs; BatchNorm normalises with the batch's statistics, as during training
+    (the default), or with the running averages (`running_stats`, the authors' generate.lua:
+    each sample then depends on its own z only, whatever the batch)."""
+    variables = {"params": state.g_params, "batch_stats": state.g_batch_stats}
+    if running_stats:
+      out = self.generator.apply(variables, inputs, train=False)
+    else:
+      out, _ = self.generator.apply(variables, inputs, train=True, mutable=["batch_stats"])
     return jax.tree.map(lambda x: x.astype(jnp.float32), out)
 
   def figure(self, outputs: dict, sample_batch: dict) -> list[list[np.ndarray]]:

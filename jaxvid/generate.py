@@ -1,0 +1,116 @@
+"""Sample a trained VGAN: videos as files, for people and for external FVD tools.
+
+  python -m jaxvid.generate --workdir=runs/vgan --num=64 --output=runs/vgan_samples
+  python -m jaxvid.generate --workdir=runs/vgan_cond --image=photo.png --output=runs/future
+
+Writes into --output (a folder; files already there are never overwritten: another folder or
+--overwrite): video_0000.mp4 ... one per video, grid.gif (the first 16 as background |
+foreground | mask | video rows), videos.npz (`videos` uint8 (N, T, H, W, 3)). --image gives the
+conditional model its first frame(s) (comma-separated files, any size: scaled to cover the
+model's frame and centre-cropped). --running_stats samples with BatchNorm's running averages
+(the authors' generate.lua) instead of the batch's statistics.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_string("workdir", None, "workdir of a trained vgan model")
+  flags.DEFINE_integer("step", None, "checkpoint step (default: the newest)")
+  flags.DEFINE_integer("num", 16, "videos to generate (unconditional)")
+  flags.DEFINE_string("output", None, "output folder")
+  flags.DEFINE_string("image", "", "first frame(s) for a conditional model: PNG/JPEG files, "
+                      "comma-separated")
+  flags.DEFINE_integer("seed", 0, "random seed of z")
+  flags.DEFINE_bool("running_stats", False, "BatchNorm with running averages (generate.lua)")
+  flags.DEFINE_bool("overwrite", False, "replace files of an earlier run in --output")
+  flags.DEFINE_integer("fps", 8, "frames per second of the mp4s and the GIF")
+  flags.mark_flags_as_required(["workdir", "output"])
+
+
+def read_images(paths: list[str], height: int, width: int) -> np.ndarray:
+  from PIL import Image
+
+  from jaxvid.data import video_io
+  from jaxvid.errors import UserError
+  frames = []
+  for path in paths:
+    try:
+      with Image.open(path) as image:
+        frame = np.asarray(image.convert("RGB"))
+    except (OSError, ValueError) as e:
+      raise UserError(f"--image {path}: not a readable image ({e})") from e
+    frames.append(video_io.resize_center_crop_frame(frame, height, width))
+  return np.stack(frames)
+
+
+def planned_files(output: str, n: int) -> list[str]:
+  return ([os.path.join(output, f"video_{i:04d}.mp4") for i in range(n)]
+          + [os.path.join(output, "grid.gif"), os.path.join(output, "videos.npz")])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  import jax
+
+  from jaxvid import api, visualize
+  from jaxvid.errors import UserError
+  output = os.path.expanduser(FLAGS.output)
+  images = [os.path.expanduser(p) for p in FLAGS.image.split(",") if p.strip()]
+  try:
+    if FLAGS.num < 1:
+      raise UserError(f"--num must be >= 1, got {FLAGS.num}")
+    for path in images:
+      if not os.path.isfile(path):
+        raise UserError(f"--image {path} does not exist")
+    n = len(images) or FLAGS.num
+    clash = [p for p in planned_files(output, n) if os.path.exists(p)]
+    if clash and not FLAGS.overwrite:
+      raise UserError(f"--output {output} already holds {os.path.basename(clash[0])} (and "
+                      f"{len(clash) - 1} more): choose another folder or pass --overwrite")
+    model = api.load(os.path.expanduser(FLAGS.workdir), FLAGS.step)
+    if not isinstance(model, api.VGANModel):
+      raise UserError(f"{FLAGS.workdir} holds a {model.config.model!r} model; generate samples "
+                      f"VGAN (transfer: EDN, forecast: the pose models)")
+    if model.conditional and not images:
+      raise UserError("this VGAN is conditional: give its first frame(s) with --image")
+    if images and not model.conditional:
+      raise UserError("--image needs a conditional VGAN; this one is unconditional")
+    d = model.config.data
+    if images:
+      out = model.predict(read_images(images, d.height, d.width), FLAGS.running_stats,
+                          outputs=True)
+    else:
+      out = model.generate(n, jax.random.key(FLAGS.seed), running_stats=FLAGS.running_stats,
+                           outputs=True)
+  except (UserError, ValueError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(1)
+  os.makedirs(output, exist_ok=True)
+  videos = visualize.to_uint8(out["video"])
+  for i, video in enumerate(videos):
+    visualize.write_video(os.path.join(output, f"video_{i:04d}.mp4"), video, fps=FLAGS.fps)
+  frames = out["video"].shape[1]
+  rows = [[np.repeat(out["background"][i], frames, 0), out["foreground"][i],
+           np.repeat(out["mask"][i], 3, -1) * 2.0 - 1.0, out["video"][i]]  # mask [0, 1] shown
+          for i in range(min(16, n))]
+  visualize.write_video(os.path.join(output, "grid.gif"),
+                        visualize.tile(rows, scale=max(1, 64 // d.height),
+                                       labels=["background", "foreground", "mask", "video"]),
+                        fps=FLAGS.fps)
+  np.savez(os.path.join(output, "videos.npz"), videos=videos)
+  print(f"vgan step {model.step}: wrote {n} videos ({'x'.join(map(str, videos.shape[1:4]))}) to "
+        f"{output}: video_*.mp4, grid.gif, videos.npz", flush=True)
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)
