@@ -21,7 +21,8 @@ class Checkpointer:
   def __init__(self, directory: str, max_to_keep: int, metadata: dict):
     self.directory = os.path.abspath(directory)
     self.metadata = metadata
-    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
+    # 0 keeps every checkpoint (orbax's max_to_keep=0 would delete them all, the last one too)
+    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep or None, create=True,
                                            enable_async_checkpointing=True)
     self._manager = ocp.CheckpointManager(self.directory, options=options,
                                           item_names=("state", "data", "meta"))

@@ -66,3 +66,38 @@ def load(spec: str) -> ml_collections.ConfigDict:
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
   return module.get_config(variant)
+
+
+VIDEO_FORMATS = ("gif", "mp4")
+
+
+def validate(config) -> None:
+  """The shared sections' values, checked at start-up (before any dataset build or
+  compilation); raises ValueError naming the key and what it allows."""
+  def need(ok: bool, key: str, value, allowed: str):
+    if not ok:
+      raise ValueError(f"config.{key}={value!r}: {allowed}")
+
+  t, d = config.train, config.data
+  for key in ("batch_size", "log_every", "checkpoint_every", "sample_every", "num_samples"):
+    value = t.get(key)
+    need(isinstance(value, int) and value >= 1, f"train.{key}", value, "must be an integer >= 1")
+  need(isinstance(t.num_steps, int) and t.num_steps >= 0, "train.num_steps", t.num_steps,
+       "must be an integer >= 0")
+  need(isinstance(t.max_to_keep, int) and t.max_to_keep >= 0, "train.max_to_keep",
+       t.max_to_keep, "must be an integer >= 0 (0: keep every checkpoint)")
+  need(t.sample_fps > 0, "train.sample_fps", t.sample_fps, "must be > 0")
+  formats = [f.strip() for f in str(t.video_format).split(",") if f.strip()]
+  need(bool(formats) and all(f in VIDEO_FORMATS for f in formats), "train.video_format",
+       t.video_format, f"a comma-separated list of {', '.join(VIDEO_FORMATS)}")
+  need(t.get("on_nonfinite", "stop") in ("stop", "skip"), "train.on_nonfinite",
+       t.get("on_nonfinite"), "'stop' or 'skip'")
+  for key in ("frames", "height", "width", "num_clips", "clip_stride", "frame_step"):
+    value = d.get(key, 1)
+    need(isinstance(value, int) and value >= 1, f"data.{key}", value, "must be an integer >= 1")
+  need(isinstance(d.get("num_test", 0), int) and d.get("num_test", 0) >= 0, "data.num_test",
+       d.get("num_test"), "must be an integer >= 0")
+  fraction = d.get("test_fraction", 0.1)
+  need(0 <= fraction < 1, "data.test_fraction", fraction, "must be in [0, 1)")
+  need(config.optim.learning_rate > 0, "optim.learning_rate", config.optim.learning_rate,
+       "must be > 0")

@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from jaxvid import checkpoint as ckpt_lib
-from jaxvid import parallel, visualize
+from jaxvid import config_defaults, parallel, visualize
 from jaxvid.data import pipeline
 from jaxvid.errors import DivergenceError, UserError
 from jaxvid.trainers import get_trainer
@@ -187,6 +187,10 @@ def write_samples(outputs: dict, trainer, sample_batch: dict, workdir: str, step
 def train_and_evaluate(config, workdir: str) -> dict:
   """Train `config.model` in `workdir` (resuming if it holds a checkpoint). Returns the last
   logged metrics."""
+  try:
+    config_defaults.validate(config)
+  except ValueError as e:
+    raise UserError(str(e)) from e
   workdir = _check_workdir(workdir)
   is_main = jax.process_index() == 0
   trainer = get_trainer(config)

