@@ -98,6 +98,8 @@ def parse_size(text: str, flag: str = "--source_size") -> tuple[int, int]:
 
 def _dancer(source: str, size: tuple[int, int], frames: int) -> Source:
   from jaxvid.data import synthetic_dancer
+  if frames < 2:
+    raise UserError(f"--frames must be >= 2 for a dancer source, got {frames}")
   parts = source.split(":")
   try:
     subject = int(parts[1])
@@ -159,6 +161,10 @@ def load_source(source: str, target_size: tuple[int, int], frames: int = 48,
   if keypoints.ndim != 3 or keypoints.shape[1:] != (18, 3) or len(keypoints) < 2:
     raise UserError(f"--source {source}: keypoints must be (T >= 2, 18, 3), got "
                     f"{keypoints.shape}")
+  bad = ~np.isfinite(keypoints).all(-1)  # NaN/inf joints: missing, not coordinates
+  if bad.all():
+    raise UserError(f"--source {source}: no finite keypoint in any frame")
+  keypoints = np.where(bad[..., None], 0.0, keypoints).astype(np.float32)
   return Source(keypoints, size, fps, video_path=path)
 
 
