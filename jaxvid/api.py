@@ -10,6 +10,7 @@ Every kind of model loads into a `TrainedModel` (config, trainer, state, step); 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import jax
@@ -38,8 +39,12 @@ class VGANModel(TrainedModel):
   def conditional(self) -> bool:
     return bool(self.config.vgan.conditional)
 
+  @functools.cached_property
+  def _jitted_sample(self):  # one compiled function per model, not one per call
+    return jax.jit(self.trainer.sample, static_argnums=2)
+
   def _sample(self, inputs, running_stats: bool) -> dict:
-    return jax.jit(self.trainer.sample, static_argnums=2)(self.state, inputs, running_stats)
+    return self._jitted_sample(self.state, inputs, running_stats)
 
   def generate(self, n: int, key=None, batch_size: int = 0, running_stats: bool = False,
                outputs: bool = False):

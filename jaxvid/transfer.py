@@ -253,11 +253,12 @@ def main(argv):
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
   fps = FLAGS.fps or src.fps or DEFAULT_FPS
-  inside = np.mean((keypoints[..., 0] >= 0) & (keypoints[..., 0] < d.width)
-                   & (keypoints[..., 1] >= 0) & (keypoints[..., 1] < d.height))
+  joints = keypoints[keypoints[..., 2] >= 0.1]  # the confident ones: the rest are not drawn
+  inside = np.mean((joints[:, 0] >= 0) & (joints[:, 0] < d.width)
+                   & (joints[:, 1] >= 0) & (joints[:, 1] < d.height)) if len(joints) else 0.0
   print(f"edn stage {trainer.config.edn.stage} step {step}: {len(keypoints)} frames from "
         f"{FLAGS.source} ({src.size[1]}x{src.size[0]}) into the target's {d.width}x{d.height} "
-        f"frame ({100 * inside:.0f}% of the joints inside), {fps:g} fps"
+        f"frame ({100 * inside:.0f}% of the confident joints inside), {fps:g} fps"
         + ("" if src.fps or FLAGS.fps else " (the source's fps is unknown)"), flush=True)
   root, ext = os.path.splitext(output)
   side_path = f"{root}_side_by_side{ext}"
