@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import jax
 import orbax.checkpoint as ocp
 
 from jaxvid.errors import UserError
+
+
+class DamagedCheckpoint(Exception):
+  """A checkpoint that cannot be read back (truncated, half-deleted, garbage metadata)."""
 
 
 class Checkpointer:
@@ -43,9 +48,10 @@ class Checkpointer:
     try:
       stored = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
       stored = stored["meta"]
-    except Exception as e:  # noqa: BLE001 - any failure here means "not ours"
-      raise UserError(f"{self.directory} step {step} is not a jaxvid checkpoint "
-                      f"(no readable 'meta' item: {type(e).__name__})") from e
+    except Exception as e:  # noqa: BLE001 - orbax/tensorstore raise many kinds here
+      raise DamagedCheckpoint(f"no readable 'meta' item ({_reason(e)})") from e
+    if not isinstance(stored, dict):
+      raise DamagedCheckpoint(f"its 'meta' item is not a jaxvid record: {stored!r:.60}")
     if stored.get("model") != self.metadata["model"]:
       raise UserError(f"checkpoint {self.directory} (step {step}) was written by model "
                       f"{stored.get('model')!r}; this config trains {self.metadata['model']!r}. "
@@ -58,11 +64,38 @@ class Checkpointer:
                       f"({detail}). Use another --workdir or the checkpoint's config.")
 
   def restore(self, step: int, abstract_state) -> tuple[object, dict]:
-    """Restore (state, data_state); `abstract_state` gives shapes, dtypes and shardings."""
+    """Restore (state, data_state); `abstract_state` gives shapes, dtypes and shardings.
+    DamagedCheckpoint if it cannot be read; UserError if it is another model's."""
     self.check_compatible(step)
-    restored = self._manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(abstract_state), data=ocp.args.JsonRestore()))
+    try:
+      restored = self._manager.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(abstract_state), data=ocp.args.JsonRestore()))
+    except Exception as e:  # noqa: BLE001 - orbax/tensorstore raise many kinds here
+      raise DamagedCheckpoint(_reason(e)) from e
     return restored["state"], restored["data"]
+
+  def restore_newest(self, abstract_state):
+    """(step, state, data_state) of the newest checkpoint that reads back, or (None, None,
+    None). A damaged newer one is set aside as `<step>.damaged` (never deleted, and out of the
+    way of the step numbers training will write again) and reported on stdout."""
+    for step in reversed(self.all_steps()):
+      try:
+        state, data = self.restore(step, abstract_state)
+        return step, state, data
+      except DamagedCheckpoint as e:
+        aside = self._set_aside(step)
+        print(f"skipped the damaged checkpoint of step {step} ({e}); kept as {aside}",
+              flush=True)
+    return None, None, None
+
+  def _set_aside(self, step: int) -> str:
+    source = os.path.join(self.directory, str(step))
+    target, n = f"{source}.damaged", 1
+    while os.path.exists(target):
+      target, n = f"{source}.damaged{n}", n + 1
+    os.replace(source, target)
+    self._manager.reload()
+    return target
 
   def wait_until_finished(self) -> None:
     self._manager.wait_until_finished()
@@ -70,6 +103,11 @@ class Checkpointer:
   def close(self) -> None:
     self._manager.wait_until_finished()
     self._manager.close()
+
+
+def _reason(error: Exception) -> str:
+  lines = str(error).strip().splitlines()
+  return f"{type(error).__name__}: {lines[0][:200] if lines else ''}"
 
 
 def abstract_like(state, sharding):
@@ -107,15 +145,20 @@ def load_latest(trainer, workdir: str, sharding=None, step: int | None = None) -
                           abstract)
   checkpointer = Checkpointer(directory, 1_000_000, trainer.metadata())
   try:
-    latest = checkpointer.latest_step()
-    if latest is None:
+    steps = checkpointer.all_steps()
+    if not steps:
       raise UserError(f"{directory} holds no complete checkpoint")
-    if step is None:
-      step = latest
-    elif step not in checkpointer.all_steps():
+    if step is not None and step not in steps:
       raise UserError(f"{directory} has no checkpoint of step {step}; it has "
-                      f"{', '.join(map(str, checkpointer.all_steps()))}")
-    state, _ = checkpointer.restore(step, abstract)
+                      f"{', '.join(map(str, steps))}")
+    for candidate in ([step] if step is not None else reversed(steps)):
+      try:
+        state, _ = checkpointer.restore(candidate, abstract)
+        return candidate, state
+      except DamagedCheckpoint as e:  # read-only here: report, never move or delete
+        print(f"skipped the damaged checkpoint of step {candidate} ({e})", file=sys.stderr,
+              flush=True)
+    raise UserError(f"{directory}: no checkpoint could be read back"
+                    + (f" at step {step}" if step is not None else ""))
   finally:
     checkpointer.close()
-  return step, state

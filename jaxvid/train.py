@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from jaxvid import checkpoint as ckpt_lib
-from jaxvid import config_defaults, parallel, visualize
+from jaxvid import config_defaults, parallel, visualize, workdir_lock
 from jaxvid.data import pipeline
 from jaxvid.errors import DivergenceError, UserError
 from jaxvid.trainers import get_trainer
@@ -192,6 +192,13 @@ def train_and_evaluate(config, workdir: str) -> dict:
   except ValueError as e:
     raise UserError(str(e)) from e
   workdir = _check_workdir(workdir)
+  if jax.process_index() != 0:  # hosts of one multi-host run share the workdir: one lock
+    return _train(config, workdir)
+  with workdir_lock.hold(workdir):
+    return _train(config, workdir)
+
+
+def _train(config, workdir: str) -> dict:
   is_main = jax.process_index() == 0
   trainer = get_trainer(config)
   mesh = parallel.make_mesh()
@@ -204,9 +211,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
   data_iter = pipeline.make_train_iterator(config, jax.process_index(), jax.process_count())
   checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
                                        config.train.max_to_keep, trainer.metadata())
-  start = checkpointer.latest_step()
+  start, restored, data_state = checkpointer.restore_newest(ckpt_lib.abstract_like(state, repl))
   if start is not None:
-    state, data_state = checkpointer.restore(start, ckpt_lib.abstract_like(state, repl))
+    state = restored
     data_iter.set_state(_own_data_state(data_state))
     print(f"resumed from {checkpointer.directory} at step {start}", flush=True)
   else:

@@ -177,3 +177,58 @@ def test_max_to_keep_zero_keeps_every_checkpoint(tmp_path):
                        train__checkpoint_every=1)
   train.train_and_evaluate(config, str(tmp_path))
   assert _checkpoints(str(tmp_path)) == [1, 2, 3, 4]
+
+
+def test_one_run_per_workdir_and_a_dead_runs_lock_is_taken_over(tmp_path, capsys):
+  import json
+  import socket
+  from jaxvid.errors import UserError
+  lock = tmp_path / ".jaxvid.lock"
+  lock.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
+                              "since": "earlier"}))  # a live holder: this very process
+  config = load_config("vgan.py")
+  with pytest.raises(UserError, match=f"in use by another run \\(pid {os.getpid()}"):
+    train.train_and_evaluate(config, str(tmp_path))
+  gone = subprocess.Popen([sys.executable, "-c", "pass"])
+  gone.wait()
+  lock.write_text(json.dumps({"host": socket.gethostname(), "pid": gone.pid, "since": "x"}))
+  train.train_and_evaluate(config, str(tmp_path))
+  assert "taking over the lock" in capsys.readouterr().out
+  assert not lock.exists()  # released at the end
+
+
+def _damage(step_dir, how):
+  import glob
+  import shutil
+  if how == "truncated array":
+    files = [f for f in glob.glob(str(step_dir / "state" / "**" / "*"), recursive=True)
+             if os.path.isfile(f) and os.path.getsize(f) > 64 and "d/" in f.replace(os.sep, "/")]
+    files = files or [f for f in glob.glob(str(step_dir / "state" / "**" / "*"), recursive=True)
+                      if os.path.isfile(f) and os.path.getsize(f) > 64]
+    for f in files:
+      with open(f, "r+b") as fh:
+        fh.truncate(16)
+  elif how == "deleted state":
+    shutil.rmtree(step_dir / "state")
+  elif how == "garbage meta":
+    for f in glob.glob(str(step_dir / "meta" / "*")):
+      with open(f, "w") as fh:
+        fh.write("\x00garbage{")
+  elif how == "empty step":
+    shutil.rmtree(step_dir)
+    step_dir.mkdir()
+
+
+@pytest.mark.parametrize("how", ["truncated array", "deleted state", "garbage meta", "empty step"])
+def test_resume_skips_a_damaged_newest_checkpoint(tmp_path, capsys, how):
+  config = load_config("vgan.py", train__num_steps=3, train__checkpoint_every=1,
+                       train__max_to_keep=0)
+  train.train_and_evaluate(config, str(tmp_path))
+  _damage(tmp_path / "checkpoints" / "3", how)
+  capsys.readouterr()
+  config.train.num_steps = 4
+  train.train_and_evaluate(config, str(tmp_path))
+  out = capsys.readouterr().out
+  assert "skipped the damaged checkpoint of step 3" in out and "at step 2" in out, out[-2000:]
+  assert (tmp_path / "checkpoints" / "3.damaged").is_dir()  # kept, out of the way
+  assert _checkpoints(str(tmp_path)) == [1, 2, 3, 4]  # step 3 written again, then 4
