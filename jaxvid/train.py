@@ -127,17 +127,41 @@ class _MetricLog:
     return fetched
 
 
+def _drop_rows_after(path: str, step: int) -> None:
+  """metrics.jsonl rows past the checkpoint a run resumes from were logged by a run that died
+  before saving them: they are about to be logged again, so they go (atomic rewrite)."""
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    lines = f.readlines()
+  keep = [line for line in lines if _row_step(line) <= step]
+  if len(keep) != len(lines):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+      f.writelines(keep)
+    os.replace(tmp, path)
+
+
+def _row_step(line: str) -> float:
+  try:
+    return json.loads(line).get("step", 0)
+  except ValueError:  # a line cut by a kill: drop it
+    return math.inf
+
+
 class _Writers:
   """TensorBoard (tensorboardX: no TensorFlow needed) + metrics.jsonl; process 0 only."""
 
-  def __init__(self, workdir: str, enabled: bool):
+  def __init__(self, workdir: str, enabled: bool, resumed_step: int = 0):
     self.enabled = enabled
     self.tb = None
     self.jsonl = None
     if enabled:
       from tensorboardX import SummaryWriter
       self.tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
-      self.jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
+      path = os.path.join(workdir, "metrics.jsonl")
+      _drop_rows_after(path, resumed_step)
+      self.jsonl = open(path, "a")
 
   def scalars(self, step: int, metrics: dict, prefix: str = "train") -> None:
     if not self.enabled:
@@ -170,7 +194,13 @@ def write_samples(outputs: dict, trainer, sample_batch: dict, workdir: str, step
   paths = []
   for ext in [e.strip() for e in config.train.video_format.split(",") if e.strip()]:
     path = os.path.join(workdir, "samples", f"step_{step:07d}.{ext}")
-    paths.append(visualize.write_video(path, grid, fps=config.train.sample_fps))
+    try:
+      paths.append(visualize.write_video(path, grid, fps=config.train.sample_fps))
+    except OSError as e:  # disk full, quota, permissions: no half-written file left behind
+      if os.path.exists(path):
+        os.remove(path)
+      raise UserError(f"cannot write {path}: {e.strerror or e}; the checkpoints are intact, "
+                      f"rerun the same command to resume") from e
   writers.image("samples/" + "|".join(trainer.figure_columns()), step, visualize.filmstrip(grid, 4))
   if hasattr(trainer, "paired_outputs"):  # cheap quality metrics of the fixed samples
     from jaxvid.metrics import image
@@ -233,7 +263,7 @@ def _train(config, workdir: str) -> dict:
   sample_batch = pipeline.make_sample_batch(config, config.train.num_samples)
   sample_inputs = parallel.replicate(trainer.sample_inputs(sample_key, sample_batch), mesh)
   sample_fn = jax.jit(trainer.sample, out_shardings=repl)
-  writers = _Writers(workdir, is_main)
+  writers = _Writers(workdir, is_main, start)
   log = _MetricLog(skip_nonfinite)
   stop = _StopRequest()
   num_steps = config.train.num_steps
@@ -270,7 +300,12 @@ def _train(config, workdir: str) -> dict:
         log_rest = log.flush()  # never checkpoint a diverged state
         for s, m in log_rest:
           writers.scalars(s, m)
-        checkpointer.save(step, state, _all_data_states(data_iter))
+        try:
+          checkpointer.save(step, state, _all_data_states(data_iter))
+        except OSError as e:
+          raise UserError(f"cannot write the checkpoint of step {step} in "
+                          f"{checkpointer.directory}: {e.strerror or e}; earlier checkpoints "
+                          f"are intact, free space and rerun to resume") from e
       if step % config.train.sample_every == 0 or step == num_steps:
         outputs = parallel.replicated_to_host(sample_fn(state, sample_inputs))  # on every host
         if is_main:

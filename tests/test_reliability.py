@@ -232,3 +232,29 @@ def test_resume_skips_a_damaged_newest_checkpoint(tmp_path, capsys, how):
   assert "skipped the damaged checkpoint of step 3" in out and "at step 2" in out, out[-2000:]
   assert (tmp_path / "checkpoints" / "3.damaged").is_dir()  # kept, out of the way
   assert _checkpoints(str(tmp_path)) == [1, 2, 3, 4]  # step 3 written again, then 4
+
+
+def test_disk_full_while_writing_samples_is_one_line_and_resumes_cleanly(tmp_path, monkeypatch):
+  import errno
+  import json
+  from jaxvid import visualize
+  from jaxvid.errors import UserError
+  real_write = visualize.write_video
+
+  def full_disk(path, video, fps=8):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+      f.write(b"GIF89a partial")  # what a full disk leaves behind
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+  monkeypatch.setattr(visualize, "write_video", full_disk)
+  config = load_config("vgan.py", train__num_steps=4, train__checkpoint_every=2,
+                       train__sample_every=3)  # dies at step 3, logged after checkpoint 2
+  with pytest.raises(UserError, match="No space left on device"):
+    train.train_and_evaluate(config, str(tmp_path))
+  assert not os.listdir(tmp_path / "samples")  # the partial file is gone
+  assert _checkpoints(str(tmp_path)) == [2]  # written before the sample, intact
+  monkeypatch.setattr(visualize, "write_video", real_write)
+  train.train_and_evaluate(config, str(tmp_path))  # rerun: resumes from step 2
+  steps = [json.loads(line)["step"] for line in open(tmp_path / "metrics.jsonl")]
+  assert steps == [1, 2, 3, 4]  # step 3's row of the dead run is not there twice
