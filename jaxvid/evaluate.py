@@ -171,14 +171,21 @@ def format_table(report: dict) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  output = os.path.expanduser(FLAGS.output or os.path.join(FLAGS.checkpoint, "eval.json"))
   try:
+    try:  # where the report goes is checked before the (long) evaluation, not after
+      os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    except OSError as e:
+      raise UserError(f"--output {output}: cannot create its folder ({e.strerror or e})") from e
+    if FLAGS.num_videos < 0:
+      raise UserError(f"--num_videos must be >= 0 (0: the whole test split), got "
+                      f"{FLAGS.num_videos}")
     metrics = [m.strip() for m in FLAGS.metrics.split(",") if m.strip()]
     report = evaluate(os.path.expanduser(FLAGS.checkpoint), metrics, FLAGS.num_videos,
                       FLAGS.baselines, FLAGS.seed)
   except (UserError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
-  output = os.path.expanduser(FLAGS.output or os.path.join(FLAGS.checkpoint, "eval.json"))
   with open(output, "w") as f:
     json.dump(report, f, indent=2)
   print(format_table(report))

@@ -47,7 +47,7 @@ def test_asking_for_more_clips_than_the_test_split_has_is_refused(gan_workdir):
 
 
 def test_cli_writes_json_and_rejects_unknown_metrics(gan_workdir, tmp_path):
-  out = tmp_path / "report.json"
+  out = tmp_path / "new" / "report.json"  # a folder that does not exist yet
   run = lambda *a: subprocess.run([sys.executable, "-m", "jaxvid.evaluate", *a], cwd=REPO,
                                   capture_output=True, text=True, timeout=600)
   result = run(f"--checkpoint={gan_workdir}", "--metrics=ssim,psnr", "--num_videos=2",

@@ -184,3 +184,37 @@ def test_pose_distance_is_small_on_real_frames_and_counts_misses(extractor):
   shifted = pose_distance(frames[:3], targets[:3] + np.array([20.0, 0, 0], np.float32),
                           extractor)
   assert shifted["distance"] > result["distance"] + 10
+
+
+def test_video_folder_warns_when_poses_are_mostly_missing(tmp_path, caplog):
+  import logging
+
+  import tensorflow_datasets as tfds
+  from jaxvid import visualize
+  from jaxvid.data import builders
+  videos = tmp_path / "videos"
+  videos.mkdir()
+  rng = np.random.default_rng(0)
+  visualize.write_video(str(videos / "nobody.mp4"),
+                        rng.integers(0, 255, (12, 64, 64, 3)).astype(np.uint8), fps=10)
+  config = builders.ClipConfig(frames=4, height=32, width=32, clip_stride=4, with_poses=True)
+  builder = builders.VideoFolder(config=config, data_dir=str(tmp_path / "tfds"),
+                                 file_format="array_record")
+  with caplog.at_level(logging.WARNING):
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+        manual_dir=str(videos)))
+  assert "a person found in only 0% of the frames" in builder.summary()
+  assert "nobody.mp4" in caplog.text
+
+
+def test_extract_makes_its_output_folder_before_the_work(tmp_path):
+  import imageio.v2 as imageio
+  video = tmp_path / "v.mp4"
+  imageio.mimsave(video, [np.zeros((32, 32, 3), np.uint8)] * 3, fps=5)
+  out = tmp_path / "new" / "deeper" / "poses"  # no extension, missing folders
+  result = subprocess.run([sys.executable, "-m", "jaxvid.poses.extract", f"--input={video}",
+                           f"--output={out}"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert (tmp_path / "new" / "deeper" / "poses.npz").exists()
+  assert f"-> {out}.npz" in result.stdout

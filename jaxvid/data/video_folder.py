@@ -35,6 +35,7 @@ class BuildReport:
   clips_written: int = 0
   clips_dropped_unstable: int = 0
   split: str = ""  # how train and test were separated
+  pose_warnings: list = dataclasses.field(default_factory=list)
 
 
 class VideoFolder(tfds.core.GeneratorBasedBuilder):
@@ -128,7 +129,8 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
     skipped = "; ".join(reason for _, reason in r.videos_skipped) or "none"
     return (f"{r.videos_found} videos found, {len(r.videos_skipped)} skipped ({skipped}), "
             f"{r.clips_written} clips written, {r.clips_dropped_unstable} dropped as "
-            f"unstabilisable; split {r.split}")
+            f"unstabilisable; split {r.split}"
+            + "".join(f"; WARNING {w}" for w in r.pose_warnings))
 
   def video_clips(self, path: str, first: int = 0, last: int | None = None):
     """(start, clip uint8 (frames, H, W, 3)) for the clips inside frames [first, last) (after
@@ -184,6 +186,11 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
     if not hasattr(self, "_extractor"):
       self._extractor = extract.PoseExtractor()
     poses = self._extractor.video(video_io.iter_frames(path, frame_step=c.frame_step))
+    if poses.detection_rate < 0.5:  # the pose models would train on mostly-missing joints
+      message = (f"{path}: a person found in only {100 * poses.detection_rate:.0f}% of the "
+                 f"frames (MediaPipe needs the whole body, reasonably large)")
+      log.warning(message)
+      self.report.pose_warnings.append(message)
     size = poses.size
     keypoints = poses.keypoints.copy()
     keypoints[..., :2] = video_io.resize_center_crop_points(keypoints[..., :2], size, c.height,

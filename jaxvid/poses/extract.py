@@ -279,6 +279,8 @@ def main(argv):
   single = os.path.isfile(source)
   if single and not output.endswith(".npz"):
     output += ".npz"  # what np.savez writes; say that name
+  if single:  # made before the (long) extraction, not after it
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
   if not single and os.path.isfile(output):
     print(f"error: --output {output} is a file; a folder of videos needs an output folder",
           file=sys.stderr)
