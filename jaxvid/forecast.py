@@ -95,10 +95,16 @@ def _load_inputs(vae, num_clips: int) -> dict:
       raise UserError(f"--input {input_path}: need an .npz with 'video' and 'keypoints' "
                       f"({e})") from e
     if (video.ndim != 5 or video.shape[2:] != (d.height, d.width, 3) or video.shape[1] < need
-        or keypoints.shape != video.shape[:2] + (18, 3)):
-      raise UserError(f"--input {input_path}: video must be (B, T>={need}, {d.height}, "
+        or keypoints.shape != video.shape[:2] + (18, 3) or len(video) == 0):
+      raise UserError(f"--input {input_path}: video must be (B>=1, T>={need}, {d.height}, "
                       f"{d.width}, 3) and keypoints (B, T, 18, 3); got {video.shape} and "
                       f"{keypoints.shape}")
+    if video.dtype != np.uint8:
+      raise UserError(f"--input {input_path}: video must be uint8 frames (0..255), got "
+                      f"{video.dtype}")
+    if not np.isfinite(keypoints).all():
+      raise UserError(f"--input {input_path}: keypoints hold NaN or inf (missing joints are "
+                      f"confidence 0, not NaN)")
     return {"video": video.astype(np.float32) / 127.5 - 1.0,
             "keypoints": keypoints.astype(np.float32)}
   from jaxvid.data import pipeline

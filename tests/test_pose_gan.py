@@ -140,6 +140,18 @@ def test_forecast_cli_writes_the_video(trained, tmp_path):
                          f"--output={tmp_path / 'x.gif'}")
   assert result.returncode == 1 and "expected 'pose_vae'" in result.stderr
   assert "Traceback" not in result.stderr and not (tmp_path / "x.gif").exists()
+  # inputs that would give silent garbage: a float video, NaN keypoints
+  from jaxvid import checkpoint as ckpt_lib
+  d = ckpt_lib.load_config(vae_dir).data
+  video = np.zeros((1, 8, d.height, d.width, 3), np.uint8)
+  keypoints = np.ones((1, 8, 18, 3), np.float32)
+  for name, bad, says in (("float", dict(video=video.astype(np.float32), keypoints=keypoints),
+                           "must be uint8"),
+                          ("nan", dict(video=video, keypoints=keypoints * np.nan), "NaN")):
+    np.savez(tmp_path / f"{name}.npz", **bad)
+    result = _forecast_cli(f"--vae_workdir={vae_dir}", f"--gan_workdir={gan_dir}",
+                           f"--input={tmp_path / f'{name}.npz'}", f"--output={tmp_path / 'y.gif'}")
+    assert result.returncode == 1 and says in result.stderr, result.stderr[-1000:]
 
 
 def test_quality_benchmark_reports_gan_and_the_pose_blind_baselines(trained):
