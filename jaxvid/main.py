@@ -19,6 +19,8 @@ _COORDINATOR = flags.DEFINE_string(
     "jax_coordinator", None, "with --jax_distributed where not auto-detected: host:port of process 0")
 _NUM_PROCESSES = flags.DEFINE_integer("jax_num_processes", None, "with --jax_coordinator")
 _PROCESS_ID = flags.DEFINE_integer("jax_process_id", None, "with --jax_coordinator")
+_INIT_TIMEOUT = flags.DEFINE_integer("jax_init_timeout", 300, "seconds to wait for every "
+                                     "process of a --jax_distributed run")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -39,6 +41,28 @@ def parse_flags(argv):
     sys.exit(2)
 
 
+def _start_distributed(jax) -> None:
+  """jax.distributed.initialize with its failures as one line, and a word while it waits."""
+  given = (_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+  if any(v is not None for v in given) and any(v is None for v in given):
+    print("error: give --jax_coordinator, --jax_num_processes and --jax_process_id together "
+          "(or none of them where the cluster is auto-detected: TPU VMs, SLURM)", file=sys.stderr)
+    sys.exit(2)
+  where = _COORDINATOR.value or "the auto-detected coordinator"
+  print(f"jax.distributed: waiting up to {_INIT_TIMEOUT.value} s for every process at {where} "
+        f"...", flush=True)
+  try:
+    jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
+                               num_processes=_NUM_PROCESSES.value, process_id=_PROCESS_ID.value,
+                               initialization_timeout=_INIT_TIMEOUT.value)
+  except Exception as e:  # noqa: BLE001 - jax raises ValueError/RuntimeError/XlaRuntimeError
+    cause = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+    print(f"error: jax.distributed did not start ({cause}); without an auto-detected cluster "
+          f"give --jax_coordinator=HOST:PORT --jax_num_processes=N --jax_process_id=I, and "
+          f"start every process within --jax_init_timeout", file=sys.stderr)
+    sys.exit(1)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -46,8 +70,7 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # keep orbax's per-save INFO lines out of the way
   import jax
   if _JAX_DISTRIBUTED.value:
-    jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
-                               num_processes=_NUM_PROCESSES.value, process_id=_PROCESS_ID.value)
+    _start_distributed(jax)
   from jaxvid import train
   try:
     config = _CONFIG.value  # config_flags loads the file lazily: touch it to see errors here

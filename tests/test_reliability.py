@@ -258,3 +258,15 @@ def test_disk_full_while_writing_samples_is_one_line_and_resumes_cleanly(tmp_pat
   train.train_and_evaluate(config, str(tmp_path))  # rerun: resumes from step 2
   steps = [json.loads(line)["step"] for line in open(tmp_path / "metrics.jsonl")]
   assert steps == [1, 2, 3, 4]  # step 3's row of the dead run is not there twice
+
+
+def test_jax_distributed_without_a_cluster_is_one_line(tmp_path):
+  run = lambda *a: subprocess.run(
+      [sys.executable, "-m", "jaxvid.main", "--config=configs/vgan.py:tiny",
+       f"--workdir={tmp_path / 'run'}", "--jax_distributed", *a], cwd=REPO,
+      capture_output=True, text=True, timeout=120)
+  result = run()
+  assert result.returncode == 1 and "error: jax.distributed did not start" in result.stderr
+  assert "Traceback" not in result.stderr
+  result = run("--jax_coordinator=localhost:1234")  # without the process count and id
+  assert result.returncode == 2 and "together" in result.stderr
