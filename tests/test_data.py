@@ -495,3 +495,12 @@ def test_branching_is_a_dancer_option_and_keeps_the_plain_dataset_names(tmp_path
                                           num_clips=4, num_test=2, seed=0, branching=True))
   with pytest.raises(UserError, match="branching=True is a synthetic_dancer option"):
     pipeline.make_builder(config)
+
+
+def test_an_unbuilt_dataset_in_an_unusable_data_dir_is_one_error(tmp_path):
+  (tmp_path / "a_file").write_text("not a folder")
+  data = ml_collections.ConfigDict({
+      "name": "synthetic_scenes", "data_dir": str(tmp_path / "a_file" / "tfds"), "frames": 4,
+      "height": 16, "width": 16, "num_clips": 2, "num_test": 1, "seed": 0})
+  with pytest.raises(UserError, match="not a folder"):
+    pipeline.prepare(data)

@@ -51,6 +51,17 @@ def _source_digest(d) -> str:
   return folder_digest(folder) if os.path.isdir(folder) else ""
 
 
+def _check_writable(data_dir: str, data_config) -> None:
+  """The dataset must be built: its data_dir has to take files (not read-only, not a file)."""
+  root = str(data_dir)
+  while not os.path.exists(root) and os.path.dirname(root) != root:
+    root = os.path.dirname(root)  # the deepest existing folder is what must be writable
+  if not os.path.isdir(root) or not os.access(root, os.W_OK):
+    raise UserError(f"dataset {data_config.name!r} is not built yet and config.data.data_dir "
+                    f"({data_config.get('data_dir') or '~/tensorflow_datasets'}) cannot take it: "
+                    f"{root} is {'not a folder' if not os.path.isdir(root) else 'read-only'}")
+
+
 def require_keypoints(data_config, model: str) -> None:
   """Clear error unless the dataset stores COCO-18 keypoints and face boxes per frame."""
   if data_config.name == "synthetic_dancer":
@@ -72,6 +83,7 @@ def prepare(data_config) -> tfds.core.DatasetBuilder:
                       f"{builder.MANUAL_DOWNLOAD_INSTRUCTIONS}")
     if manual_dir and not os.path.isdir(os.path.expanduser(manual_dir)):
       raise UserError(f"config.data.manual_dir={manual_dir} is not a directory")
+    _check_writable(builder.data_dir, data_config)
     print(f"preparing dataset {data_config.name}/{builder.builder_config.name} in "
           f"{builder.data_dir} ...", flush=True)
     download_config = tfds.download.DownloadConfig(
