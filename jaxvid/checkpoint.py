@@ -27,7 +27,10 @@ class Checkpointer:
     self.directory = os.path.abspath(directory)
     self.metadata = metadata
     # 0 keeps every checkpoint (orbax's max_to_keep=0 would delete them all, the last one too)
+    # cleanup_tmp_directories: a save cut short (a kill, a full disk) leaves no temporary
+    # directory behind once the next run opens the workdir
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep or None, create=True,
+                                           cleanup_tmp_directories=True,
                                            enable_async_checkpointing=True)
     self._manager = ocp.CheckpointManager(self.directory, options=options,
                                           item_names=("state", "data", "meta"))

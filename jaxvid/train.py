@@ -158,7 +158,9 @@ class _Writers:
     self.jsonl = None
     if enabled:
       from tensorboardX import SummaryWriter
-      self.tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+      # purge_step: TensorBoard drops a dead run's events past the resumed checkpoint
+      self.tb = SummaryWriter(os.path.join(workdir, "tensorboard"),
+                              purge_step=resumed_step + 1 if resumed_step else None)
       path = os.path.join(workdir, "metrics.jsonl")
       _drop_rows_after(path, resumed_step)
       self.jsonl = open(path, "a")
