@@ -219,3 +219,16 @@ def test_extract_makes_its_output_folder_before_the_work(tmp_path):
   assert (tmp_path / "new" / "deeper" / "poses.npz").exists()
   assert f"-> {out}.npz" in result.stdout
   assert "GetPrototype" not in result.stderr  # MediaPipe's harmless import noise is dropped
+
+
+def test_letterbox_point_mapping_follows_the_frames():
+  """The side-by-side's source panels: fit_points puts a joint where fit_frame puts its pixel."""
+  from jaxvid.data import video_io
+  frame = np.zeros((360, 640, 3), np.uint8)
+  frame[200:210, 500:510] = 255  # a bright square centred at (504.5, 204.5)
+  fitted = video_io.fit_frame(frame, 64, 64).astype(float)[..., 0]
+  ys, xs = np.nonzero(fitted > 40)
+  centre = np.average(np.stack([xs, ys], -1), axis=0, weights=fitted[ys, xs])
+  np.testing.assert_allclose(video_io.fit_points(np.array([504.5, 204.5]), (360, 640), 64, 64),
+                             centre, atol=0.6)
+  assert fitted[:14].max() == 0 and fitted[-14:].max() == 0  # letterbox bars, nothing cut

@@ -94,12 +94,6 @@ def iter_frames(path: str, frame_step: int = 1, max_frames: int | None = None,
     raise VideoReadError(f"{path}: no frames")
 
 
-def read_frames(path: str, frame_step: int = 1, max_frames: int | None = None) -> np.ndarray:
-  """All frames (every `frame_step`-th) of a video as uint8 (T, H, W, 3), in memory: for short
-  videos only (iter_frames streams)."""
-  return np.stack(list(iter_frames(path, frame_step, max_frames)))
-
-
 def _crop_geometry(size: tuple[int, int], height: int, width: int):
   h, w = size
   scale = max(height / h, width / w)
@@ -123,14 +117,18 @@ def resize_center_crop(frames: np.ndarray, height: int, width: int) -> np.ndarra
   return out
 
 
+def _fit_geometry(size: tuple[int, int], height: int, width: int):
+  h, w = size
+  scale = min(height / h, width / w)
+  new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+  return new_h, new_w, (height - new_h) // 2, (width - new_w) // 2
+
+
 def fit_frame(frame: np.ndarray, height: int, width: int, fill: int = 0) -> np.ndarray:
   """One frame scaled to fit inside (height, width) and centred (letterbox): nothing cut off."""
   from PIL import Image
-  h, w = frame.shape[:2]
-  scale = min(height / h, width / w)
-  new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+  new_h, new_w, top, left = _fit_geometry(frame.shape[:2], height, width)
   out = np.full((height, width, 3), fill, np.uint8)
-  top, left = (height - new_h) // 2, (width - new_w) // 2
   out[top:top + new_h, left:left + new_w] = np.asarray(
       Image.fromarray(frame).resize((new_w, new_h), Image.BILINEAR))
   return out
@@ -139,9 +137,7 @@ def fit_frame(frame: np.ndarray, height: int, width: int, fill: int = 0) -> np.n
 def fit_points(points: np.ndarray, size: tuple[int, int], height: int, width: int) -> np.ndarray:
   """Pixel coordinates (..., 2) in a frame of `size` (h, w) -> where fit_frame puts them."""
   h, w = size
-  scale = min(height / h, width / w)
-  new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
-  top, left = (height - new_h) // 2, (width - new_w) // 2
+  new_h, new_w, top, left = _fit_geometry(size, height, width)
   out = np.array(points, np.float32, copy=True)
   out[..., 0] = (out[..., 0] + 0.5) * new_w / w - 0.5 + left
   out[..., 1] = (out[..., 1] + 0.5) * new_h / h - 0.5 + top
