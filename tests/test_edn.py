@@ -255,13 +255,13 @@ def test_stage2_conditions_frame_t_on_the_refined_t_minus_1():
   pair = {"x_prev": jax.random.uniform(key[0], (1, 32, 32, 3), minval=-1, maxval=1),
           "x_cur": jax.random.uniform(key[1], (1, 32, 32, 3), minval=-1, maxval=1),
           "y_prev": jnp.zeros((1, 32, 32, 3)), "box_prev": jnp.array([[8.0, 8.0, 24.0, 24.0]]),
-          "box": jnp.array([[8.0, 8.0, 24.0, 24.0]])}
+          "box_cur": jnp.array([[8.0, 8.0, 24.0, 24.0]])}
   a = trainer.refined_pair(state.g_params, state.face_g_params, pair)
   b = trainer.refined_pair(state.g_params, bumped, pair)
   assert float(jnp.abs(a["prev"] - b["prev"]).max()) > 1e-4
-  assert float(jnp.abs(a["stage1_cur"] - b["stage1_cur"]).max()) > 1e-6
+  assert float(jnp.abs(a["g_f_cur"] - b["g_f_cur"]).max()) > 1e-6  # G's frame t, its face
   poses = jnp.stack([pair["x_prev"], pair["x_cur"]], 1)
-  boxes = jnp.stack([pair["box_prev"], pair["box"]], 1)
+  boxes = jnp.stack([pair["box_prev"], pair["box_cur"]], 1)
   va = trainer.generate_video(state.g_params, poses, state.face_g_params, boxes)["video"]
   vb = trainer.generate_video(state.g_params, poses, bumped, boxes)["video"]
   np.testing.assert_array_equal(va[:, 0], vb[:, 0])  # frame 0: before any refinement

@@ -184,9 +184,9 @@ class EDNTrainer:
                       jax.lax.dynamic_index_in_dim(a, t, 1, False))
     kp_prev, kp_cur = take(batch["keypoints"])
     y_prev, y_cur = take(batch["video"])
+    box_prev, box_cur = take(batch["face_box"])
     return {"x_prev": self.skeletons(kp_prev), "x_cur": self.skeletons(kp_cur),
-            "y_prev": y_prev, "y_cur": y_cur, "box_prev": take(batch["face_box"])[0],
-            "box": take(batch["face_box"])[1]}
+            "y_prev": y_prev, "y_cur": y_cur, "box_prev": box_prev, "box_cur": box_cur}
 
   # ----- state -----
   def init_state(self, key):
@@ -301,16 +301,17 @@ class EDNTrainer:
 
   def refined_pair(self, g_params, face_g_params, p):
     """Both frames through the frozen G and the face generator, t conditioned on the refined
-    t-1: {'prev', 'cur': refined frames; 'face_*', 'x_f_*': the face and pose crops;
-    'stage1_*': G's frames before refinement}."""
+    t-1: {'prev', 'cur': refined frames; 'face_*', 'x_f_*', 'g_f_*': the refined face, pose and
+    stage-1 face crops}."""
     out, previous = {}, jnp.zeros_like(p["y_prev"])
-    for name, pose, box in (("prev", p["x_prev"], p["box_prev"]), ("cur", p["x_cur"], p["box"])):
+    for name in ("prev", "cur"):
+      pose, box = p[f"x_{name}"], p[f"box_{name}"]
       # G's weights are frozen (not differentiated) but the gradient of frame t's loss reaches
       # the face generator through G's input, the refined t-1, as in the code.
       frame = self.generate_frame(g_params, pose, previous)
-      refined, (x_f, _, face), _ = self.refine_face(face_g_params, pose, frame, box)
-      out[name], out[f"face_{name}"], out[f"x_f_{name}"] = refined, face, x_f
-      out[f"stage1_{name}"] = frame
+      refined, (x_f, g_f, face), _ = self.refine_face(face_g_params, pose, frame, box)
+      out[name], out[f"face_{name}"], out[f"x_f_{name}"], out[f"g_f_{name}"] = (
+          refined, face, x_f, g_f)
       previous = refined
     return out
 
@@ -319,8 +320,7 @@ class EDNTrainer:
     size = e.face_size
     r, fg_vjp = jax.vjp(lambda params: self.refined_pair(state.g_params, params, p),
                         state.face_g_params)
-    y_f = {k: crop_faces(p[f"y_{k}"], p["box_prev" if k == "prev" else "box"], size)[0]
-           for k in ("prev", "cur")}
+    y_f = {k: crop_faces(p[f"y_{k}"], p[f"box_{k}"], size)[0] for k in ("prev", "cur")}
     face_disc = lambda params, x_f, face: self.face_discriminator.apply(
         {"params": params}, jnp.concatenate([x_f, face], -1))
 
@@ -354,12 +354,11 @@ class EDNTrainer:
     new_state = state.replace(step=state.step + 1, face_g_params=fg_params,
                               face_d_params=fd_params, face_g_opt_state=fg_opt,
                               face_d_opt_state=fd_opt, d_params=d_params, d_opt_state=d_opt)
-    g_f, _ = crop_faces(r["stage1_cur"], p["box"], size)
     metrics = {"face_d_loss": face_d_loss, "d_loss": d_loss, "face_g_loss": g_loss,
                "face_adv": terms["face_adv_prev"] + terms["face_adv_cur"],
                "face_vgg": terms["face_vgg_prev"] + terms["face_vgg_cur"],
                **{k: terms[k] for k in ("g_adv", "g_fm", "g_vgg")},
-               "face_l1_stage1": jnp.mean(jnp.abs(g_f - y_f["cur"])),
+               "face_l1_stage1": jnp.mean(jnp.abs(r["g_f_cur"] - y_f["cur"])),
                "face_l1": jnp.mean(jnp.abs(r["face_cur"] - y_f["cur"])),
                "face_g_grad_norm": optax.tree.norm(g_grads)}
     return new_state, {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
