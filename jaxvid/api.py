@@ -85,10 +85,13 @@ class VGANModel(TrainedModel):
 KINDS = {"vgan": VGANModel}
 
 
-def load(workdir: str, step: int | None = None) -> TrainedModel:
-  """The trained model in `workdir` (its newest checkpoint, or `step`)."""
+def load(workdir: str, step: int | None = None, expected: str | None = None) -> TrainedModel:
+  """The trained model in `workdir` (its newest checkpoint, or `step`); with `expected`, a
+  workdir of another kind of model is an error before any checkpoint is read."""
   from jaxvid.trainers import get_trainer
   config = ckpt_lib.load_config(workdir)
+  if expected is not None and config.get("model") != expected:
+    raise UserError(f"{workdir} holds a {config.get('model')!r} model; expected {expected!r}")
   trainer = get_trainer(config)
   step, state = ckpt_lib.load_latest(trainer, workdir, step=step)
   cls = KINDS.get(config.model, TrainedModel)

@@ -23,7 +23,6 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from jaxvid import checkpoint as ckpt_lib
 from jaxvid import visualize
 from jaxvid.errors import UserError
 
@@ -46,13 +45,9 @@ def define_flags():
 
 def load_model(workdir: str, expected: str):
   """(trainer, state, step) of the model trained in `workdir`."""
-  from jaxvid.trainers import get_trainer
-  config = ckpt_lib.load_config(workdir)
-  if config.get("model") != expected:
-    raise UserError(f"{workdir} holds a {config.get('model')!r} model; expected {expected!r}")
-  trainer = get_trainer(config)
-  step, state = ckpt_lib.load_latest(trainer, workdir)
-  return trainer, state, step
+  from jaxvid import api
+  model = api.load(workdir, expected=expected)
+  return model.trainer, model.state, model.step
 
 
 def forecast_videos(vae, vae_state, gan, gan_state, video, keypoints, key, num_futures: int):

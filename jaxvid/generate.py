@@ -76,10 +76,7 @@ def main(argv):
     if clash and not FLAGS.overwrite:
       raise UserError(f"--output {output} already holds {os.path.basename(clash[0])} (and "
                       f"{len(clash) - 1} more): choose another folder or pass --overwrite")
-    model = api.load(os.path.expanduser(FLAGS.workdir), FLAGS.step)
-    if not isinstance(model, api.VGANModel):
-      raise UserError(f"{FLAGS.workdir} holds a {model.config.model!r} model; generate samples "
-                      f"VGAN (transfer: EDN, forecast: the pose models)")
+    model = api.load(os.path.expanduser(FLAGS.workdir), FLAGS.step, expected="vgan")
     if model.conditional and not images:
       raise UserError("this VGAN is conditional: give its first frame(s) with --image")
     if images and not model.conditional:

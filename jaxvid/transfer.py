@@ -31,7 +31,6 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from jaxvid import checkpoint as ckpt_lib
 from jaxvid import visualize
 from jaxvid.errors import UserError
 from jaxvid.poses import normalize as pose_norm
@@ -77,13 +76,10 @@ class Source:
 
 
 def load_model(workdir: str):
-  from jaxvid.trainers import get_trainer
-  config = ckpt_lib.load_config(workdir)
-  if config.get("model") != "edn":
-    raise UserError(f"{workdir} holds a {config.get('model')!r} model; transfer needs 'edn'")
-  trainer = get_trainer(config)
-  step, state = ckpt_lib.load_latest(trainer, workdir)
-  return trainer, state, step
+  """(trainer, state, step) of the edn model trained in `workdir`."""
+  from jaxvid import api
+  model = api.load(workdir, expected="edn")
+  return model.trainer, model.state, model.step
 
 
 def parse_size(text: str, flag: str = "--source_size") -> tuple[int, int]:
