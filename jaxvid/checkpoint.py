@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import jax
 import orbax.checkpoint as ocp
@@ -77,18 +76,18 @@ class Checkpointer:
       raise DamagedCheckpoint(_reason(e)) from e
     return restored["state"], restored["data"]
 
-  def restore_newest(self, abstract_state):
-    """(step, state, data_state) of the newest checkpoint that reads back, or (None, None,
-    None). A damaged newer one is set aside as `<step>.damaged` (never deleted, and out of the
-    way of the step numbers training will write again) and reported on stdout."""
-    for step in reversed(self.all_steps()):
+  def restore_newest(self, abstract_state, steps=None, set_aside: bool = True):
+    """(step, state, data_state) of the newest checkpoint (of `steps`, default all) that reads
+    back, or (None, None, None). A damaged newer one is reported and, for training
+    (`set_aside`), renamed `<step>.damaged`: never deleted, and out of the way of the step
+    numbers training will write again; inference leaves the workdir as it is."""
+    for step in sorted(self.all_steps() if steps is None else steps, reverse=True):
       try:
         state, data = self.restore(step, abstract_state)
         return step, state, data
       except DamagedCheckpoint as e:
-        aside = self._set_aside(step)
-        print(f"skipped the damaged checkpoint of step {step} ({e}); kept as {aside}",
-              flush=True)
+        kept = f"; kept as {self._set_aside(step)}" if set_aside else ""
+        print(f"skipped the damaged checkpoint of step {step} ({e}){kept}", flush=True)
     return None, None, None
 
   def _set_aside(self, step: int) -> str:
@@ -154,14 +153,11 @@ def load_latest(trainer, workdir: str, sharding=None, step: int | None = None) -
     if step is not None and step not in steps:
       raise UserError(f"{directory} has no checkpoint of step {step}; it has "
                       f"{', '.join(map(str, steps))}")
-    for candidate in ([step] if step is not None else reversed(steps)):
-      try:
-        state, _ = checkpointer.restore(candidate, abstract)
-        return candidate, state
-      except DamagedCheckpoint as e:  # read-only here: report, never move or delete
-        print(f"skipped the damaged checkpoint of step {candidate} ({e})", file=sys.stderr,
-              flush=True)
-    raise UserError(f"{directory}: no checkpoint could be read back"
-                    + (f" at step {step}" if step is not None else ""))
+    found, state, _ = checkpointer.restore_newest(
+        abstract, steps=None if step is None else [step], set_aside=False)
+    if found is None:
+      raise UserError(f"{directory}: no checkpoint could be read back"
+                      + (f" at step {step}" if step is not None else ""))
+    return found, state
   finally:
     checkpointer.close()
