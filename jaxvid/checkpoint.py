@@ -7,8 +7,10 @@ checkpoint that `latest_step()` would pick.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 
 import jax
 import orbax.checkpoint as ocp
@@ -18,6 +20,36 @@ from jaxvid.errors import UserError
 
 class DamagedCheckpoint(Exception):
   """A checkpoint that cannot be read back (truncated, half-deleted, garbage metadata)."""
+
+
+_WRITE_FAILURES = ("No space left on device", "Disk quota exceeded", "Read-only file system",
+                   "Permission denied", "RESOURCE_EXHAUSTED")
+
+
+def _write_failure(error: BaseException) -> str | None:
+  """The cause, in a few words, if `error` (or what caused it) is a failed write; else None.
+  Orbax's asynchronous part reports a full disk as a ValueError carrying tensorstore's text."""
+  while error is not None:
+    if isinstance(error, OSError) and error.errno is not None:
+      return error.strerror or str(error)
+    for cause in _WRITE_FAILURES[:-1]:
+      if cause in str(error):
+        return cause
+    if _WRITE_FAILURES[-1] in str(error):
+      return str(error).splitlines()[0][:200]
+    error = error.__cause__ or error.__context__
+  return None
+
+
+def not_a_write_failure(record) -> bool:
+  """A logging filter: False for the records orbax's threads log about a failed write."""
+  error = record.exc_info[1] if record.exc_info else None
+  return not (_write_failure(error) if error is not None else
+              any(c in record.getMessage() for c in _WRITE_FAILURES))
+
+
+class CheckpointWriteError(UserError):
+  """A checkpoint could not be written (disk full, quota, permissions); earlier ones are intact."""
 
 
 class Checkpointer:
@@ -41,9 +73,33 @@ class Checkpointer:
     return sorted(self._manager.all_steps())
 
   def save(self, step: int, state, data_state: dict) -> None:
-    self._manager.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state),
-        meta=ocp.args.JsonSave(self.metadata)))
+    """Starts writing `step` (orbax finishes in the background). A failed write, this one's or
+    the previous one's (which orbax waits for first), is a CheckpointWriteError."""
+    self.wait_until_finished()
+    self._pending = step
+    with self._write_errors():
+      self._manager.save(step, args=ocp.args.Composite(
+          state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state),
+          meta=ocp.args.JsonSave(self.metadata)))
+
+  _pending: int | None = None  # the step being written in the background
+
+  @contextlib.contextmanager
+  def _write_errors(self):
+    try:
+      yield
+    except Exception as e:  # noqa: BLE001 - orbax raises ValueError, OSError, RuntimeError here
+      cause = _write_failure(e)
+      if cause is None:
+        raise
+      step, self._pending = self._pending, None
+      if step is not None:  # free what the cut-short save took; orbax never renames it now
+        shutil.rmtree(os.path.join(self.directory, f"{step}.orbax-checkpoint-tmp"),
+                      ignore_errors=True)
+      which = f"of step {step} " if step is not None else ""
+      raise CheckpointWriteError(
+          f"cannot write the checkpoint {which}in {self.directory}: {cause}; earlier "
+          f"checkpoints are intact, free space and rerun to resume") from e
 
   def check_compatible(self, step: int) -> None:
     """Clear error if the checkpoint was written by another model or architecture."""
@@ -100,11 +156,18 @@ class Checkpointer:
     return target
 
   def wait_until_finished(self) -> None:
-    self._manager.wait_until_finished()
+    with self._write_errors():
+      self._manager.wait_until_finished()
+      self._pending = None
 
   def close(self) -> None:
-    self._manager.wait_until_finished()
-    self._manager.close()
+    try:
+      self.wait_until_finished()
+    finally:
+      try:
+        self._manager.close()
+      except Exception:  # noqa: BLE001 - a failed write was already reported above
+        pass
 
 
 def _reason(error: Exception) -> str:

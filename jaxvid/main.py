@@ -63,11 +63,29 @@ def _start_distributed(jax) -> None:
     sys.exit(1)
 
 
+def _quiet_orphaned_writes():
+  """After a failed checkpoint write, tensorstore still completes the writes orbax gave up on
+  and calls back into orbax's closed event loop: ~100 unraisable 'Event loop is closed'
+  tracebacks, each saying nothing the error line does not say. Only those are dropped."""
+  default = sys.unraisablehook
+
+  def hook(unraisable):
+    if not (isinstance(unraisable.exc_value, RuntimeError)
+            and "Event loop is closed" in str(unraisable.exc_value)):
+      default(unraisable)
+  sys.unraisablehook = hook
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # keep orbax's per-save INFO lines out of the way
+  # A failed checkpoint write is reported as one `error:` line (checkpoint.CheckpointWriteError);
+  # orbax's background threads would log the same failure as screens of tracebacks first.
+  from jaxvid.checkpoint import not_a_write_failure
+  logging.get_absl_handler().addFilter(not_a_write_failure)  # every logger's records
+  _quiet_orphaned_writes()
   import jax
   if _JAX_DISTRIBUTED.value:
     _start_distributed(jax)

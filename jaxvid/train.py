@@ -302,12 +302,7 @@ def _train(config, workdir: str) -> dict:
         log_rest = log.flush()  # never checkpoint a diverged state
         for s, m in log_rest:
           writers.scalars(s, m)
-        try:
-          checkpointer.save(step, state, _all_data_states(data_iter))
-        except OSError as e:
-          raise UserError(f"cannot write the checkpoint of step {step} in "
-                          f"{checkpointer.directory}: {e.strerror or e}; earlier checkpoints "
-                          f"are intact, free space and rerun to resume") from e
+        checkpointer.save(step, state, _all_data_states(data_iter))  # CheckpointWriteError
       if step % config.train.sample_every == 0 or step == num_steps:
         outputs = parallel.replicated_to_host(sample_fn(state, sample_inputs))  # on every host
         if is_main:

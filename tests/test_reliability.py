@@ -260,6 +260,53 @@ def test_disk_full_while_writing_samples_is_one_line_and_resumes_cleanly(tmp_pat
   assert steps == [1, 2, 3, 4]  # step 3's row of the dead run is not there twice
 
 
+def test_write_failures_are_told_apart_from_other_errors():
+  import errno
+  from jaxvid.checkpoint import _write_failure
+  orbax_text = ('RESOURCE_EXHAUSTED: Error writing "g_params.fg_out.kernel/0" in OCDBT database '
+                '... Failed to write 217050 bytes to file 9: No space left on device')
+  assert _write_failure(ValueError(orbax_text)) == "No space left on device"
+  assert _write_failure(OSError(errno.EDQUOT, os.strerror(errno.EDQUOT))) == \
+      os.strerror(errno.EDQUOT)
+  try:
+    try:
+      raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    except OSError as inner:
+      raise RuntimeError("save failed") from inner
+  except RuntimeError as outer:
+    assert _write_failure(outer) == os.strerror(errno.ENOSPC)  # found down the chain
+  assert _write_failure(ValueError("shapes do not match")) is None
+
+
+def test_disk_full_in_the_asynchronous_checkpoint_write_is_one_line_and_resumes(tmp_path):
+  """A real full disk (a 160 KiB tmpfs): orbax fails in its background threads."""
+  disk = tmp_path / "disk"
+  disk.mkdir()
+  mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(disk)],
+                           capture_output=True)
+  if mounted.returncode:
+    pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+  try:
+    run = lambda: subprocess.run(
+        [sys.executable, "-m", "jaxvid.main", "--config=configs/vgan.py:tiny",
+         f"--workdir={disk / 'run'}", "--config.train.num_steps=4",
+         "--config.train.checkpoint_every=2"], cwd=REPO, capture_output=True, text=True,
+        timeout=300)
+    result = run()
+    assert result.returncode == 1, result.stderr[-3000:]
+    lines = [l for l in result.stderr.splitlines() if "dataset_builder" not in l]
+    assert lines == [f"error: cannot write the checkpoint of step 2 in {disk / 'run'}/checkpoints: "
+                     f"No space left on device; earlier checkpoints are intact, free space and "
+                     f"rerun to resume"], result.stderr[-3000:]
+    assert os.listdir(disk / "run" / "checkpoints") == []  # the cut-short save is removed
+    subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+    result = run()  # with room again: trains to the end
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _checkpoints(str(disk / "run")) == [2, 4]
+  finally:
+    subprocess.run(["umount", str(disk)], capture_output=True)
+
+
 def test_jax_distributed_without_a_cluster_is_one_line(tmp_path):
   run = lambda *a: subprocess.run(
       [sys.executable, "-m", "jaxvid.main", "--config=configs/vgan.py:tiny",
