@@ -30,6 +30,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.vgan.d_channels = (32, 64, 128)
   config.vgan.encoder_channels = ()  # conditional only
   config.vgan.mask_weight = 0.1  # lambda of the mask sparsity term
+  config.vgan.mask_bias_init = 0.0  # initial mask logit bias (authors: 0, mask 0.5)
   config.vgan.l1_weight = 0.0  # conditional only: L1 on the first frame
   # 'fast' (phase-decomposed, best on XLA:CPU), 'literal' (lhs-dilated convs), or 'auto'.
   config.vgan.conv_impl = "auto"

@@ -2,7 +2,8 @@
 trained model (jaxvid/api.py)."""
 
 
-def load(workdir: str, step: int | None = None):
-  """The trained model in `workdir` (newest checkpoint, or `step`); see jaxvid/api.py."""
+def load(workdir: str, step: int | None = None, expected: str | None = None):
+  """The trained model in `workdir` (newest checkpoint, or `step`; `expected`: the model kind it
+  must hold); see jaxvid/api.py."""
   from jaxvid.api import load as _load  # lazy: `python -m jaxvid.x` need not import JAX first
-  return _load(workdir, step)
+  return _load(workdir, step, expected)

@@ -88,3 +88,23 @@ def test_pose_forecast_reports_the_issue_keys(tmp_path):
   import imageio.v2 as imageio
   path = write_figure(trainer, state, clips, str(tmp_path / "modes.gif"), 2, 3)
   assert len(imageio.mimread(path)) == config.pose_vae.future_steps + 1
+
+
+def test_vgan_stream_measures_tell_a_mask_on_the_mover_from_a_flat_one():
+  from vgan_streams import checker_response, per_clip, roc_auc  # benchmarks/vgan_streams.py
+  from jaxvid.data import synthetic_scenes
+  assert roc_auc(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1])) == 1.0
+  assert roc_auc(np.array([0.5, 0.5, 0.5]), np.array([0, 1, 1])) == 0.5
+  checker = np.indices((4, 4)).sum(0) % 2 * 2.0 - 1.0  # +-1 alternating
+  assert np.allclose(checker_response(np.repeat(checker[..., None], 3, -1)), 1.0)
+  assert np.allclose(checker_response(np.full((4, 4, 3), 0.3)), 0.0)
+  video, sprites = synthetic_scenes.render_clip(0, 1, 8, 32, 32, with_mask=True)
+  assert video.shape == (8, 32, 32, 3) and sprites.shape == (8, 32, 32)
+  assert np.array_equal(video, synthetic_scenes.render_clip(0, 1, 8, 32, 32))  # same clip
+  assert 0.01 < sprites.mean() < 0.5
+  video = synthetic_scenes.to_model_range(video)[None]
+  true = per_clip(video, sprites[None], None)
+  flat = per_clip(video, np.full_like(sprites, 0.5)[None], np.zeros_like(video))
+  assert true["mask AUC on motion"][0] > 0.8 and flat["mask AUC on motion"][0] == 0.5
+  assert true["mask where static"][0] < 0.05 and flat["mask where static"][0] == 0.5
+  assert flat["checkerboard f, m>0.5"][0] == 0.0 or np.isnan(flat["checkerboard f, m>0.5"][0])

@@ -46,11 +46,14 @@ def _bounce(start: np.ndarray, velocity: np.ndarray, frames: int, low: np.ndarra
 
 
 def render_clip(seed: int, index: int, frames: int, height: int, width: int,
-                max_sprites: int = 3) -> np.ndarray:
-  """Clip `index` of the dataset made from `seed`: uint8 array (frames, height, width, 3)."""
+                max_sprites: int = 3, with_mask: bool = False):
+  """Clip `index` of the dataset made from `seed`: uint8 array (frames, height, width, 3).
+  With `with_mask`, also the true sprite coverage (frames, height, width) in [0, 1] (the union
+  of the sprites' anti-aliased footprints): the mask VGAN's foreground stream should find."""
   rng = np.random.default_rng([seed, index])
   background = _background(rng, height, width)
   video = np.broadcast_to(background, (frames, height, width, 3)).copy()
+  sprites = np.zeros((frames, height, width, 1))
   yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
   size = min(height, width)
   for _ in range(rng.integers(1, max_sprites + 1)):
@@ -75,7 +78,9 @@ def render_clip(seed: int, index: int, frames: int, height: int, width: int,
     colour = rng.uniform(0.0, 1.0, 3)
     shading = 0.75 + 0.25 * np.clip(1 - (dy + dx)[..., None] / (2 * radius), 0, 2) / 2
     video = video * (1 - coverage) + coverage * np.clip(colour * shading, 0, 1)
-  return np.round(video * 255).astype(np.uint8)
+    sprites = np.maximum(sprites, coverage)
+  video = np.round(video * 255).astype(np.uint8)
+  return (video, sprites[..., 0].astype(np.float32)) if with_mask else video
 
 
 def to_model_range(clips_uint8: np.ndarray) -> np.ndarray:

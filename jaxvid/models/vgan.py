@@ -84,6 +84,9 @@ class Generator(nn.Module):
   conditional: bool = False
   encoder_channels: Sequence[int] = (128, 256, 512, 1024)
   out_channels: int = 3
+  # Initial bias of the mask logit: 0 in the authors' code (mask 0.5 everywhere at the start);
+  # negative starts with the background stream showing (see configs/vgan.py, the CPU demo).
+  mask_bias_init: float = 0.0
   impl: str = "fast"
   dtype: jnp.dtype | None = None
 
@@ -125,6 +128,7 @@ class Generator(nn.Module):
     foreground = jnp.tanh(ConvTranspose(self.out_channels, (4, 4, 4), (2, 2, 2), 1,
                                         impl=self.impl, dtype=dt, name="fg_out")(video))
     mask = nn.sigmoid(ConvTranspose(1, (4, 4, 4), (2, 2, 2), 1, impl=self.impl, dtype=dt,
+                                    bias_init=nn.initializers.constant(self.mask_bias_init),
                                     name="mask_out")(video))
     background = background[:, None]  # replicated over time by broadcasting
     out = mask * foreground + (1.0 - mask) * background

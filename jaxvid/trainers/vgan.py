@@ -35,8 +35,8 @@ def build_models(config) -> tuple[vgan_models.Generator, vgan_models.Discriminat
                      f"encoder_channels={tuple(v.encoder_channels)}, g_channels={tuple(v.g_channels)}")
   g = vgan_models.Generator(
       frames=d.frames, height=d.height, width=d.width, channels=tuple(v.g_channels),
-      conditional=v.conditional, encoder_channels=tuple(v.encoder_channels), impl=impl,
-      dtype=compute_dtype(config))
+      conditional=v.conditional, encoder_channels=tuple(v.encoder_channels),
+      mask_bias_init=v.get("mask_bias_init", 0.0), impl=impl, dtype=compute_dtype(config))
   disc = vgan_models.Discriminator(channels=tuple(v.d_channels), impl=impl,
                                    dtype=compute_dtype(config))
   # Fail early, with the config's names, on a clip size the architecture cannot produce.
@@ -155,14 +155,17 @@ class VGANTrainer:
 
   def figure(self, outputs: dict, sample_batch: dict) -> list[list[np.ndarray]]:
     """The paper's figure layout, one row per sample, each cell a (T, H, W, 3) video in [-1, 1]:
-    [input frame |] background | foreground | mask | generated [| real]."""
+    [input frame |] background | foreground | mask | mask x foreground | generated [| real].
+    "mask x foreground" (grey where the mask is 0) is what the foreground adds to the video, the
+    authors' `motion_net` display; the raw foreground is unconstrained where the mask is 0."""
     sample_video = sample_batch["video"]
     frames = outputs["video"].shape[1]
     rows = []
     for i in range(outputs["video"].shape[0]):
       background = np.broadcast_to(outputs["background"][i], outputs["video"][i].shape)
       mask = np.repeat(outputs["mask"][i] * 2.0 - 1.0, 3, axis=-1)
-      row = [background, outputs["foreground"][i], mask, outputs["video"][i]]
+      moving = outputs["mask"][i] * outputs["foreground"][i]
+      row = [background, outputs["foreground"][i], mask, moving, outputs["video"][i]]
       if self.config.vgan.conditional:
         first = np.broadcast_to(sample_video[i, :1], (frames,) + sample_video.shape[2:])
         row = [first] + row + [sample_video[i]]
@@ -170,5 +173,5 @@ class VGANTrainer:
     return rows
 
   def figure_columns(self) -> list[str]:
-    cols = ["background", "foreground", "mask", "generated"]
+    cols = ["background", "foreground", "mask", "mask x foreground", "generated"]
     return (["input"] + cols + ["real"]) if self.config.vgan.conditional else cols
