@@ -7,3 +7,9 @@ def load(workdir: str, step: int | None = None, expected: str | None = None):
   must hold); see jaxvid/api.py."""
   from jaxvid.api import load as _load  # lazy: `python -m jaxvid.x` need not import JAX first
   return _load(workdir, step, expected)
+
+
+def export(workdir: str, out: str, step: int | None = None) -> str:
+  """An inference-only copy of a trained model (no optimizer state) that `load` reads."""
+  from jaxvid.api import export as _export
+  return _export(workdir, out, step)

@@ -4,8 +4,13 @@
   videos = model.generate(16)               # (16, T, H, W, 3) uint8
   future = model.predict(frames)            # conditional VGAN: (N, H, W, 3) uint8 -> videos
 
-Every kind of model loads into a `TrainedModel` (config, trainer, state, step); VGAN's adds
-`generate` and `predict`. The CLIs (jaxvid.generate, ...) are thin wrappers over these.
+  poses = jaxvid.load("runs/pose_vae").forecast(frame, past_poses, n=5)   # 5 futures
+  video = jaxvid.load("runs/pose_gan").render(frame, poses)
+  frames = jaxvid.load("runs/edn_face").transfer(source_poses, source_size=(360, 640))
+  jaxvid.export("runs/vgan", "exports/vgan")  # parameters + config only; jaxvid.load reads it
+
+Every kind of model loads into a `TrainedModel` (config, trainer, state, step) with its kind's
+methods. The CLIs (jaxvid.generate, transfer, forecast, evaluate) are thin wrappers over these.
 """
 from __future__ import annotations
 
@@ -82,17 +87,183 @@ class VGANModel(TrainedModel):
     return out if outputs else visualize.to_uint8(out["video"])
 
 
-KINDS = {"vgan": VGANModel}
+
+def _frames_in_unit_range(frames, what: str, shape: tuple) -> jax.Array:
+  """uint8 (0..255) or float ([-1, 1]) frames of `shape` (None: any size) -> float32 [-1, 1]."""
+  frames = np.asarray(frames)
+  if frames.ndim != len(shape) or any(s is not None and f != s
+                                      for f, s in zip(frames.shape, shape)):
+    want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
+    raise UserError(f"{what} must be {want}, got {frames.shape}")
+  if frames.dtype == np.uint8:
+    return jnp.asarray(frames, jnp.float32) / 127.5 - 1.0
+  if not np.isfinite(frames).all() or np.abs(frames).max(initial=0) > 1.0 + 1e-6:
+    raise UserError(f"{what}: float frames must be finite and in [-1, 1] (or pass uint8)")
+  return jnp.asarray(frames, jnp.float32)
+
+
+def _poses(poses, what: str, shape: tuple) -> jax.Array:
+  poses = np.asarray(poses, np.float32)
+  if poses.ndim != len(shape) or any(s is not None and f != s for f, s in zip(poses.shape, shape)):
+    want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
+    raise UserError(f"{what} must be {want} (x, y in pixels, confidence), got {poses.shape}")
+  if not np.isfinite(poses).all():
+    raise UserError(f"{what} hold NaN or inf: a missing joint is confidence 0, not NaN")
+  return jnp.asarray(poses)
+
+
+class PoseVAEModel(TrainedModel):
+  """The Pose Knows' pose VAE: futures of a pose sequence from one frame and its past poses."""
+
+  def forecast(self, frame, past_poses, n: int = 1, key=None, steps: int | None = None):
+    """n sampled futures: frame (B, H, W, 3) (uint8, or [-1, 1]) and its past poses
+    (B, past_steps + 1, 18, 3) in pixels, the last one the frame's -> poses
+    (n, B, steps + 1, 18, 3) in pixels, the first the frame's (steps: default future_steps)."""
+    t, d, p = self.trainer, self.config.data, self.config.pose_vae
+    frame = _frames_in_unit_range(frame, "frame", (None, d.height, d.width, 3))
+    past = _poses(past_poses, "past_poses", (frame.shape[0], p.past_steps + 1, 18, 3))
+    if n < 1:
+      raise UserError(f"the number of futures must be >= 1, got {n}")
+    steps = p.future_steps if steps is None else steps
+    # split_window reads one whole window; only the past and the frame at the present are used
+    fill = jnp.repeat(past[:, -1:], t.window - past.shape[1], axis=1)
+    batch = {"keypoints": jnp.concatenate([past, fill], 1),
+             "video": jnp.repeat(frame[:, None], t.window, axis=1)}
+    window = t.split_window(batch, 0)
+    key = jax.random.key(0) if key is None else key
+    run = jax.jit(lambda k: t.forecast(self.state, window, steps, k))
+    poses = jnp.stack([run(k) for k in jax.random.split(key, n)])
+    return np.asarray(poses / t.scale)
+
+
+class PoseGANModel(TrainedModel):
+  """The Pose Knows' pose-conditioned video GAN: a video of one frame's scene following poses."""
+
+  def render(self, frame, poses, key=None):
+    """frame (B, H, W, 3) (uint8, or [-1, 1]) and poses (B, T, 18, 3) in pixels of the
+    model's frame, T = config.data.frames -> videos (B, T, H, W, 3) uint8."""
+    d = self.config.data
+    frame = _frames_in_unit_range(frame, "frame", (None, d.height, d.width, 3))
+    poses = _poses(poses, "poses", (frame.shape[0], d.frames, 18, 3))
+    key = jax.random.key(0) if key is None else key
+    variables = {"params": self.state.g_params, "batch_stats": self.state.g_batch_stats}
+    video, _ = jax.jit(self.trainer.generate)(variables, frame, self.trainer.skeletons(poses), key)
+    return visualize.to_uint8(np.asarray(video))
+
+
+class EDNModel(TrainedModel):
+  """Everybody Dance Now: the target person dancing the source's poses."""
+
+  target_keypoints: np.ndarray | None = None  # an export's training poses (no dataset needed)
+
+  def target_poses(self) -> np.ndarray:
+    """The target's training poses (N, 18, 3): what the source is normalised to."""
+    if self.target_keypoints is None:
+      from jaxvid.data import pipeline
+      source = pipeline.data_source(self.config, "train")
+      self.target_keypoints = np.concatenate([source[i]["keypoints"] for i in range(len(source))])
+    return self.target_keypoints
+
+  def transfer(self, poses, source_size: tuple[int, int] | None = None, normalize: bool = True,
+               alpha: float = 0.7, smooth_window: int = 5, x_align: str = "center",
+               chunk: int = 32):
+    """Source poses (T, 18, 3) in pixels of a (height, width) = `source_size` video -> the
+    target's frames (T, H, W, 3) uint8 (with the face GAN's refinement at stage 2). The poses
+    are first mapped into the target's frame (the paper's normalisation, jaxvid.transfer);
+    `normalize=False` takes them as already there."""
+    from jaxvid import transfer as transfer_lib
+    from jaxvid.poses import normalize as pose_norm
+    d = self.config.data
+    poses = np.asarray(_poses(poses, "poses", (None, 18, 3)))
+    if normalize:
+      if source_size is None:
+        raise UserError("transfer needs source_size=(height, width) of the source video to "
+                        "normalise its poses (or normalize=False for poses in the target's frame)")
+      stats = pose_norm.video_stats(self.target_poses(), alpha)
+      poses = pose_norm.normalize(poses, stats, alpha, smooth_window,
+                                  source_width=source_size[1], target_width=d.width,
+                                  x_align=x_align)
+    parts = [p.get("refined", p["video"]) for p in
+             transfer_lib.generate_chunks(self.trainer, self.state, poses, chunk)]
+    return visualize.to_uint8(np.concatenate(parts))
+
+
+KINDS = {"vgan": VGANModel, "pose_vae": PoseVAEModel, "pose_gan": PoseGANModel, "edn": EDNModel}
+EXPORT_FILE = "export.json"
+
+
+def _inference_fields(state) -> list[str]:
+  """The state's fields sampling needs: no optimizer state and no discriminator."""
+  return [f.name for f in dataclasses.fields(state)
+          if not f.name.endswith("opt_state") and not f.name.startswith(("d_", "face_d_"))]
 
 
 def load(workdir: str, step: int | None = None, expected: str | None = None) -> TrainedModel:
-  """The trained model in `workdir` (its newest checkpoint, or `step`); with `expected`, a
-  workdir of another kind of model is an error before any checkpoint is read."""
+  """The trained model in `workdir` (its newest checkpoint, or `step`) or in a directory
+  `export` wrote; with `expected`, a model of another kind is an error before any checkpoint is
+  read."""
+  import os
   from jaxvid.trainers import get_trainer
+  workdir = os.path.expanduser(workdir)
   config = ckpt_lib.load_config(workdir)
   if expected is not None and config.get("model") != expected:
     raise UserError(f"{workdir} holds a {config.get('model')!r} model; expected {expected!r}")
   trainer = get_trainer(config)
-  step, state = ckpt_lib.load_latest(trainer, workdir, step=step)
   cls = KINDS.get(config.model, TrainedModel)
+  if os.path.exists(os.path.join(workdir, EXPORT_FILE)):
+    return _load_export(workdir, step, config, trainer, cls)
+  step, state = ckpt_lib.load_latest(trainer, workdir, step=step)
   return cls(config=config, trainer=trainer, state=state, step=int(step), workdir=workdir)
+
+
+def _load_export(path: str, step, config, trainer, cls) -> TrainedModel:
+  import json
+  import os
+  import orbax.checkpoint as ocp
+  with open(os.path.join(path, EXPORT_FILE)) as f:
+    info = json.load(f)
+  if step is not None and step != info["step"]:
+    raise UserError(f"{path} is an export of step {info['step']}, not {step}")
+  if info.get("metadata") != trainer.metadata():
+    raise UserError(f"{path}: its model record {info.get('metadata')} does not match what its "
+                    f"config builds ({trainer.metadata()})")
+  abstract = jax.eval_shape(trainer.init_state, jax.random.key(0))
+  wanted = {name: getattr(abstract, name) for name in info["fields"]}
+  try:
+    restored = ocp.StandardCheckpointer().restore(os.path.join(path, "inference"), wanted)
+  except Exception as e:  # noqa: BLE001 - orbax/tensorstore raise many kinds here
+    raise UserError(f"{path}: cannot read the exported parameters ({ckpt_lib._reason(e)})") from e
+  state = abstract.replace(**{f.name: restored.get(f.name) for f in dataclasses.fields(abstract)})
+  model = cls(config=config, trainer=trainer, state=state, step=int(info["step"]), workdir=path)
+  target = os.path.join(path, "target_keypoints.npy")
+  if os.path.exists(target):
+    model.target_keypoints = np.load(target)
+  return model
+
+
+def export(workdir: str, out: str, step: int | None = None) -> str:
+  """A self-contained inference directory from a training workdir: the generator's parameters
+  and BatchNorm statistics (no optimizer state, no discriminator), config.json and export.json
+  (model, step, architecture); EDN also keeps the target's training poses, which transfer
+  normalises to. `jaxvid.load(out)` reads it. Returns the directory."""
+  import json
+  import os
+  import orbax.checkpoint as ocp
+  model = load(workdir, step)
+  out = os.path.abspath(os.path.expanduser(out))
+  if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
+    raise UserError(f"{out} exists and is not an empty directory: export writes a new one")
+  fields = _inference_fields(model.state)
+  os.makedirs(out, exist_ok=True)
+  checkpointer = ocp.StandardCheckpointer()
+  checkpointer.save(os.path.join(out, "inference"),
+                    {name: getattr(model.state, name) for name in fields})
+  checkpointer.wait_until_finished()
+  ckpt_lib.dump_config(os.path.join(out, "config.json"), model.config)
+  if isinstance(model, EDNModel):
+    np.save(os.path.join(out, "target_keypoints.npy"), model.target_poses())
+  with open(os.path.join(out, EXPORT_FILE), "w") as f:
+    json.dump({"model": model.config.model, "step": model.step, "fields": fields,
+               "metadata": model.trainer.metadata(), "from": os.path.abspath(workdir)}, f,
+              indent=2)
+  return out
