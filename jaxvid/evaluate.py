@@ -1,6 +1,6 @@
 """Evaluate a trained video model: FVD, LPIPS, SSIM, PSNR, pose distance.
 
-  python -m jaxvid.evaluate --checkpoint=runs/edn --metrics=fvd,lpips,ssim,psnr,pose \
+  python -m jaxvid.evaluate --workdir=runs/edn --metrics=fvd,lpips,ssim,psnr,pose \
       [--num_videos=N] [--baselines] [--output=runs/edn/eval.json]
 
 Generated videos come from the model on the held-out (test) clips of its own dataset: VGAN
@@ -111,7 +111,8 @@ class Evaluator:
     return out
 
 
-def evaluate(workdir: str, metrics, num_videos: int, baselines: bool, seed: int = 0) -> dict:
+def evaluate(workdir: str, metrics, num_videos: int, baselines: bool, seed: int = 0,
+             step: int | None = None) -> dict:
   from jaxvid.data import pipeline
   from jaxvid.trainers import get_trainer
   evaluator = Evaluator(metrics)  # unknown metrics: an error before any work
@@ -123,7 +124,7 @@ def evaluate(workdir: str, metrics, num_videos: int, baselines: bool, seed: int 
     raise UserError(f"--num_videos={num_videos}, but the held-out split has {held_out} clips: "
                     f"ask for at most {held_out} (clips are not repeated: a repeated clip "
                     f"would shrink FVD and narrow every interval), or build a larger test split")
-  step, state = ckpt_lib.load_latest(trainer, workdir)
+  step, state = ckpt_lib.load_latest(trainer, workdir, step=step)
   batch = pipeline.make_sample_batch(config, num_videos)
   real = batch["video"]
   keypoints = batch.get("keypoints")
@@ -171,7 +172,7 @@ def format_table(report: dict) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  output = os.path.expanduser(FLAGS.output or os.path.join(FLAGS.checkpoint, "eval.json"))
+  output = os.path.expanduser(FLAGS.output or os.path.join(FLAGS.workdir, "eval.json"))
   try:
     try:  # where the report goes is checked before the (long) evaluation, not after
       os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
@@ -181,8 +182,8 @@ def main(argv):
       raise UserError(f"--num_videos must be >= 0 (0: the whole test split), got "
                       f"{FLAGS.num_videos}")
     metrics = [m.strip() for m in FLAGS.metrics.split(",") if m.strip()]
-    report = evaluate(os.path.expanduser(FLAGS.checkpoint), metrics, FLAGS.num_videos,
-                      FLAGS.baselines, FLAGS.seed)
+    report = evaluate(os.path.expanduser(FLAGS.workdir), metrics, FLAGS.num_videos,
+                      FLAGS.baselines, FLAGS.seed, FLAGS.step)
   except (UserError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
@@ -193,12 +194,13 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  flags.DEFINE_string("checkpoint", None, "training workdir of a video model")
+  flags.DEFINE_string("workdir", None, "training workdir of a video model")
+  flags.DEFINE_integer("step", None, "checkpoint step (default: the newest)")
   flags.DEFINE_string("metrics", "fvd,lpips,ssim,psnr", f"comma-separated, of {METRICS}")
   flags.DEFINE_integer("num_videos", 0, "held-out clips to evaluate (0: all of the test "
                        "split, at most 256); more than it has is an error")
   flags.DEFINE_bool("baselines", False, "add real/real, shuffled and untrained rows")
   flags.DEFINE_integer("seed", 0, "seed of the samples")
-  flags.DEFINE_string("output", "", "JSON report (default: CHECKPOINT/eval.json)")
-  flags.mark_flags_as_required(["checkpoint"])
+  flags.DEFINE_string("output", "", "JSON report (default: WORKDIR/eval.json)")
+  flags.mark_flags_as_required(["workdir"])
   app.run(main)

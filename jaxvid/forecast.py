@@ -33,6 +33,8 @@ def define_flags():
   """The CLI's flags; defined only when run as a program (the library imports no flags)."""
   flags.DEFINE_string("vae_workdir", None, "training workdir of a pose_vae model")
   flags.DEFINE_string("gan_workdir", None, "training workdir of a pose_gan model")
+  flags.DEFINE_integer("vae_step", None, "checkpoint step of the pose_vae (default: the newest)")
+  flags.DEFINE_integer("gan_step", None, "checkpoint step of the pose_gan (default: the newest)")
   flags.DEFINE_string("output", None, "output video (.mp4 or .gif)")
   flags.DEFINE_string("input", None, "optional .npz with video and keypoints")
   flags.DEFINE_integer("num_clips", 4, "held-out clips to forecast")
@@ -43,10 +45,10 @@ def define_flags():
 
 
 
-def load_model(workdir: str, expected: str):
+def load_model(workdir: str, expected: str, step: int | None = None):
   """(trainer, state, step) of the model trained in `workdir`."""
   from jaxvid import api
-  model = api.load(workdir, expected=expected)
+  model = api.load(workdir, step, expected=expected)
   return model.trainer, model.state, model.step
 
 
@@ -129,8 +131,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   try:
-    vae, vae_state, vae_step = load_model(FLAGS.vae_workdir, "pose_vae")
-    gan, gan_state, gan_step = load_model(FLAGS.gan_workdir, "pose_gan")
+    vae, vae_state, vae_step = load_model(FLAGS.vae_workdir, "pose_vae", FLAGS.vae_step)
+    gan, gan_state, gan_step = load_model(FLAGS.gan_workdir, "pose_gan", FLAGS.gan_step)
     inputs = _load_inputs(vae, FLAGS.num_clips)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)

@@ -1,9 +1,9 @@
 """Everybody Dance Now motion transfer: a source's dance, performed by the trained target person.
 
   python -m jaxvid.poses.extract --input=dance.mp4 --output=dance.npz
-  python -m jaxvid.transfer --checkpoint=runs/edn_face --source=dance.npz --output=runs/me.mp4
+  python -m jaxvid.transfer --workdir=runs/edn_face --source=dance.npz --output=runs/me.mp4
 
---checkpoint: the workdir of an `edn` run (stage 1, or stage 2 to add the face GAN).
+--workdir: the workdir of an `edn` run (stage 1, or stage 2 to add the face GAN).
 --source: where the source poses come from:
   FILE.npz                 from `jaxvid.poses.extract`: `keypoints` (T, 18, 3) in the source
                            video's pixels, its frame `size`, `fps` and `source` path
@@ -43,7 +43,8 @@ DEFAULT_FPS = 12.0  # when the source does not say
 
 def define_flags():
   """The CLI's flags; defined only when run as a program (the library imports no flags)."""
-  flags.DEFINE_string("checkpoint", None, "workdir of a trained edn model")
+  flags.DEFINE_string("workdir", None, "workdir of a trained edn model")
+  flags.DEFINE_integer("step", None, "checkpoint step (default: the newest)")
   flags.DEFINE_string("source", None, "poses .npz, OpenPose JSON folder, .npy, or "
                       "dancer:SUBJECT[:INDEX]")
   flags.DEFINE_string("output", None, "output video (.mp4 or .gif)")
@@ -60,7 +61,7 @@ def define_flags():
                     "target's frame)")
   flags.DEFINE_float("fps", 0, "frames per second of the output (0: the source's)")
   flags.DEFINE_integer("chunk", 32, "frames generated per call (memory vs speed)")
-  flags.mark_flags_as_required(["checkpoint", "source", "output"])
+  flags.mark_flags_as_required(["workdir", "source", "output"])
 
 
 HEAD_JOINTS = ("nose", "r_eye", "l_eye", "r_ear", "l_ear")
@@ -75,10 +76,10 @@ class Source:
   video: np.ndarray | None = None  # or its frames in memory (dancer:...)
 
 
-def load_model(workdir: str):
+def load_model(workdir: str, step: int | None = None):
   """(trainer, state, step) of the edn model trained in `workdir`."""
   from jaxvid import api
-  model = api.load(workdir, expected="edn")
+  model = api.load(workdir, step, expected="edn")
   return model.trainer, model.state, model.step
 
 
@@ -239,7 +240,7 @@ def main(argv):
       raise UserError(f"--output {FLAGS.output}: use a .mp4 or .gif path")
     if FLAGS.chunk < 1:
       raise UserError(f"--chunk must be >= 1, got {FLAGS.chunk}")
-    trainer, state, step = load_model(os.path.expanduser(FLAGS.checkpoint))
+    trainer, state, step = load_model(os.path.expanduser(FLAGS.workdir), FLAGS.step)
     d = trainer.config.data
     src = load_source(FLAGS.source, (d.height, d.width), FLAGS.frames, FLAGS.source_video,
                       FLAGS.source_size)

@@ -80,7 +80,7 @@ def _transfer(*args, env=None):
 
 def test_transfer_cli_moves_another_subject(stages, tmp_path):
   output = tmp_path / "dance.gif"
-  result = _transfer(f"--checkpoint={stages[1]}", "--source=dancer:2", f"--output={output}",
+  result = _transfer(f"--workdir={stages[1]}", "--source=dancer:2", f"--output={output}",
                      "--frames=6", "--chunk=4")  # two chunks: the second continues the first
   assert result.returncode == 0, result.stderr[-3000:]
   import imageio.v2 as imageio
@@ -90,13 +90,13 @@ def test_transfer_cli_moves_another_subject(stages, tmp_path):
   poses = np.load(tmp_path / "dance_poses.npy")
   assert poses.shape == (6, 18, 3)
   # a bad source: one line, exit 1, no output
-  result = _transfer(f"--checkpoint={stages[1]}", "--source=dancer:9",
+  result = _transfer(f"--workdir={stages[1]}", "--source=dancer:9",
                      f"--output={tmp_path / 'x.gif'}")
   assert result.returncode == 1 and "subjects are 0..3" in result.stderr
   assert "Traceback" not in result.stderr and not (tmp_path / "x.gif").exists()
   # `~` in every path flag (the shell leaves --flag=~/... alone)
   home = os.path.dirname(stages[1])
-  result = _transfer(f"--checkpoint=~/{os.path.basename(stages[1])}", "--source=dancer:1",
+  result = _transfer(f"--workdir=~/{os.path.basename(stages[1])}", "--source=dancer:1",
                      "--output=~/tilde/dance.gif", "--frames=3", env={"HOME": home})
   assert result.returncode == 0, result.stderr[-3000:]
   assert os.path.exists(os.path.join(home, "tilde", "dance.gif"))
@@ -120,7 +120,7 @@ def test_transfer_from_a_wide_25fps_video_lands_in_the_target_frame_at_its_speed
   from jaxvid.data import video_io
   clip, npz = _wide_source(tmp_path)
   output = tmp_path / "out" / "me.mp4"
-  result = _transfer(f"--checkpoint={stages[1]}", f"--source={npz}", f"--output={output}",
+  result = _transfer(f"--workdir={stages[1]}", f"--source={npz}", f"--output={output}",
                      "--chunk=8")
   assert result.returncode == 0, result.stderr[-3000:]
   info = video_io.probe(str(output))
@@ -132,7 +132,7 @@ def test_transfer_from_a_wide_25fps_video_lands_in_the_target_frame_at_its_speed
   assert ((body[:, 0] >= 0) & (body[:, 0] < 32) & (body[:, 1] >= 0) & (body[:, 1] < 32)).all()
   # the source's frame size is needed without the .npz: a one-line error before any work
   np.save(tmp_path / "bare.npy", clip["keypoints"])
-  result = _transfer(f"--checkpoint={stages[1]}", f"--source={tmp_path / 'bare.npy'}",
+  result = _transfer(f"--workdir={stages[1]}", f"--source={tmp_path / 'bare.npy'}",
                      f"--output={tmp_path / 'y.mp4'}")
   assert result.returncode == 1 and "--source_size" in result.stderr
   assert "Traceback" not in result.stderr and not (tmp_path / "y.mp4").exists()
@@ -209,7 +209,7 @@ def test_a_target_learned_from_the_users_own_video(tmp_path):
   test_clips = pipeline.data_source(load_config("edn.py", "tiny", **data), "test")
   assert len(test_clips) >= 1 and (test_clips[0]["keypoints"][..., 2] > 0.3).mean() > 0.8
   output = tmp_path / "out.mp4"
-  result = _transfer(f"--checkpoint={stage2}", "--source=dancer:2", f"--output={output}",
+  result = _transfer(f"--workdir={stage2}", "--source=dancer:2", f"--output={output}",
                      "--frames=5")
   assert result.returncode == 0, result.stderr[-3000:]
   assert output.exists() and (tmp_path / "out_side_by_side.mp4").exists()

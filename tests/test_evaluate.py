@@ -50,11 +50,14 @@ def test_cli_writes_json_and_rejects_unknown_metrics(gan_workdir, tmp_path):
   out = tmp_path / "new" / "report.json"  # a folder that does not exist yet
   run = lambda *a: subprocess.run([sys.executable, "-m", "jaxvid.evaluate", *a], cwd=REPO,
                                   capture_output=True, text=True, timeout=600)
-  result = run(f"--checkpoint={gan_workdir}", "--metrics=ssim,psnr", "--num_videos=2",
+  result = run(f"--workdir={gan_workdir}", "--metrics=ssim,psnr", "--num_videos=2",
                f"--output={out}")
   assert result.returncode == 0, result.stderr[-2000:]
   assert set(json.loads(out.read_text())["rows"]["pose_gan (step 4)"]) == {"ssim", "psnr"}
-  result = run(f"--checkpoint={gan_workdir}", "--metrics=ssim,inception")
+  result = run(f"--workdir={gan_workdir}", "--step=2", "--metrics=ssim", "--num_videos=2",
+               f"--output={out}")  # an earlier checkpoint
+  assert result.returncode == 0 and json.loads(out.read_text())["step"] == 2, result.stderr[-2000:]
+  result = run(f"--workdir={gan_workdir}", "--metrics=ssim,inception")
   assert result.returncode == 1 and "unknown metrics" in result.stderr
   with pytest.raises(UserError, match="pose_forecast"):
     evaluate.generate(type("T", (), {"name": "pose_vae"})(), None, {"video": []}, None)
