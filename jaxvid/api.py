@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvid import checkpoint as ckpt_lib
+from jaxvid import paths
 from jaxvid import visualize
 from jaxvid.errors import UserError
 
@@ -202,15 +203,14 @@ def load(workdir: str, step: int | None = None, expected: str | None = None) -> 
   """The trained model in `workdir` (its newest checkpoint, or `step`) or in a directory
   `export` wrote; with `expected`, a model of another kind is an error before any checkpoint is
   read."""
-  import os
   from jaxvid.trainers import get_trainer
-  workdir = os.path.expanduser(workdir)
+  workdir = paths.resolve(workdir)
   config = ckpt_lib.load_config(workdir)
   if expected is not None and config.get("model") != expected:
     raise UserError(f"{workdir} holds a {config.get('model')!r} model; expected {expected!r}")
   trainer = get_trainer(config)
   cls = KINDS.get(config.model, TrainedModel)
-  if os.path.exists(os.path.join(workdir, EXPORT_FILE)):
+  if paths.Path(paths.join(workdir, EXPORT_FILE)).exists():
     return _load_export(workdir, step, config, trainer, cls)
   step, state = ckpt_lib.load_latest(trainer, workdir, step=step)
   return cls(config=config, trainer=trainer, state=state, step=int(step), workdir=workdir)
@@ -218,10 +218,8 @@ def load(workdir: str, step: int | None = None, expected: str | None = None) -> 
 
 def _load_export(path: str, step, config, trainer, cls) -> TrainedModel:
   import json
-  import os
   import orbax.checkpoint as ocp
-  with open(os.path.join(path, EXPORT_FILE)) as f:
-    info = json.load(f)
+  info = json.loads(paths.Path(paths.join(path, EXPORT_FILE)).read_text())
   if step is not None and step != info["step"]:
     raise UserError(f"{path} is an export of step {info['step']}, not {step}")
   if info.get("metadata") != trainer.metadata():
@@ -230,14 +228,15 @@ def _load_export(path: str, step, config, trainer, cls) -> TrainedModel:
   abstract = jax.eval_shape(trainer.init_state, jax.random.key(0))
   wanted = {name: getattr(abstract, name) for name in info["fields"]}
   try:
-    restored = ocp.StandardCheckpointer().restore(os.path.join(path, "inference"), wanted)
+    restored = ocp.StandardCheckpointer().restore(paths.join(path, "inference"), wanted)
   except Exception as e:  # noqa: BLE001 - orbax/tensorstore raise many kinds here
     raise UserError(f"{path}: cannot read the exported parameters ({ckpt_lib._reason(e)})") from e
   state = abstract.replace(**{f.name: restored.get(f.name) for f in dataclasses.fields(abstract)})
   model = cls(config=config, trainer=trainer, state=state, step=int(info["step"]), workdir=path)
-  target = os.path.join(path, "target_keypoints.npy")
-  if os.path.exists(target):
-    model.target_keypoints = np.load(target)
+  target = paths.Path(paths.join(path, "target_keypoints.npy"))
+  if target.exists():
+    with target.open("rb") as f:
+      model.target_keypoints = np.load(f)
   return model
 
 
@@ -247,23 +246,23 @@ def export(workdir: str, out: str, step: int | None = None) -> str:
   (model, step, architecture); EDN also keeps the target's training poses, which transfer
   normalises to. `jaxvid.load(out)` reads it. Returns the directory."""
   import json
-  import os
   import orbax.checkpoint as ocp
   model = load(workdir, step)
-  out = os.path.abspath(os.path.expanduser(out))
-  if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
+  out = paths.resolve(out)
+  target = paths.Path(out)
+  if target.exists() and (not target.is_dir() or any(target.iterdir())):
     raise UserError(f"{out} exists and is not an empty directory: export writes a new one")
   fields = _inference_fields(model.state)
-  os.makedirs(out, exist_ok=True)
+  target.mkdir(parents=True, exist_ok=True)
   checkpointer = ocp.StandardCheckpointer()
-  checkpointer.save(os.path.join(out, "inference"),
+  checkpointer.save(paths.join(out, "inference"),
                     {name: getattr(model.state, name) for name in fields})
   checkpointer.wait_until_finished()
-  ckpt_lib.dump_config(os.path.join(out, "config.json"), model.config)
+  ckpt_lib.dump_config(paths.join(out, "config.json"), model.config)
   if isinstance(model, EDNModel):
-    np.save(os.path.join(out, "target_keypoints.npy"), model.target_poses())
-  with open(os.path.join(out, EXPORT_FILE), "w") as f:
-    json.dump({"model": model.config.model, "step": model.step, "fields": fields,
-               "metadata": model.trainer.metadata(), "from": os.path.abspath(workdir)}, f,
-              indent=2)
+    with (target / "target_keypoints.npy").open("wb") as f:
+      np.save(f, model.target_poses())
+  (target / EXPORT_FILE).write_text(json.dumps(
+      {"model": model.config.model, "step": model.step, "fields": fields,
+       "metadata": model.trainer.metadata(), "from": paths.resolve(workdir)}, indent=2))
   return out

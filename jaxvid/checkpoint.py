@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
 
 import jax
 import orbax.checkpoint as ocp
 
+from jaxvid import paths
 from jaxvid.errors import UserError
 
 
@@ -55,7 +54,7 @@ class CheckpointWriteError(UserError):
 class Checkpointer:
 
   def __init__(self, directory: str, max_to_keep: int, metadata: dict):
-    self.directory = os.path.abspath(directory)
+    self.directory = paths.resolve(directory)  # a local folder or a bucket URI
     self.metadata = metadata
     # 0 keeps every checkpoint (orbax's max_to_keep=0 would delete them all, the last one too)
     # cleanup_tmp_directories: a save cut short (a kill, a full disk) leaves no temporary
@@ -94,8 +93,11 @@ class Checkpointer:
         raise
       step, self._pending = self._pending, None
       if step is not None:  # free what the cut-short save took; orbax never renames it now
-        shutil.rmtree(os.path.join(self.directory, f"{step}.orbax-checkpoint-tmp"),
-                      ignore_errors=True)
+        partial = paths.Path(paths.join(self.directory, f"{step}.orbax-checkpoint-tmp"))
+        try:
+          partial.rmtree()
+        except OSError:
+          pass
       which = f"of step {step} " if step is not None else ""
       raise CheckpointWriteError(
           f"cannot write the checkpoint {which}in {self.directory}: {cause}; earlier "
@@ -147,11 +149,11 @@ class Checkpointer:
     return None, None, None
 
   def _set_aside(self, step: int) -> str:
-    source = os.path.join(self.directory, str(step))
+    source = paths.join(self.directory, str(step))
     target, n = f"{source}.damaged", 1
-    while os.path.exists(target):
+    while paths.Path(target).exists():
       target, n = f"{source}.damaged{n}", n + 1
-    os.replace(source, target)
+    paths.Path(source).rename(target)
     self._manager.reload()
     return target
 
@@ -181,28 +183,28 @@ def abstract_like(state, sharding):
 
 
 def dump_config(path: str, config) -> None:
-  with open(path, "w") as f:
+  with paths.Path(path).open("w") as f:
     json.dump(json.loads(config.to_json_best_effort()), f, indent=2, sort_keys=True)
 
 
 def load_config(workdir: str):
   """The resolved config a training run wrote to `workdir/config.json`."""
-  workdir = os.path.expanduser(workdir)
+  workdir = paths.resolve(workdir)
   import ml_collections
-  path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
+  path = paths.join(workdir, "config.json")
+  if not paths.Path(path).exists():
     raise UserError(f"{workdir} has no config.json: not a jaxvid workdir (train into it with "
                     f"python -m jaxvid.main --config=... --workdir={workdir})")
-  with open(path) as f:
+  with paths.Path(path).open() as f:
     return ml_collections.ConfigDict(json.load(f))
 
 
 def load_latest(trainer, workdir: str, sharding=None, step: int | None = None) -> tuple[int, object]:
   """(step, train state) of the newest complete checkpoint in `workdir` (or of `step`), for
   inference."""
-  workdir = os.path.expanduser(workdir)
-  directory = os.path.join(workdir, "checkpoints")
-  if not os.path.isdir(directory):
+  workdir = paths.resolve(workdir)
+  directory = paths.join(workdir, "checkpoints")
+  if not paths.Path(directory).is_dir():
     raise UserError(f"{workdir} has no checkpoints/ directory: nothing to load")
   sharding = sharding or jax.sharding.SingleDeviceSharding(jax.devices()[0])
   abstract = jax.eval_shape(trainer.init_state, jax.random.key(0))

@@ -16,7 +16,6 @@ poses), and the untrained model. Writes a JSON report and prints a table.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import jax
@@ -24,6 +23,7 @@ import numpy as np
 from absl import app, flags
 
 from jaxvid import checkpoint as ckpt_lib
+from jaxvid import paths
 from jaxvid.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -151,7 +151,7 @@ def evaluate(workdir: str, metrics, num_videos: int, baselines: bool, seed: int 
       untrained = trainer.warm_start(untrained)
     generated, _ = generate(trainer, untrained, batch, key)
     rows["untrained model"] = evaluator.row(generated, real, paired, keypoints)
-  return {"workdir": os.path.abspath(workdir), "model": config.model, "step": int(step),
+  return {"workdir": paths.resolve(workdir), "model": config.model, "step": int(step),
           "videos": int(len(real)), "clip": list(real.shape[1:4]), "paired": paired,
           "rows": rows}
 
@@ -172,23 +172,22 @@ def format_table(report: dict) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  output = os.path.expanduser(FLAGS.output or os.path.join(FLAGS.workdir, "eval.json"))
+  output = paths.resolve(FLAGS.output or paths.join(paths.resolve(FLAGS.workdir), "eval.json"))
   try:
     try:  # where the report goes is checked before the (long) evaluation, not after
-      os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+      paths.Path(output).parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
       raise UserError(f"--output {output}: cannot create its folder ({e.strerror or e})") from e
     if FLAGS.num_videos < 0:
       raise UserError(f"--num_videos must be >= 0 (0: the whole test split), got "
                       f"{FLAGS.num_videos}")
     metrics = [m.strip() for m in FLAGS.metrics.split(",") if m.strip()]
-    report = evaluate(os.path.expanduser(FLAGS.workdir), metrics, FLAGS.num_videos,
+    report = evaluate(paths.resolve(FLAGS.workdir), metrics, FLAGS.num_videos,
                       FLAGS.baselines, FLAGS.seed, FLAGS.step)
   except (UserError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
-  with open(output, "w") as f:
-    json.dump(report, f, indent=2)
+  paths.Path(output).write_text(json.dumps(report, indent=2))
   print(format_table(report))
   print(f"wrote {output}")
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import time
 
@@ -16,20 +15,20 @@ import jax
 import numpy as np
 
 from jaxvid import checkpoint as ckpt_lib
-from jaxvid import config_defaults, parallel, visualize, workdir_lock
+from jaxvid import config_defaults, parallel, paths, visualize, workdir_lock
 from jaxvid.data import pipeline
 from jaxvid.errors import DivergenceError, UserError
 from jaxvid.trainers import get_trainer
 
 
 def _check_workdir(workdir: str) -> str:
-  workdir = os.path.abspath(workdir)
+  """The workdir, local (made absolute) or a bucket URI, made and shown to be writable."""
+  workdir = paths.resolve(workdir)
   try:
-    os.makedirs(workdir, exist_ok=True)
-    probe = os.path.join(workdir, ".write_test")
-    with open(probe, "w") as f:
-      f.write("ok")
-    os.remove(probe)
+    paths.Path(workdir).mkdir(parents=True, exist_ok=True)
+    probe = paths.Path(workdir) / ".write_test"
+    probe.write_text("ok")
+    probe.unlink()
   except OSError as e:
     raise UserError(f"workdir {workdir} is not writable: {e.strerror or e}") from e
   return workdir
@@ -130,16 +129,15 @@ class _MetricLog:
 def _drop_rows_after(path: str, step: int) -> None:
   """metrics.jsonl rows past the checkpoint a run resumes from were logged by a run that died
   before saving them: they are about to be logged again, so they go (atomic rewrite)."""
-  if not os.path.exists(path):
+  path = paths.Path(path)
+  if not path.exists():
     return
-  with open(path) as f:
-    lines = f.readlines()
+  lines = path.read_text().splitlines(keepends=True)
   keep = [line for line in lines if _row_step(line) <= step]
   if len(keep) != len(lines):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-      f.writelines(keep)
-    os.replace(tmp, path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(keep))
+    tmp.replace(path)
 
 
 def _row_step(line: str) -> float:
@@ -158,12 +156,19 @@ class _Writers:
     self.jsonl = None
     if enabled:
       from tensorboardX import SummaryWriter
+      paths.register_tensorboard_scheme(workdir)
       # purge_step: TensorBoard drops a dead run's events past the resumed checkpoint
-      self.tb = SummaryWriter(os.path.join(workdir, "tensorboard"),
+      self.tb = SummaryWriter(paths.join(workdir, "tensorboard"),
                               purge_step=resumed_step + 1 if resumed_step else None)
-      path = os.path.join(workdir, "metrics.jsonl")
+      path = paths.join(workdir, "metrics.jsonl")
       _drop_rows_after(path, resumed_step)
-      self.jsonl = open(path, "a")
+      # a bucket object cannot be appended to: rewrite it whole (paths.WholeObjectWriter)
+      if paths.is_remote(path):
+        self.jsonl = paths.WholeObjectWriter(path)
+        if paths.Path(path).exists():
+          self.jsonl.write(paths.Path(path).read_bytes())
+      else:
+        self.jsonl = open(path, "ab")
 
   def scalars(self, step: int, metrics: dict, prefix: str = "train") -> None:
     if not self.enabled:
@@ -171,7 +176,7 @@ class _Writers:
     for k, v in metrics.items():
       self.tb.add_scalar(f"{prefix}/{k}", v, step)
     if prefix == "train":
-      self.jsonl.write(json.dumps({"step": step, **metrics}) + "\n")
+      self.jsonl.write((json.dumps({"step": step, **metrics}) + "\n").encode())
 
   def image(self, tag: str, step: int, image_uint8: np.ndarray) -> None:
     if self.enabled:
@@ -193,14 +198,17 @@ def write_samples(outputs: dict, trainer, sample_batch: dict, workdir: str, step
   scale = max(1, 128 // config.data.height)  # small clips drawn at >= 128 px
   grid = visualize.tile(trainer.figure(outputs, sample_batch), scale=scale,
                         labels=trainer.figure_columns())
-  paths = []
+  written = []
   for ext in [e.strip() for e in config.train.video_format.split(",") if e.strip()]:
-    path = os.path.join(workdir, "samples", f"step_{step:07d}.{ext}")
+    path = paths.join(workdir, "samples", f"step_{step:07d}.{ext}")
     try:
-      paths.append(visualize.write_video(path, grid, fps=config.train.sample_fps))
+      paths.Path(path).parent.mkdir(parents=True, exist_ok=True)
+      paths.write_via_local_file(
+          path, lambda local: visualize.write_video(local, grid, fps=config.train.sample_fps))
+      written.append(path)
     except OSError as e:  # disk full, quota, permissions: no half-written file left behind
-      if os.path.exists(path):
-        os.remove(path)
+      if paths.Path(path).exists():
+        paths.Path(path).unlink()
       raise UserError(f"cannot write {path}: {e.strerror or e}; the checkpoints are intact, "
                       f"rerun the same command to resume") from e
   writers.image("samples/" + "|".join(trainer.figure_columns()), step, visualize.filmstrip(grid, 4))
@@ -213,7 +221,7 @@ def write_samples(outputs: dict, trainer, sample_batch: dict, workdir: str, step
       quality["ssim"] = float(np.mean(image.ssim(flat(generated), flat(real))))
     writers.scalars(step, quality, prefix="samples")
     print("sample quality: " + " ".join(f"{k}={v:.4f}" for k, v in quality.items()), flush=True)
-  return paths
+  return written
 
 
 def train_and_evaluate(config, workdir: str) -> dict:
@@ -241,7 +249,7 @@ def _train(config, workdir: str) -> dict:
   init_key, sample_key = jax.random.split(root_key)
   state = jax.jit(trainer.init_state, out_shardings=repl)(init_key)
   data_iter = pipeline.make_train_iterator(config, jax.process_index(), jax.process_count())
-  checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
+  checkpointer = ckpt_lib.Checkpointer(paths.join(workdir, "checkpoints"),
                                        config.train.max_to_keep, trainer.metadata())
   start, restored, data_state = checkpointer.restore_newest(ckpt_lib.abstract_like(state, repl))
   if start is not None:
@@ -253,7 +261,7 @@ def _train(config, workdir: str) -> dict:
     if hasattr(trainer, "warm_start"):  # e.g. EDN stage 2 starts from stage 1's generator
       state = trainer.warm_start(state)
   if is_main:
-    ckpt_lib.dump_config(os.path.join(workdir, "config.json"), config)
+    ckpt_lib.dump_config(paths.join(workdir, "config.json"), config)
 
   on_nonfinite = config.train.get("on_nonfinite", "stop")
   if on_nonfinite not in ("stop", "skip"):
@@ -306,8 +314,8 @@ def _train(config, workdir: str) -> dict:
       if step % config.train.sample_every == 0 or step == num_steps:
         outputs = parallel.replicated_to_host(sample_fn(state, sample_inputs))  # on every host
         if is_main:
-          paths = write_samples(outputs, trainer, sample_batch, workdir, step, writers, config)
-          print(f"samples: {', '.join(paths)}", flush=True)
+          written = write_samples(outputs, trainer, sample_batch, workdir, step, writers, config)
+          print(f"samples: {', '.join(written)}", flush=True)
       writers.flush()
     if start >= num_steps:
       print(f"nothing to do: the checkpoint is at step {start} >= train.num_steps={num_steps}",

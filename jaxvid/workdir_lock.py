@@ -2,7 +2,9 @@
 
 A second run on the same workdir stops with one line naming the holder. A lock left by a run
 that died (its pid gone on this host) is taken over, and said so. A lock from another host
-cannot be checked from here: the message says how to remove it if that run is gone.
+cannot be checked from here: the message says how to remove it if that run is gone. In a
+bucket (gs://...) there is no exclusive create: the lock is written, then read back, which
+catches all but a near-simultaneous second start.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import os
 import socket
 import time
 
+from jaxvid import paths
 from jaxvid.errors import UserError
 
 LOCK_NAME = ".jaxvid.lock"
@@ -29,20 +32,34 @@ def _alive(pid: int) -> bool:
 
 def _read(path: str) -> dict:
   try:
-    with open(path) as f:
-      return json.load(f)
+    return json.loads(paths.Path(path).read_text())
   except (OSError, ValueError):
     return {}
 
 
+def _create_exclusive(path: str, me: dict) -> None:
+  """Write the lock, or FileExistsError if there is one."""
+  if not paths.is_remote(path):
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    with os.fdopen(fd, "w") as f:
+      json.dump(me, f)
+    return
+  lock = paths.Path(path)
+  if lock.exists():
+    raise FileExistsError(path)
+  lock.write_text(json.dumps(me))
+  if _read(path) != me:  # another run wrote in between
+    raise FileExistsError(path)
+
+
 @contextlib.contextmanager
 def hold(workdir: str):
-  path = os.path.join(workdir, LOCK_NAME)
+  path = paths.join(workdir, LOCK_NAME)
   me = {"host": socket.gethostname(), "pid": os.getpid(),
         "since": time.strftime("%Y-%m-%d %H:%M:%S")}
   for _ in range(2):
     try:
-      fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+      _create_exclusive(path, me)
       break
     except FileExistsError:
       holder = _read(path)
@@ -50,7 +67,7 @@ def hold(workdir: str):
       if same_host and isinstance(holder.get("pid"), int) and not _alive(holder["pid"]):
         print(f"taking over the lock of a run that is gone (pid {holder['pid']}, since "
               f"{holder.get('since', '?')})", flush=True)
-        os.remove(path)
+        paths.Path(path).unlink()
         continue
       where = f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}"
       hint = "" if same_host else f"; if that run is gone, delete {path}"
@@ -58,10 +75,8 @@ def hold(workdir: str):
                       f"{holder.get('since', '?')}): one run per workdir{hint}")
   else:
     raise UserError(f"cannot take the lock {path}")
-  with os.fdopen(fd, "w") as f:
-    json.dump(me, f)
   try:
     yield
   finally:
     if _read(path).get("pid") == me["pid"]:
-      os.remove(path)
+      paths.Path(path).unlink()
