@@ -15,7 +15,8 @@ def test_there_is_one_notebook_per_model():
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_is_stripped_and_runs(name, tmp_path):
+def test_notebook_is_stripped_and_runs(name, tmp_path, monkeypatch):
+  monkeypatch.setenv("JAXVID_NOTEBOOK_TINY", "1")  # the kernel inherits it: test-size runs
   path = os.path.join(REPO, "colab", name)
   nb = nbformat.read(path, as_version=4)
   code = [c for c in nb.cells if c.cell_type == "code"]
