@@ -38,6 +38,9 @@ def train(batch_size: int, num_steps: int, log_every: int, checkpoint_every: int
       # A non-finite loss or gradient norm: 'stop' (name the step and term, keep the last good
       # checkpoint) or 'skip' (drop that update, count it, go on).
       "on_nonfinite": "stop",
+      # Weights & Biases project to log the scalars to as well ('' = off; needs `pip install
+      # wandb` and a login); TensorBoard and metrics.jsonl are always written.
+      "wandb": "",
   })
 
 
@@ -92,6 +95,10 @@ def validate(config) -> None:
        t.video_format, f"a comma-separated list of {', '.join(VIDEO_FORMATS)}")
   need(t.get("on_nonfinite", "stop") in ("stop", "skip"), "train.on_nonfinite",
        t.get("on_nonfinite"), "'stop' or 'skip'")
+  if t.get("wandb"):
+    import importlib.util
+    need(importlib.util.find_spec("wandb") is not None, "train.wandb", t.wandb,
+         "Weights & Biases logging needs `pip install wandb` (or leave train.wandb empty)")
   for key in ("frames", "height", "width", "num_clips", "clip_stride", "frame_step"):
     value = d.get(key, 1)
     need(isinstance(value, int) and value >= 1, f"data.{key}", value, "must be an integer >= 1")

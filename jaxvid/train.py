@@ -150,10 +150,20 @@ def _row_step(line: str) -> float:
 class _Writers:
   """TensorBoard (tensorboardX: no TensorFlow needed) + metrics.jsonl; process 0 only."""
 
-  def __init__(self, workdir: str, enabled: bool, resumed_step: int = 0):
+  def __init__(self, workdir: str, enabled: bool, resumed_step: int = 0, config=None):
     self.enabled = enabled
     self.tb = None
     self.jsonl = None
+    self.wandb = None
+    project = config.train.get("wandb", "") if config is not None else ""
+    if enabled and project:
+      import wandb  # checked at start-up (config_defaults.validate)
+      # one W&B run per workdir: a resumed run continues it
+      import hashlib
+      run_id = f"{paths.Path(workdir).name}-{hashlib.sha1(workdir.encode()).hexdigest()[:8]}"
+      self.wandb = wandb.init(project=project, dir=None if paths.is_remote(workdir) else workdir,
+                              id=run_id, resume="allow",
+                              config=json.loads(config.to_json_best_effort()))
     if enabled:
       from tensorboardX import SummaryWriter
       paths.register_tensorboard_scheme(workdir)
@@ -175,6 +185,8 @@ class _Writers:
       return
     for k, v in metrics.items():
       self.tb.add_scalar(f"{prefix}/{k}", v, step)
+    if self.wandb is not None:
+      self.wandb.log({f"{prefix}/{k}": v for k, v in metrics.items()}, step=step)
     if prefix == "train":
       self.jsonl.write((json.dumps({"step": step, **metrics}) + "\n").encode())
 
@@ -191,6 +203,8 @@ class _Writers:
     if self.enabled:
       self.tb.close()
       self.jsonl.close()
+    if self.wandb is not None:
+      self.wandb.finish()
 
 
 def write_samples(outputs: dict, trainer, sample_batch: dict, workdir: str, step: int,
@@ -273,7 +287,7 @@ def _train(config, workdir: str) -> dict:
   sample_batch = pipeline.make_sample_batch(config, config.train.num_samples)
   sample_inputs = parallel.replicate(trainer.sample_inputs(sample_key, sample_batch), mesh)
   sample_fn = jax.jit(trainer.sample, out_shardings=repl)
-  writers = _Writers(workdir, is_main, start)
+  writers = _Writers(workdir, is_main, start, config)
   log = _MetricLog(skip_nonfinite)
   stop = _StopRequest()
   num_steps = config.train.num_steps

@@ -317,3 +317,31 @@ def test_jax_distributed_without_a_cluster_is_one_line(tmp_path):
   assert "Traceback" not in result.stderr
   result = run("--jax_coordinator=localhost:1234")  # without the process count and id
   assert result.returncode == 2 and "together" in result.stderr
+
+
+def test_wandb_logging_is_optional_and_checked_at_start_up(tmp_path, monkeypatch):
+  import importlib.machinery
+  import types
+  from jaxvid.errors import UserError
+  config = load_config("vgan.py", train__wandb="my-project")
+  monkeypatch.setitem(sys.modules, "wandb", None)  # not installed: find_spec raises/None
+  monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
+  with pytest.raises(UserError, match="train.wandb='my-project'.*pip install wandb"):
+    train.train_and_evaluate(config, str(tmp_path / "a"))
+  monkeypatch.undo()
+  logged, runs = [], []
+
+  class _Run:
+    def log(self, row, step):
+      logged.append((step, row))
+
+    def finish(self):
+      runs.append("finished")
+  fake = types.ModuleType("wandb")
+  fake.__spec__ = importlib.machinery.ModuleSpec("wandb", None)
+  fake.init = lambda **kwargs: runs.append(kwargs) or _Run()
+  monkeypatch.setitem(sys.modules, "wandb", fake)
+  train.train_and_evaluate(config, str(tmp_path / "b"))
+  assert runs[0]["project"] == "my-project" and runs[0]["resume"] == "allow"
+  assert runs[0]["config"]["model"] == "vgan" and runs[-1] == "finished"
+  assert [s for s, row in logged if "train/d_loss" in row] == [1, 2, 3, 4]
