@@ -136,7 +136,7 @@ def evaluate(workdirs, max_clips: int, transfer_source: str = "", seed: int = 0,
   body = body_boxes(keypoints)
   body_size = body_crop_size(keypoints, d.height, d.width)
   crops = {"body": crop(body, body_size), "face": crop(boxes, config.edn.face_size)}
-  lpips = LPIPS()
+  lpips = LPIPS("vgg")  # the VGG16 variant, as the numbers in its docstring and notes
   rng = np.random.default_rng(seed)
   plate = to_unit(background_plate(bank_frames[rng.choice(len(bank_frames),
                                                            min(len(bank_frames), 2000), False)]))

@@ -59,7 +59,7 @@ def evaluate(workdir: str, max_clips: int, with_fvd: bool = False, with_lpips: b
   lpips = None
   if with_lpips:
     from jaxvid.metrics.lpips import LPIPS
-    lpips = LPIPS()
+    lpips = LPIPS("vgg")  # the VGG16 variant this benchmark has reported
   features = {}
   if with_fvd:
     from jaxvid.metrics.fvd import I3DFeatures

@@ -27,7 +27,9 @@ from jaxvid import paths
 from jaxvid.errors import UserError
 
 FLAGS = flags.FLAGS
-METRICS = ("fvd", "lpips", "ssim", "psnr", "pose")
+# lpips: AlexNet LPIPS (the LPIPS package's default, what video-prediction papers report);
+# lpips_vgg: the VGG16 variant
+METRICS = ("fvd", "lpips", "lpips_vgg", "ssim", "psnr", "pose")
 
 
 def _batches(n: int, size: int):
@@ -71,7 +73,8 @@ class Evaluator:
     if unknown:
       raise UserError(f"unknown metrics {unknown}; available: {', '.join(METRICS)}")
     self.metrics = list(metrics)
-    self._fvd = self._lpips = self._extractor = None
+    self._fvd = self._extractor = None
+    self._lpips = {}
     self._real_features = {}
 
   def fvd_features(self, videos):
@@ -92,16 +95,24 @@ class Evaluator:
       out["fvd"] = fvd_lib.fvd(features, self._real_features[key])
       out["fvd_95"] = list(fvd_interval(features, self._real_features[key], paired=paired))
     flat = lambda v: v.reshape((-1,) + v.shape[2:])
+    n = len(generated)
+
+    def per_clip(name, per_frame):  # the mean, and a bootstrap 95 % interval over clips
+      from jaxvid.metrics.intervals import bootstrap_mean_interval
+      clips = np.asarray(per_frame, np.float64).reshape(n, -1).mean(1)
+      out[name] = float(clips.mean())
+      out[f"{name}_95"] = list(bootstrap_mean_interval(clips)) if n > 1 else [out[name]] * 2
     if paired and "ssim" in self.metrics:
-      out["ssim"] = float(np.mean(image.ssim(flat(generated), flat(real))))
+      per_clip("ssim", image.ssim(flat(generated), flat(real)))
     if paired and "psnr" in self.metrics:
-      out["psnr"] = float(np.mean(image.psnr(flat(generated), flat(real))))
-    if paired and "lpips" in self.metrics:
-      from jaxvid.metrics.lpips import LPIPS
-      self._lpips = self._lpips or LPIPS()
-      g, r = flat(generated), flat(real)
-      out["lpips"] = float(np.mean(np.concatenate([np.asarray(self._lpips(g[s], r[s]))
-                                                   for s in _batches(len(g), 64)])))
+      per_clip("psnr", image.psnr(flat(generated), flat(real)))
+    for metric, net in (("lpips", "alex"), ("lpips_vgg", "vgg")):
+      if paired and metric in self.metrics:
+        from jaxvid.metrics.lpips import LPIPS
+        self._lpips[net] = self._lpips.get(net) or LPIPS(net)
+        g, r = flat(generated), flat(real)
+        per_clip(metric, np.concatenate([np.asarray(self._lpips[net](g[s], r[s]))
+                                         for s in _batches(len(g), 64)]))
     if paired and "pose" in self.metrics and keypoints is not None:
       from jaxvid import visualize
       from jaxvid.metrics.pose_distance import pose_distance
@@ -162,7 +173,8 @@ def format_table(report: dict) -> str:
            f"{'x'.join(map(str, report['clip']))}",
            f"{'':40s} " + " ".join(f"{c:>16s}" for c in columns)]
   for name, row in report["rows"].items():
-    cell = lambda v: (f"[{v[0]:.1f}, {v[1]:.1f}]" if isinstance(v, (list, tuple))
+    fmt = lambda x: f"{x:.1f}" if abs(x) >= 100 else f"{x:.3f}"
+    cell = lambda v: (f"[{fmt(v[0])}, {fmt(v[1])}]" if isinstance(v, (list, tuple))
                       else f"{v:.4f}")
     lines.append(f"{name[:40]:40s} " + " ".join(
         f"{cell(row[c]):>16s}" if c in row else f"{'-':>16s}" for c in columns))

@@ -23,7 +23,9 @@ def test_report_has_the_model_and_the_baselines(gan_workdir):
   rows = report["rows"]
   assert len(rows) == 6 and report["paired"] and report["videos"] == 2
   model = rows[next(iter(rows))]
-  assert set(model) == {"fvd", "fvd_95", "ssim", "psnr", "lpips"}
+  assert set(model) == {"fvd", "fvd_95", "ssim", "ssim_95", "psnr", "psnr_95", "lpips",
+                        "lpips_95"}  # every metric with its interval over clips
+  assert model["ssim_95"][0] <= model["ssim"] <= model["ssim_95"][1]
   assert all(np.isfinite(v).all() for row in rows.values() for v in row.values())
   low, high = model["fvd_95"]
   assert 0 <= low <= high
@@ -53,7 +55,8 @@ def test_cli_writes_json_and_rejects_unknown_metrics(gan_workdir, tmp_path):
   result = run(f"--workdir={gan_workdir}", "--metrics=ssim,psnr", "--num_videos=2",
                f"--output={out}")
   assert result.returncode == 0, result.stderr[-2000:]
-  assert set(json.loads(out.read_text())["rows"]["pose_gan (step 4)"]) == {"ssim", "psnr"}
+  assert set(json.loads(out.read_text())["rows"]["pose_gan (step 4)"]) == {
+      "ssim", "ssim_95", "psnr", "psnr_95"}
   result = run(f"--workdir={gan_workdir}", "--step=2", "--metrics=ssim", "--num_videos=2",
                f"--output={out}")  # an earlier checkpoint
   assert result.returncode == 0 and json.loads(out.read_text())["step"] == 2, result.stderr[-2000:]

