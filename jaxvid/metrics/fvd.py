@@ -38,6 +38,22 @@ def gaussian(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   return features.mean(0), np.cov(features, rowvar=False)
 
 
+def resize_bilinear_tf1(images, height: int, width: int):
+  """(N, H, W, C) -> (N, height, width, C) as TF1's resize_bilinear(align_corners=False):
+  output pixel i samples the input at i * (in / out) (corner-aligned, not at pixel centres as
+  jax.image.resize does), interpolating between floor and the next pixel (clamped at the edge).
+  Written out because no JAX library offers this legacy sampling grid."""
+  def axis_weights(size_in: int, size_out: int):
+    src = np.arange(size_out, dtype=np.float64) * (size_in / size_out)
+    low = np.floor(src).astype(np.int32)
+    high = np.minimum(low + 1, size_in - 1)
+    return low, high, (src - low).astype(np.float32)
+  y0, y1, fy = axis_weights(images.shape[1], height)
+  x0, x1, fx = axis_weights(images.shape[2], width)
+  rows = (images[:, y0] * (1 - fy)[None, :, None, None] + images[:, y1] * fy[None, :, None, None])
+  return rows[:, :, x0] * (1 - fx)[None, None, :, None] + rows[:, :, x1] * fx[None, None, :, None]
+
+
 class I3DFeatures:
   """(N, T, H, W, 3) videos in [-1, 1] -> (N, 400) I3D logits, in batches."""
 
@@ -48,9 +64,11 @@ class I3DFeatures:
 
   @staticmethod
   def preprocess(videos):
+    """To 224x224 as the reference FVD code does: TF1 `tf.image.resize_bilinear` (no
+    half-pixel centres, no antialiasing), then clipped to [-1, 1]."""
     b, t = videos.shape[:2]
     frames = videos.reshape((b * t,) + videos.shape[2:]).astype(jnp.float32)
-    frames = jax.image.resize(frames, (b * t, 224, 224, 3), "bilinear", antialias=False)
+    frames = resize_bilinear_tf1(frames, 224, 224)
     return jnp.clip(frames, -1.0, 1.0).reshape(b, t, 224, 224, 3)
 
   def __call__(self, videos) -> np.ndarray:
