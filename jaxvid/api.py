@@ -77,14 +77,9 @@ class VGANModel(TrainedModel):
     size -> (N, T, H, W, 3) uint8 (or the streams with `outputs`)."""
     if not self.conditional:
       raise UserError("this VGAN is unconditional: use generate(n)")
-    frames = np.asarray(frames)
     d = self.config.data
-    if frames.ndim != 4 or frames.shape[1:] != (d.height, d.width, 3):
-      raise UserError(f"frames must be (N, {d.height}, {d.width}, 3), got {frames.shape}")
-    if frames.dtype == np.uint8:
-      frames = frames.astype(np.float32) / 127.5 - 1.0
-    out = {k: np.asarray(v) for k, v in self._sample(jnp.asarray(frames, jnp.float32),
-                                                      running_stats).items()}
+    frames = _frames_in_unit_range(frames, "frames", (None, d.height, d.width, 3))
+    out = {k: np.asarray(v) for k, v in self._sample(frames, running_stats).items()}
     return out if outputs else visualize.to_uint8(out["video"])
 
 
@@ -160,9 +155,8 @@ class EDNModel(TrainedModel):
   def target_poses(self) -> np.ndarray:
     """The target's training poses (N, 18, 3): what the source is normalised to."""
     if self.target_keypoints is None:
-      from jaxvid.data import pipeline
-      source = pipeline.data_source(self.config, "train")
-      self.target_keypoints = np.concatenate([source[i]["keypoints"] for i in range(len(source))])
+      from jaxvid import transfer as transfer_lib
+      self.target_keypoints = transfer_lib.training_poses(self.config)
     return self.target_keypoints
 
   def transfer(self, poses, source_size: tuple[int, int] | None = None, normalize: bool = True,
@@ -173,17 +167,14 @@ class EDNModel(TrainedModel):
     are first mapped into the target's frame (the paper's normalisation, jaxvid.transfer);
     `normalize=False` takes them as already there."""
     from jaxvid import transfer as transfer_lib
-    from jaxvid.poses import normalize as pose_norm
-    d = self.config.data
     poses = np.asarray(_poses(poses, "poses", (None, 18, 3)))
     if normalize:
       if source_size is None:
         raise UserError("transfer needs source_size=(height, width) of the source video to "
                         "normalise its poses (or normalize=False for poses in the target's frame)")
-      stats = pose_norm.video_stats(self.target_poses(), alpha)
-      poses = pose_norm.normalize(poses, stats, alpha, smooth_window,
-                                  source_width=source_size[1], target_width=d.width,
-                                  x_align=x_align)
+      source = transfer_lib.Source(poses, tuple(source_size), 0.0)
+      poses = transfer_lib.to_target_frame(self.trainer, source, alpha, smooth_window, x_align,
+                                           target_poses=self.target_poses())
     parts = [p.get("refined", p["video"]) for p in
              transfer_lib.generate_chunks(self.trainer, self.state, poses, chunk)]
     return visualize.to_uint8(np.concatenate(parts))

@@ -165,22 +165,25 @@ def load_source(source: str, target_size: tuple[int, int], frames: int = 48,
   return Source(keypoints, size, fps, video_path=path)
 
 
-def target_stats(trainer, alpha: float) -> pose_norm.VideoStats:
-  """Close/far statistics of the target person from the training poses."""
+def training_poses(config) -> np.ndarray:
+  """The target person's poses (N, 18, 3) from the training split."""
   from jaxvid.data import pipeline
-  source = pipeline.data_source(trainer.config, "train")
-  keypoints = np.concatenate([source[i]["keypoints"] for i in range(len(source))])
-  return pose_norm.video_stats(keypoints, alpha)
+  source = pipeline.data_source(config, "train")
+  return np.concatenate([source[i]["keypoints"] for i in range(len(source))])
 
 
 def to_target_frame(trainer, src: Source, alpha: float = 0.7, smooth_window: int = 5,
-                    x_align: str = "center", normalize: bool = True) -> np.ndarray:
-  """The source's poses in the target's frame (T, 18, 3)."""
+                    x_align: str = "center", normalize: bool = True,
+                    target_poses: np.ndarray | None = None) -> np.ndarray:
+  """The source's poses in the target's frame (T, 18, 3); the target's close/far statistics
+  from `target_poses` (default: its training poses)."""
   if not normalize:
     return src.keypoints
   d = trainer.config.data
-  return pose_norm.normalize(src.keypoints, target_stats(trainer, alpha), alpha, smooth_window,
-                             source_width=src.size[1], target_width=d.width, x_align=x_align)
+  target = training_poses(trainer.config) if target_poses is None else target_poses
+  return pose_norm.normalize(src.keypoints, pose_norm.video_stats(target, alpha), alpha,
+                             smooth_window, source_width=src.size[1], target_width=d.width,
+                             x_align=x_align)
 
 
 def face_boxes(keypoints: np.ndarray, size: float) -> np.ndarray:
