@@ -39,8 +39,7 @@ def _batches(n: int, size: int):
 
 def generate(trainer, state, batch: dict, key) -> tuple[np.ndarray, bool]:
   """(videos in [-1, 1] made for the clips of `batch`, whether they pair with those clips)."""
-  name = trainer.name
-  if name == "pose_vae":
+  if not trainer.evaluates_videos:
     raise UserError("evaluate covers the video models; the pose-VAE's forecast error is "
                     "benchmarks/pose_forecast.py")
   n = len(batch["video"])
@@ -55,8 +54,7 @@ def generate(trainer, state, batch: dict, key) -> tuple[np.ndarray, bool]:
     result = sample(state, inputs)
     video = result.get("refined", result["video"])
     out.append(np.asarray(video, np.float32)[:part.stop - part.start])
-  paired = name in ("pose_gan", "edn") or (name == "vgan" and trainer.config.vgan.conditional)
-  return np.concatenate(out), paired
+  return np.concatenate(out), trainer.paired
 
 
 def _derangement(rng, n: int) -> np.ndarray:
@@ -158,8 +156,7 @@ def evaluate(workdir: str, metrics, num_videos: int, baselines: bool, seed: int 
       generated, _ = generate(trainer, state, other_poses, key)
       rows["another clip's poses"] = evaluator.row(generated, real, paired, keypoints)
     untrained = jax.jit(trainer.init_state)(jax.random.key(config.seed))
-    if trainer.name == "edn" and config.edn.stage == 2:  # stage 1's G, an untrained face GAN
-      untrained = trainer.warm_start(untrained)
+    untrained = trainer.warm_start(untrained)  # EDN stage 2: stage 1's G, an untrained face GAN
     generated, _ = generate(trainer, untrained, batch, key)
     rows["untrained model"] = evaluator.row(generated, real, paired, keypoints)
   return {"workdir": paths.resolve(workdir), "model": config.model, "step": int(step),

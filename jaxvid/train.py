@@ -1,7 +1,7 @@
 """The one training loop every model shares.
 
-trainer (jaxvid/trainers/<model>.py) gives init_state / train_step / sample / figure;
-this loop owns the mesh, the jitted donated step, checkpoints (+ data iterator state),
+trainer (jaxvid/trainers/<model>.py, the contract in trainers/base.py) gives init_state /
+train_step / sample / figure and the optional warm_start / paired_outputs; this loop owns the mesh, the jitted donated step, checkpoints (+ data iterator state),
 TensorBoard logs, a metrics.jsonl, sample videos, progress and divergence checks.
 """
 from __future__ import annotations
@@ -226,9 +226,10 @@ def write_samples(outputs: dict, trainer, sample_batch: dict, workdir: str, step
       raise UserError(f"cannot write {path}: {e.strerror or e}; the checkpoints are intact, "
                       f"rerun the same command to resume") from e
   writers.image("samples/" + "|".join(trainer.figure_columns()), step, visualize.filmstrip(grid, 4))
-  if hasattr(trainer, "paired_outputs"):  # cheap quality metrics of the fixed samples
+  pairs = trainer.paired_outputs(outputs, sample_batch)
+  if pairs is not None:  # cheap quality metrics of the fixed samples
     from jaxvid.metrics import image
-    generated, real = trainer.paired_outputs(outputs, sample_batch)
+    generated, real = pairs
     flat = lambda v: np.asarray(v).reshape((-1,) + np.shape(v)[-3:])
     quality = {"psnr": float(np.mean(image.psnr(flat(generated), flat(real))))}
     if min(np.shape(real)[-3:-1]) >= 11:
@@ -272,8 +273,7 @@ def _train(config, workdir: str) -> dict:
     print(f"resumed from {checkpointer.directory} at step {start}", flush=True)
   else:
     start = 0
-    if hasattr(trainer, "warm_start"):  # e.g. EDN stage 2 starts from stage 1's generator
-      state = trainer.warm_start(state)
+    state = trainer.warm_start(state)  # e.g. EDN stage 2 starts from stage 1's generator
   if is_main:
     ckpt_lib.dump_config(paths.join(workdir, "config.json"), config)
 

@@ -8,6 +8,7 @@ import pytest
 
 from jaxvid import evaluate, train
 from jaxvid.errors import UserError
+from jaxvid.trainers import get_trainer
 from train_test import REPO, load_config
 
 
@@ -63,4 +64,4 @@ def test_cli_writes_json_and_rejects_unknown_metrics(gan_workdir, tmp_path):
   result = run(f"--workdir={gan_workdir}", "--metrics=ssim,inception")
   assert result.returncode == 1 and "unknown metrics" in result.stderr
   with pytest.raises(UserError, match="pose_forecast"):
-    evaluate.generate(type("T", (), {"name": "pose_vae"})(), None, {"video": []}, None)
+    evaluate.generate(get_trainer(load_config("pose_vae.py")), None, {"video": []}, None)

@@ -34,6 +34,7 @@ from jaxvid import checkpoint as ckpt_lib
 from jaxvid import losses
 from jaxvid.data import pipeline
 from jaxvid.errors import UserError
+from jaxvid.trainers.base import Trainer
 from jaxvid.models import pix2pixhd, vgg
 from jaxvid.poses.render import render_skeleton_jax
 from jaxvid.trainers.gan_common import adam, compute_dtype
@@ -88,7 +89,7 @@ def generator_architecture(e) -> dict:
           "temporal": bool(e.temporal)}
 
 
-class EDNTrainer:
+class EDNTrainer(Trainer):
   name = "edn"
 
   def __init__(self, config):
@@ -412,6 +413,8 @@ class EDNTrainer:
         row.append(outputs["refined"][i])
       rows.append(row + [sample_batch["video"][i]])
     return rows
+
+  paired = True  # each video is made for a real clip (its first frame / poses)
 
   def paired_outputs(self, outputs: dict, sample_batch: dict):
     """(generated, real) videos for the loop's sample metrics."""

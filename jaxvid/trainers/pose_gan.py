@@ -20,6 +20,7 @@ import optax
 from jaxvid import losses
 from jaxvid.data import pipeline
 from jaxvid.errors import UserError
+from jaxvid.trainers.base import Trainer
 from jaxvid.models import unet3d, vgan as vgan_models
 from jaxvid.poses.render import render_skeleton_jax
 from jaxvid.trainers.gan_common import (GANState, adam, compute_dtype, discriminate,
@@ -47,7 +48,7 @@ def build_models(config):
           vgan_models.Discriminator(channels=tuple(p.d_channels), impl=impl, dtype=dtype))
 
 
-class PoseGANTrainer:
+class PoseGANTrainer(Trainer):
   name = "pose_gan"
 
   def __init__(self, config):
@@ -178,6 +179,8 @@ class PoseGANTrainer:
       first = np.broadcast_to(real[i, :1], real[i].shape)
       rows.append([first, outputs["skeletons"][i], outputs["video"][i], real[i]])
     return rows
+
+  paired = True  # each video is made for a real clip (its first frame / poses)
 
   def paired_outputs(self, outputs: dict, sample_batch: dict):
     """(generated, real) clips for the loop's sample metrics."""

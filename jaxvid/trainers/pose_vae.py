@@ -21,6 +21,7 @@ import optax
 from jaxvid import losses
 from jaxvid.data import pipeline, synthetic_dancer
 from jaxvid.errors import UserError
+from jaxvid.trainers.base import Trainer
 from jaxvid.models.pose_vae import POSTERIORS, PoseVAE
 from jaxvid.poses import velocity_code
 from jaxvid.poses.render import render_skeleton, render_skeleton_jax
@@ -38,8 +39,9 @@ class PoseVAEState:
   opt_state: PyTree
 
 
-class PoseVAETrainer:
+class PoseVAETrainer(Trainer):
   name = "pose_vae"
+  evaluates_videos = False  # poses, not videos: benchmarks/pose_forecast.py measures it
 
   def __init__(self, config):
     self.config = config

@@ -17,6 +17,7 @@ import optax
 
 from jaxvid import losses
 from jaxvid.errors import UserError
+from jaxvid.trainers.base import Trainer
 from jaxvid.models import vgan as vgan_models
 from jaxvid.trainers.gan_common import (GANState, adam, compute_dtype, discriminate,
                                        discriminator_update, resolve_conv_impl)
@@ -45,7 +46,7 @@ def build_models(config) -> tuple[vgan_models.Generator, vgan_models.Discriminat
   return g, disc
 
 
-class VGANTrainer:
+class VGANTrainer(Trainer):
   """Everything model-specific the shared loop in jaxvid/train.py needs."""
 
   name = "vgan"
@@ -171,6 +172,14 @@ class VGANTrainer:
         row = [first] + row + [sample_video[i]]
       rows.append(row)
     return rows
+
+  @property
+  def paired(self) -> bool:
+    return bool(self.config.vgan.conditional)  # a future made for each real first frame
+
+  def paired_outputs(self, outputs: dict, sample_batch: dict):
+    """Conditional: (generated future, real clip) for the loop's sample metrics."""
+    return (outputs["video"], sample_batch["video"]) if self.paired else None
 
   def figure_columns(self) -> list[str]:
     cols = ["background", "foreground", "mask", "mask x foreground", "generated"]
