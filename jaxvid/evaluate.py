@@ -142,7 +142,7 @@ def evaluate(workdir: str, metrics, num_videos: int, baselines: bool, seed: int 
   rows = {f"{config.model} (step {step})": evaluator.row(generated, real, paired, keypoints)}
   if baselines:
     train = pipeline.data_source(config, "train")
-    to_model = pipeline._ToModel()
+    to_model = pipeline.ToModel()
     other = np.stack([to_model.map(train[i])["video"] for i in range(min(len(real), len(train)))])
     rows["real vs real (train clips)"] = evaluator.row(other, real, True)
     rng = np.random.default_rng(seed)

@@ -38,7 +38,7 @@ def define_flags():
 def read_images(paths: list[str], height: int, width: int) -> np.ndarray:
   from PIL import Image
 
-  from jaxvid.data import video_io
+  from jaxvid import video_io
   from jaxvid.errors import UserError
   frames = []
   for path in paths:

@@ -112,7 +112,7 @@ def _dancer(source: str, size: tuple[int, int], frames: int) -> Source:
 def load_source(source: str, target_size: tuple[int, int], frames: int = 48,
                 source_video: str = "", source_size: str = "") -> Source:
   """The source's poses with the frame size, fps and video they belong to."""
-  from jaxvid.data import video_io
+  from jaxvid import video_io
   source, source_video = os.path.expanduser(source), os.path.expanduser(source_video)
   info = None
   if source_video:
@@ -225,7 +225,7 @@ def transfer(trainer, state, keypoints: np.ndarray) -> dict:
 
 def _source_frames(src: Source, height: int, width: int):
   """The source video's frames letterboxed into (height, width), or None without a video."""
-  from jaxvid.data import video_io
+  from jaxvid import video_io
   if src.video is not None:
     return (video_io.fit_frame(f, height, width) for f in src.video)
   if src.video_path:
@@ -236,7 +236,7 @@ def _source_frames(src: Source, height: int, width: int):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  from jaxvid.data import video_io
+  from jaxvid import video_io
   output = os.path.expanduser(FLAGS.output)
   try:
     if not output.endswith((".mp4", ".gif")):

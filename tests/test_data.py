@@ -6,7 +6,8 @@ import ml_collections
 import numpy as np
 import pytest
 
-from jaxvid.data import builders, pipeline, synthetic_dancer, synthetic_scenes, video_io
+from jaxvid import video_io
+from jaxvid.data import builders, pipeline, synthetic_dancer, synthetic_scenes
 from jaxvid.errors import UserError
 
 

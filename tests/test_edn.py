@@ -117,7 +117,7 @@ def _wide_source(tmp_path, frames=20):
 
 
 def test_transfer_from_a_wide_25fps_video_lands_in_the_target_frame_at_its_speed(stages, tmp_path):
-  from jaxvid.data import video_io
+  from jaxvid import video_io
   clip, npz = _wide_source(tmp_path)
   output = tmp_path / "out" / "me.mp4"
   result = _transfer(f"--workdir={stages[1]}", f"--source={npz}", f"--output={output}",

@@ -136,7 +136,7 @@ def test_cli_extracts_a_folder_and_reports_a_corrupt_file(tmp_path):
 
 
 def test_crop_point_mapping_follows_the_frames():
-  from jaxvid.data import video_io
+  from jaxvid import video_io
   frame = np.zeros((1, 90, 160, 3), np.uint8)
   frame[0, 40:44, 120:124] = 255  # a bright 4x4 square centred at (121.5, 41.5)
   out = video_io.resize_center_crop(frame, 32, 32)[0, ..., 0].astype(float)
@@ -223,7 +223,7 @@ def test_extract_makes_its_output_folder_before_the_work(tmp_path):
 
 def test_letterbox_point_mapping_follows_the_frames():
   """The side-by-side's source panels: fit_points puts a joint where fit_frame puts its pixel."""
-  from jaxvid.data import video_io
+  from jaxvid import video_io
   frame = np.zeros((360, 640, 3), np.uint8)
   frame[200:210, 500:510] = 255  # a bright square centred at (504.5, 204.5)
   fitted = video_io.fit_frame(frame, 64, 64).astype(float)[..., 0]

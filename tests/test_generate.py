@@ -56,7 +56,7 @@ def test_conditional_model_predicts_the_future_of_a_frame(workdirs):
 
 
 def test_cli_writes_mp4s_a_grid_and_an_npz_and_never_overwrites(workdirs, tmp_path):
-  from jaxvid.data import video_io
+  from jaxvid import video_io
   out = tmp_path / "samples"
   result = _run(f"--workdir={workdirs[0]}", "--num=3", f"--output={out}")
   assert result.returncode == 0, result.stderr[-3000:]

@@ -21,7 +21,8 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from jaxvid.data import synthetic_dancer, synthetic_scenes, tfds_prepared, video_io
+from jaxvid import video_io
+from jaxvid.data import synthetic_dancer, synthetic_scenes, tfds_prepared
 from jaxvid.data.clip_config import ClipConfig, video_feature as _video_feature
 from jaxvid.data.video_folder import VideoFolder
 

@@ -102,7 +102,7 @@ def prepare(data_config) -> tfds.core.DatasetBuilder:
   return builder
 
 
-class _ToModel(grain.MapTransform):
+class ToModel(grain.MapTransform):
   """uint8 video -> float32 [-1, 1]; drops text fields (they cannot go to the device)."""
 
   def map(self, record: dict) -> dict:
@@ -136,7 +136,7 @@ class GrainIterator:
                                          drop_remainder=True))
     self._loader = grain.DataLoader(
         data_source=source, sampler=sampler, worker_count=worker_count,
-        operations=[_ToModel(), grain.Batch(local_batch, drop_remainder=True)])
+        operations=[ToModel(), grain.Batch(local_batch, drop_remainder=True)])
     self._iterator = iter(self._loader)
 
   def __iter__(self):
@@ -226,6 +226,6 @@ def make_sample_batch(config, num: int) -> dict[str, np.ndarray]:
   """The first `num` held-out (test split) clips, float32 video in [-1, 1]; repeated when the
   split has fewer (the training loop's sample figure; evaluate refuses that)."""
   source = held_out_source(config)
-  transform = _ToModel()
+  transform = ToModel()
   records = [transform.map(source[i % len(source)]) for i in range(num)]
   return {k: np.stack([r[k] for r in records]) for k in records[0]}

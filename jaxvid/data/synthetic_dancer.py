@@ -20,7 +20,7 @@ import dataclasses
 
 import numpy as np
 
-from jaxvid.data.synthetic_scenes import _background
+from jaxvid.data import synthetic_scenes
 from jaxvid.poses.keypoints import COCO18_NAMES, JOINT as J
 from jaxvid.poses.render import draw_capsule
 
@@ -187,7 +187,7 @@ def render_clip(seed: int, index: int, frames: int, height: int, width: int,
     subject_id = int(rng.integers(len(SUBJECTS)))
   subject = SUBJECTS[subject_id]
   scene_rng = np.random.default_rng([seed, subject_id, 2]) if scene_per_subject else rng
-  background = _background(scene_rng, height, width)
+  background = synthetic_scenes.background(scene_rng, height, width)
   floor = np.linspace(0, 1, height)[:, None, None] > 0.75
   background = np.where(floor, 0.6 * background + 0.25, background)
   mode = None

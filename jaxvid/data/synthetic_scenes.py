@@ -24,7 +24,9 @@ def _smooth_field(rng: np.random.Generator, height: int, width: int, cells: int)
   return top * (1 - fy) + bottom * fy
 
 
-def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+def background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+  """A static textured background in [0, 1]: a smooth two-colour field plus faint stripes
+  (also the synthetic dancer's scenes)."""
   colour_a, colour_b = rng.uniform(0.1, 0.9, (2, 3))
   blend = _smooth_field(rng, height, width, cells=3)[..., None]
   image = colour_a * (1 - blend) + colour_b * blend
@@ -51,8 +53,8 @@ def render_clip(seed: int, index: int, frames: int, height: int, width: int,
   With `with_mask`, also the true sprite coverage (frames, height, width) in [0, 1] (the union
   of the sprites' anti-aliased footprints): the mask VGAN's foreground stream should find."""
   rng = np.random.default_rng([seed, index])
-  background = _background(rng, height, width)
-  video = np.broadcast_to(background, (frames, height, width, 3)).copy()
+  scene = background(rng, height, width)
+  video = np.broadcast_to(scene, (frames, height, width, 3)).copy()
   sprites = np.zeros((frames, height, width, 1))
   yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
   size = min(height, width)

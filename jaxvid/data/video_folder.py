@@ -10,7 +10,7 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from jaxvid.data import video_io
+from jaxvid import video_io
 from jaxvid.data.clip_config import ClipConfig, video_feature
 
 log = logging.getLogger(__name__)

@@ -258,7 +258,7 @@ def fill_gaps(keypoints: np.ndarray, detected: np.ndarray, max_gap: int):
 def extract_file(path: str, extractor: PoseExtractor, max_frames: int | None = None) -> Poses:
   """Poses of one video, decoded frame by frame (memory does not grow with its length); the
   result's `fps` and `source` say where they came from."""
-  from jaxvid.data import video_io
+  from jaxvid import video_io
   info = video_io.probe(path)  # VideoReadError on bad files
   total = min(info.num_frames, max_frames) if max_frames else info.num_frames
   try:
@@ -276,7 +276,7 @@ def extract_file(path: str, extractor: PoseExtractor, max_frames: int | None = N
 
 def main(argv):
   from absl import flags
-  from jaxvid.data import video_io
+  from jaxvid import video_io
   f = flags.FLAGS
   if len(argv) > 1:
     raise SystemExit(f"unexpected arguments: {' '.join(argv[1:])}")
