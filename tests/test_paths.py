@@ -64,14 +64,16 @@ def test_config_metrics_tensorboard_samples_and_lock_go_to_the_bucket(bucket):
   rows = [json.loads(line) for line in (bucket / "run" / "metrics.jsonl").read_text().splitlines()]
   assert [r["step"] for r in rows] == [1, 2, 3]  # step 3 of the dead run dropped, logged again
 
-  class _Trainer:
+  from jaxvid.trainers.base import Trainer
+
+  class _Trainer(Trainer):
     def figure(self, outputs, batch):
       return [[np.zeros((2, 8, 8, 3), np.float32)]]
 
     def figure_columns(self):
       return ["video"]
-  written = train.write_samples({}, _Trainer(), {}, workdir, 7, train._Writers(workdir, False),
-                                config)
+  written = train.write_samples({}, _Trainer(config), {}, workdir, 7,
+                                train._Writers(workdir, False), config)
   assert written == ["gs://bucket/run/samples/step_0000007.gif",
                      "gs://bucket/run/samples/step_0000007.mp4"]
   assert (bucket / "run" / "samples" / "step_0000007.mp4").stat().st_size > 0

@@ -50,3 +50,14 @@ def test_the_loop_asks_the_trainer_not_its_name():
   assert generated is outputs["video"] and target is real["video"]
   state = object()
   assert vgan.warm_start(state) is state  # the default: nothing to load
+
+
+def test_trainers_declare_the_features_they_need_and_the_dataset_is_checked():
+  from jaxvid.errors import UserError
+  with pytest.raises(UserError, match="edn needs a dataset with face_box, keypoints"):
+    get_trainer(load_config("edn.py", data__name="synthetic_scenes"))
+  with pytest.raises(UserError, match="pose_vae needs a dataset with keypoints"):
+    get_trainer(load_config("pose_vae.py", data__name="video_folder"))
+  # a folder of videos with extracted poses holds them
+  assert {"keypoints", "face_box"} <= pipeline.dataset_features(
+      load_config("edn.py", data__name="video_folder", data__with_poses=True).data)

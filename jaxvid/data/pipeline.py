@@ -62,14 +62,22 @@ def _check_writable(data_dir: str, data_config) -> None:
                     f"{root} is {'not a folder' if not os.path.isdir(root) else 'read-only'}")
 
 
-def require_keypoints(data_config, model: str) -> None:
-  """Clear error unless the dataset stores COCO-18 keypoints and face boxes per frame."""
+def dataset_features(data_config) -> frozenset[str]:
+  """What each clip of the configured dataset holds (before it is built)."""
   if data_config.name == "synthetic_dancer":
-    return
+    return frozenset({"video", "keypoints", "face_box", "subject"})
   if data_config.name == "video_folder" and data_config.get("with_poses", False):
-    return
-  raise UserError(f"{model} needs a dataset with keypoints: synthetic_dancer, or video_folder "
-                  f"with config.data.with_poses=True; got config.data.name={data_config.name!r}")
+    return frozenset({"video", "keypoints", "face_box"})
+  return frozenset({"video"})
+
+
+def require_features(data_config, features, model: str) -> None:
+  """Clear error unless the dataset holds every feature `model` trains on."""
+  missing = sorted(set(features) - dataset_features(data_config))
+  if missing:
+    raise UserError(f"{model} needs a dataset with {', '.join(missing)}: synthetic_dancer, or "
+                    f"video_folder with config.data.with_poses=True; got "
+                    f"config.data.name={data_config.name!r}")
 
 
 def prepare(data_config) -> tfds.core.DatasetBuilder:

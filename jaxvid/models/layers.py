@@ -37,6 +37,15 @@ from jax import lax
 IMPLS = ("literal", "fast")
 
 
+def resolve_conv_impl(name: str, key: str = "conv_impl") -> str:
+  """'auto' picks the phase-decomposed form on CPU, where XLA's strided convs are slow."""
+  if name == "auto":
+    return "fast" if jax.default_backend() == "cpu" else "literal"
+  if name not in ("fast", "literal"):
+    raise ValueError(f"{key} must be 'auto', 'fast' or 'literal', got {name!r}")
+  return name
+
+
 def _dimension_numbers(ndim: int) -> tuple[str, str, str]:
   spatial = "DHW"[-ndim:]
   return f"N{spatial}C", f"{spatial}IO", f"N{spatial}C"

@@ -16,13 +16,26 @@ Optional (defaults here):
                                videos made for given real clips, for the loop's PSNR/SSIM
   paired                       whether `evaluate`'s generated clips correspond to its real ones
   evaluates_videos             False for a model `evaluate` does not cover (the pose-VAE)
+  required_features            what each training clip must hold (data.pipeline checks the
+                               dataset against it: a clear error before any build)
 """
 from __future__ import annotations
+
+import jax.numpy as jnp
+
+
+def compute_dtype(config):
+  """config.dtype (activations; parameters and optimizer states stay float32)."""
+  try:
+    return jnp.dtype(config.dtype)
+  except TypeError as e:
+    raise ValueError(f"config.dtype={config.dtype!r} is not a dtype") from e
 
 
 class Trainer:
   name: str = ""
   evaluates_videos: bool = True
+  required_features: tuple[str, ...] = ("video",)
 
   def __init__(self, config):
     self.config = config

@@ -34,10 +34,10 @@ from jaxvid import checkpoint as ckpt_lib
 from jaxvid import losses
 from jaxvid.data import pipeline
 from jaxvid.errors import UserError
-from jaxvid.trainers.base import Trainer
+from jaxvid.trainers.base import Trainer, compute_dtype
 from jaxvid.models import pix2pixhd, vgg
 from jaxvid.poses.render import render_skeleton_jax
-from jaxvid.trainers.gan_common import adam, compute_dtype
+from jaxvid.trainers.gan_common import adam
 
 PyTree = Any
 
@@ -91,11 +91,12 @@ def generator_architecture(e) -> dict:
 
 class EDNTrainer(Trainer):
   name = "edn"
+  required_features = ("video", "keypoints", "face_box")
 
   def __init__(self, config):
     self.config = config
     e, d = config.edn, config.data
-    pipeline.require_keypoints(d, "edn")
+    pipeline.require_features(d, self.required_features, self.name)
     if e.stage not in (1, 2):
       raise UserError(f"config.edn.stage must be 1 or 2, got {e.stage!r}")
     if d.frames < 2:

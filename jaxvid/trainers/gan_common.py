@@ -10,7 +10,6 @@ from typing import Any, Callable
 
 import flax
 import jax
-import jax.numpy as jnp
 import optax
 
 PyTree = Any
@@ -27,22 +26,6 @@ class GANState:
   d_batch_stats: PyTree
   g_opt_state: PyTree
   d_opt_state: PyTree
-
-
-def resolve_conv_impl(name: str, key: str = "conv_impl") -> str:
-  """'auto' picks the phase-decomposed form on CPU, where XLA's strided convs are slow."""
-  if name == "auto":
-    return "fast" if jax.default_backend() == "cpu" else "literal"
-  if name not in ("fast", "literal"):
-    raise ValueError(f"{key} must be 'auto', 'fast' or 'literal', got {name!r}")
-  return name
-
-
-def compute_dtype(config):
-  try:
-    return jnp.dtype(config.dtype)
-  except TypeError as e:
-    raise ValueError(f"config.dtype={config.dtype!r} is not a dtype") from e
 
 
 def adam(optim_config) -> optax.GradientTransformation:

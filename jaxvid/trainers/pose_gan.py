@@ -20,11 +20,12 @@ import optax
 from jaxvid import losses
 from jaxvid.data import pipeline
 from jaxvid.errors import UserError
-from jaxvid.trainers.base import Trainer
+from jaxvid.models.layers import resolve_conv_impl
+from jaxvid.trainers.base import Trainer, compute_dtype
 from jaxvid.models import unet3d, vgan as vgan_models
 from jaxvid.poses.render import render_skeleton_jax
-from jaxvid.trainers.gan_common import (GANState, adam, compute_dtype, discriminate,
-                                       discriminator_update, resolve_conv_impl)
+from jaxvid.trainers.gan_common import (GANState, adam, discriminate,
+                                       discriminator_update)
 
 PyTree = Any
 
@@ -50,10 +51,11 @@ def build_models(config):
 
 class PoseGANTrainer(Trainer):
   name = "pose_gan"
+  required_features = ("video", "keypoints")
 
   def __init__(self, config):
     self.config = config
-    pipeline.require_keypoints(config.data, "pose_gan")
+    pipeline.require_features(config.data, self.required_features, self.name)
     if config.pose_gan.split_batch not in SPLITS:
       raise UserError(f"config.pose_gan.split_batch must be 'halves' (the paper) or 'none' (the "
                       f"code); got {config.pose_gan.split_batch!r}")

@@ -21,11 +21,10 @@ import optax
 from jaxvid import losses
 from jaxvid.data import pipeline, synthetic_dancer
 from jaxvid.errors import UserError
-from jaxvid.trainers.base import Trainer
+from jaxvid.trainers.base import Trainer, compute_dtype
 from jaxvid.models.pose_vae import POSTERIORS, PoseVAE
 from jaxvid.poses import velocity_code
 from jaxvid.poses.render import render_skeleton, render_skeleton_jax
-from jaxvid.trainers.gan_common import compute_dtype
 
 PyTree = Any
 
@@ -41,6 +40,7 @@ class PoseVAEState:
 
 class PoseVAETrainer(Trainer):
   name = "pose_vae"
+  required_features = ("video", "keypoints")
   evaluates_videos = False  # poses, not videos: benchmarks/pose_forecast.py measures it
 
   def __init__(self, config):
@@ -50,7 +50,7 @@ class PoseVAETrainer(Trainer):
     if d.frames < self.window:
       raise UserError(f"pose_vae needs clips of at least past_steps + future_steps + 1 = "
                       f"{self.window} frames; config.data.frames={d.frames}")
-    pipeline.require_keypoints(d, "pose_vae")
+    pipeline.require_features(d, self.required_features, self.name)
     if p.posterior not in POSTERIORS:
       raise UserError(f"config.pose_vae.posterior must be one of {POSTERIORS}; got "
                       f"{p.posterior!r}")

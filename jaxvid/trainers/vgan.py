@@ -17,10 +17,11 @@ import optax
 
 from jaxvid import losses
 from jaxvid.errors import UserError
-from jaxvid.trainers.base import Trainer
+from jaxvid.models.layers import resolve_conv_impl
+from jaxvid.trainers.base import Trainer, compute_dtype
 from jaxvid.models import vgan as vgan_models
-from jaxvid.trainers.gan_common import (GANState, adam, compute_dtype, discriminate,
-                                       discriminator_update, resolve_conv_impl)
+from jaxvid.trainers.gan_common import (GANState, adam, discriminate,
+                                       discriminator_update)
 
 PyTree = Any
 
