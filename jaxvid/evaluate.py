@@ -120,6 +120,45 @@ class Evaluator:
     return out
 
 
+# StyleGAN-V's FVD protocol (Skorokhodov et al. 2022): 2,048 generated videos of 16 frames
+# against 2,048 real clips of the dataset (here: its train split), no pairing.
+STYLEGAN_V_VIDEOS, STYLEGAN_V_FRAMES = 2048, 16
+PROTOCOLS = ("held_out", "stylegan_v")
+
+
+def evaluate_stylegan_v(workdir: str, seed: int = 0, step: int | None = None) -> dict:
+  """FVD by StyleGAN-V's protocol, for an unconditional model; a clear error where the model or
+  the dataset cannot follow it (conditional models, other clip lengths, too few clips)."""
+  from jaxvid.data import pipeline
+  from jaxvid.trainers import get_trainer
+  from jaxvid.metrics import fvd as fvd_lib
+  from jaxvid.metrics.intervals import fvd_interval
+  config = ckpt_lib.load_config(workdir)
+  trainer = get_trainer(config)
+  n, frames = STYLEGAN_V_VIDEOS, STYLEGAN_V_FRAMES
+  if trainer.paired or not trainer.evaluates_videos:
+    raise UserError("--protocol=stylegan_v is for unconditional video models; this one makes "
+                    "videos for given clips: use the default held_out protocol")
+  if config.data.frames != frames:
+    raise UserError(f"--protocol=stylegan_v takes clips of {frames} frames; this model makes "
+                    f"{config.data.frames}")
+  train = pipeline.data_source(config, "train")
+  if len(train) < n:
+    raise UserError(f"--protocol=stylegan_v needs {n} real clips; the train split has "
+                    f"{len(train)}")
+  step, state = ckpt_lib.load_latest(trainer, workdir, step=step)
+  to_model = pipeline.ToModel()
+  index = np.random.default_rng(seed).choice(len(train), n, replace=False)
+  real = np.stack([to_model.map(train[int(i)])["video"] for i in index])
+  generated, _ = generate(trainer, state, {"video": real}, jax.random.key(seed))
+  features = fvd_lib.I3DFeatures()
+  f_gen, f_real = features(generated), features(real)
+  row = {"fvd": fvd_lib.fvd(f_gen, f_real), "fvd_95": list(fvd_interval(f_gen, f_real, False))}
+  return {"workdir": paths.resolve(workdir), "model": config.model, "step": int(step),
+          "videos": n, "clip": list(real.shape[1:4]), "paired": False,
+          "protocol": "stylegan_v", "rows": {f"{config.model} (step {step})": row}}
+
+
 def evaluate(workdir: str, metrics, num_videos: int, baselines: bool, seed: int = 0,
              step: int | None = None) -> dict:
   from jaxvid.data import pipeline
@@ -161,12 +200,14 @@ def evaluate(workdir: str, metrics, num_videos: int, baselines: bool, seed: int 
     rows["untrained model"] = evaluator.row(generated, real, paired, keypoints)
   return {"workdir": paths.resolve(workdir), "model": config.model, "step": int(step),
           "videos": int(len(real)), "clip": list(real.shape[1:4]), "paired": paired,
-          "rows": rows}
+          "protocol": "held_out", "rows": rows}
 
 
 def format_table(report: dict) -> str:
   columns = sorted({k for row in report["rows"].values() for k in row})
-  lines = [f"{report['model']} from {report['workdir']}: {report['videos']} held-out clips of "
+  what = ("videos vs as many train clips (StyleGAN-V protocol)"
+          if report.get("protocol") == "stylegan_v" else "held-out clips")
+  lines = [f"{report['model']} from {report['workdir']}: {report['videos']} {what} of "
            f"{'x'.join(map(str, report['clip']))}",
            f"{'':40s} " + " ".join(f"{c:>16s}" for c in columns)]
   for name, row in report["rows"].items():
@@ -191,8 +232,14 @@ def main(argv):
       raise UserError(f"--num_videos must be >= 0 (0: the whole test split), got "
                       f"{FLAGS.num_videos}")
     metrics = [m.strip() for m in FLAGS.metrics.split(",") if m.strip()]
-    report = evaluate(paths.resolve(FLAGS.workdir), metrics, FLAGS.num_videos,
-                      FLAGS.baselines, FLAGS.seed, FLAGS.step)
+    if FLAGS.protocol == "stylegan_v":
+      if FLAGS.baselines or FLAGS.num_videos or metrics != ["fvd"]:
+        raise UserError("--protocol=stylegan_v is FVD of 2,048 videos: give --metrics=fvd and "
+                        "no --num_videos or --baselines")
+      report = evaluate_stylegan_v(paths.resolve(FLAGS.workdir), FLAGS.seed, FLAGS.step)
+    else:
+      report = evaluate(paths.resolve(FLAGS.workdir), metrics, FLAGS.num_videos,
+                        FLAGS.baselines, FLAGS.seed, FLAGS.step)
   except (UserError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
@@ -208,6 +255,9 @@ if __name__ == "__main__":
   flags.DEFINE_integer("num_videos", 0, "held-out clips to evaluate (0: all of the test "
                        "split, at most 256); more than it has is an error")
   flags.DEFINE_bool("baselines", False, "add real/real, shuffled and untrained rows")
+  flags.DEFINE_enum("protocol", "held_out", PROTOCOLS, "held_out: the test split (<= 256 clips) "
+                    "vs as many generated; stylegan_v: FVD of 2,048 generated 16-frame videos vs "
+                    "2,048 train clips (unconditional models)")
   flags.DEFINE_integer("seed", 0, "seed of the samples")
   flags.DEFINE_string("output", "", "JSON report (default: WORKDIR/eval.json)")
   flags.mark_flags_as_required(["workdir"])

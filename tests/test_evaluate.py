@@ -65,3 +65,27 @@ def test_cli_writes_json_and_rejects_unknown_metrics(gan_workdir, tmp_path):
   assert result.returncode == 1 and "unknown metrics" in result.stderr
   with pytest.raises(UserError, match="pose_forecast"):
     evaluate.generate(get_trainer(load_config("pose_vae.py")), None, {"video": []}, None)
+
+
+def test_stylegan_v_protocol_is_fvd_of_its_own_clip_count_and_refuses_what_it_cannot(
+    tmp_path, monkeypatch):
+  workdir = str(tmp_path / "vgan16")
+  train.train_and_evaluate(load_config("vgan.py", data__frames=16), workdir)
+  with pytest.raises(UserError, match="needs 2048 real clips"):
+    evaluate.evaluate_stylegan_v(workdir)  # the tiny dataset has far fewer
+  monkeypatch.setattr(evaluate, "STYLEGAN_V_VIDEOS", 8)  # the same path on a tiny budget
+  report = evaluate.evaluate_stylegan_v(workdir)
+  row = next(iter(report["rows"].values()))
+  assert report["protocol"] == "stylegan_v" and report["videos"] == 8 and not report["paired"]
+  assert set(row) == {"fvd", "fvd_95"} and row["fvd"] > 0
+  assert "StyleGAN-V protocol" in evaluate.format_table(report)
+  with pytest.raises(UserError, match="takes clips of 16 frames"):
+    evaluate.evaluate_stylegan_v(_trained(tmp_path, "vgan.py"))  # 8-frame clips
+  with pytest.raises(UserError, match="unconditional"):
+    evaluate.evaluate_stylegan_v(_trained(tmp_path, "vgan_cond.py"))
+
+
+def _trained(tmp_path, name):
+  workdir = str(tmp_path / name)
+  train.train_and_evaluate(load_config(name), workdir)
+  return workdir
