@@ -84,13 +84,18 @@ class VGANModel(TrainedModel):
 
 
 
+def _check_shape(array: np.ndarray, what: str, shape: tuple, meaning: str = "") -> None:
+  """One-line error unless `array` has `shape` (None: any size on that axis)."""
+  if array.ndim != len(shape) or any(s is not None and f != s
+                                     for f, s in zip(array.shape, shape)):
+    want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
+    raise UserError(f"{what} must be {want}{meaning}, got {array.shape}")
+
+
 def _frames_in_unit_range(frames, what: str, shape: tuple) -> jax.Array:
   """uint8 (0..255) or float ([-1, 1]) frames of `shape` (None: any size) -> float32 [-1, 1]."""
   frames = np.asarray(frames)
-  if frames.ndim != len(shape) or any(s is not None and f != s
-                                      for f, s in zip(frames.shape, shape)):
-    want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
-    raise UserError(f"{what} must be {want}, got {frames.shape}")
+  _check_shape(frames, what, shape)
   if frames.dtype == np.uint8:
     return jnp.asarray(frames, jnp.float32) / 127.5 - 1.0
   if not np.isfinite(frames).all() or np.abs(frames).max(initial=0) > 1.0 + 1e-6:
@@ -100,9 +105,7 @@ def _frames_in_unit_range(frames, what: str, shape: tuple) -> jax.Array:
 
 def _poses(poses, what: str, shape: tuple) -> jax.Array:
   poses = np.asarray(poses, np.float32)
-  if poses.ndim != len(shape) or any(s is not None and f != s for f, s in zip(poses.shape, shape)):
-    want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
-    raise UserError(f"{what} must be {want} (x, y in pixels, confidence), got {poses.shape}")
+  _check_shape(poses, what, shape, " (x, y in pixels, confidence)")
   if not np.isfinite(poses).all():
     raise UserError(f"{what} hold NaN or inf: a missing joint is confidence 0, not NaN")
   return jnp.asarray(poses)

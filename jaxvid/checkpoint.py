@@ -21,21 +21,24 @@ class DamagedCheckpoint(Exception):
   """A checkpoint that cannot be read back (truncated, half-deleted, garbage metadata)."""
 
 
+# What an OS error's text says for a failed write (orbax's asynchronous part passes tensorstore's
+# text on inside a ValueError), and tensorstore's own status code for one.
 _WRITE_FAILURES = ("No space left on device", "Disk quota exceeded", "Read-only file system",
-                   "Permission denied", "RESOURCE_EXHAUSTED")
+                   "Permission denied")
+_TENSORSTORE_WRITE_STATUS = "RESOURCE_EXHAUSTED"
 
 
 def _write_failure(error: BaseException) -> str | None:
-  """The cause, in a few words, if `error` (or what caused it) is a failed write; else None.
-  Orbax's asynchronous part reports a full disk as a ValueError carrying tensorstore's text."""
+  """The cause, in a few words, if `error` (or what caused it) is a failed write; else None."""
   while error is not None:
+    text = str(error)
     if isinstance(error, OSError) and error.errno is not None:
-      return error.strerror or str(error)
-    for cause in _WRITE_FAILURES[:-1]:
-      if cause in str(error):
-        return cause
-    if _WRITE_FAILURES[-1] in str(error):
-      return str(error).splitlines()[0][:200]
+      return error.strerror or text
+    cause = next((c for c in _WRITE_FAILURES if c in text), None)
+    if cause is not None:
+      return cause
+    if _TENSORSTORE_WRITE_STATUS in text:
+      return text.splitlines()[0][:200]
     error = error.__cause__ or error.__context__
   return None
 
@@ -43,8 +46,10 @@ def _write_failure(error: BaseException) -> str | None:
 def not_a_write_failure(record) -> bool:
   """A logging filter: False for the records orbax's threads log about a failed write."""
   error = record.exc_info[1] if record.exc_info else None
-  return not (_write_failure(error) if error is not None else
-              any(c in record.getMessage() for c in _WRITE_FAILURES))
+  if error is not None:
+    return _write_failure(error) is None
+  message = record.getMessage()
+  return not any(c in message for c in _WRITE_FAILURES + (_TENSORSTORE_WRITE_STATUS,))
 
 
 class CheckpointWriteError(UserError):
@@ -165,11 +170,11 @@ class Checkpointer:
   def close(self) -> None:
     try:
       self.wait_until_finished()
-    finally:
-      try:
+    except CheckpointWriteError:
+      with contextlib.suppress(Exception):  # the failed write is what to report, not its echo
         self._manager.close()
-      except Exception:  # noqa: BLE001 - a failed write was already reported above
-        pass
+      raise
+    self._manager.close()
 
 
 def _reason(error: Exception) -> str:
