@@ -1,7 +1,8 @@
 """The one training loop every model shares.
 
 trainer (jaxvid/trainers/<model>.py, the contract in trainers/base.py) gives init_state /
-train_step / sample / figure and the optional warm_start / paired_outputs; this loop owns the mesh, the jitted donated step, checkpoints (+ data iterator state),
+train_step / sample / figure and the optional warm_start / paired_outputs; this loop owns
+the mesh, the jitted donated step, checkpoints (+ data iterator state),
 TensorBoard logs, a metrics.jsonl, sample videos, progress and divergence checks.
 """
 from __future__ import annotations
@@ -157,9 +158,9 @@ class _Writers:
     self.wandb = None
     project = config.train.get("wandb", "") if config is not None else ""
     if enabled and project:
+      import hashlib
       import wandb  # checked at start-up (config_defaults.validate)
       # one W&B run per workdir: a resumed run continues it
-      import hashlib
       run_id = f"{paths.Path(workdir).name}-{hashlib.sha1(workdir.encode()).hexdigest()[:8]}"
       self.wandb = wandb.init(project=project, dir=None if paths.is_remote(workdir) else workdir,
                               id=run_id, resume="allow",
