@@ -12,6 +12,7 @@ import math
 
 import flax.linen as nn
 import jax
+import jax.extend.core
 
 from jaxvid.models import layers
 
@@ -41,3 +42,47 @@ def gan_step_flops(g_fwd: int, d_fwd: int) -> int:
   D step: D fwd+bwd on the real and the fake batch (2 x 3 D); G fwd+bwd (3 G, the forward is
   shared with the D step); G step: D fwd + input-gradient bwd (2 D)."""
   return 3 * g_fwd + 8 * d_fwd
+
+
+def _conv_flops(eqn) -> int:
+  """2 x output elements x kernel taps x input features per group, less the taps that land on
+  the zeros an lhs dilation (a transposed conv or a strided conv's input gradient) inserts."""
+  lhs_spec, rhs_spec, out_spec = eqn.params["dimension_numbers"]
+  rhs_shape = eqn.invars[1].aval.shape
+  taps = math.prod(rhs_shape[d] for d in rhs_spec[2:])
+  features_in = rhs_shape[rhs_spec[1]]
+  out = math.prod(eqn.outvars[0].aval.shape)
+  dilation = math.prod(eqn.params.get("lhs_dilation") or (1,))
+  return 2 * out * taps * features_in // dilation
+
+
+def _dot_flops(eqn) -> int:
+  (lhs_contract, _), (lhs_batch, _) = eqn.params["dimension_numbers"]
+  lhs_shape = eqn.invars[0].aval.shape
+  contracted = math.prod(lhs_shape[d] for d in lhs_contract)
+  return 2 * math.prod(eqn.outvars[0].aval.shape) * contracted
+
+
+def _jaxpr_flops(jaxpr, multiplier: int = 1) -> int:
+  total = 0
+  for eqn in jaxpr.eqns:
+    name = eqn.primitive.name
+    if name == "conv_general_dilated":
+      total += multiplier * _conv_flops(eqn)
+    elif name == "dot_general":
+      total += multiplier * _dot_flops(eqn)
+    inner = multiplier * (eqn.params.get("length", 1) if name == "scan" else 1)
+    for value in eqn.params.values():
+      for sub in (value if isinstance(value, (tuple, list)) else (value,)):
+        if isinstance(sub, jax.extend.core.ClosedJaxpr):
+          total += _jaxpr_flops(sub.jaxpr, inner)
+        elif isinstance(sub, jax.extend.core.Jaxpr):
+          total += _jaxpr_flops(sub, inner)
+  return total
+
+
+def traced_flops(fn, *args) -> int:
+  """Conv and matmul FLOPs of everything `fn(*args)` computes (forward, backward, every network
+  of a train step), read off its jaxpr: the FLOPs a perfect implementation must do, without the
+  zeros of dilated inputs that XLA's cost analysis counts. Elementwise work is not counted."""
+  return _jaxpr_flops(jax.make_jaxpr(fn)(*args).jaxpr)

@@ -4,15 +4,17 @@
   python benchmarks/models.py --configs=configs/vgan.py:paper,configs/edn.py:paper --compile_only
 
 Batches are zeros of the config's shapes (no dataset is built), so only the step is measured.
-FLOPs: XLA's cost analysis of the compiled step ('xla'), and for the GANs the model FLOPs counted
-from the conv layers (`flops.py`, the MFU convention; XLA counts the zeros of transposed convs).
-MFU = model FLOPs (or XLA's where there is no layer count) / step time / the device's peak
+FLOPs: XLA's cost analysis of the compiled step ('xla'), and the model FLOPs: every conv and
+matmul of the step read off its jaxpr (`flops.traced_flops`, the MFU convention; XLA also counts
+the zeros of transposed convs' dilated inputs).
+MFU = model FLOPs / step time / the device's peak
 (`device_peak_tflops` in timing.py: on a CPU from its cores, clock and ISA). Memory: XLA's memory analysis of the compiled step, arguments +
 outputs + temporaries - donated aliases = the peak the step needs (on accelerators: of HBM).
 `--compile_only` skips running (paper sizes on a CPU): it reports compile time and memory.
 """
 from __future__ import annotations
 
+import json
 import statistics
 import time
 
@@ -35,11 +37,9 @@ def fake_batch(config):
           "face_box": jnp.tile(jnp.array([0.0, 0.0, 16.0, 16.0]), (b, t, 1))}
 
 
-def model_flops(trainer, state, batch):
-  if trainer.name not in ("vgan", "pose_gan"):
-    return None
-  from timing import model_step_flops  # benchmarks/timing.py
-  return model_step_flops(trainer, state, batch)
+def model_flops(trainer, state, batch) -> int:
+  from flops import traced_flops  # benchmarks/flops.py
+  return traced_flops(trainer.train_step, state, batch)
 
 
 def measure(spec: str, steps: int, compile_only: bool, overrides: dict) -> dict:
@@ -71,7 +71,7 @@ def measure(spec: str, steps: int, compile_only: bool, overrides: dict) -> dict:
   result = {"config": spec, "batch": config.train.batch_size, "compile_s": compile_s,
             "xla_flops": float(cost.get("flops", float("nan"))),
             "model_flops": model_flops(trainer, state, batch), "peak_gib": peak / 2 ** 30,
-            "dtype": config.dtype}
+            "dtype": config.dtype, "device": jax.devices()[0].device_kind}
   if not compile_only:
     state, metrics = compiled(state, batch)
     jax.block_until_ready(metrics)
@@ -82,6 +82,7 @@ def measure(spec: str, steps: int, compile_only: bool, overrides: dict) -> dict:
       jax.block_until_ready((state, metrics))
       times.append(time.perf_counter() - t0)
     result["step_s"] = statistics.median(times)
+    result["samples_per_s"] = config.train.batch_size / result["step_s"]
   return result
 
 
@@ -96,16 +97,22 @@ def main(argv):
         f"TFLOP/s {dtype} = {source}")
   print(f"{'config':34s} {'batch':>5s} {'dtype':>8s} {'compile_s':>9s} {'step_s':>8s} "
         f"{'samples/s':>9s} {'GFLOP(xla)':>10s} {'GFLOP(model)':>12s} {'MFU':>6s} {'mem GiB':>8s}")
+  rows = []
   for spec in flags.FLAGS.configs:
     r = measure(spec, flags.FLAGS.steps, flags.FLAGS.compile_only, overrides)
     step_s = r.get("step_s")
-    flops = r["model_flops"] or r["xla_flops"]
-    mfu = f"{100 * flops / step_s / 1e12 / peak:5.1f}%" if step_s else "    -"
-    model = f"{r['model_flops'] / 1e9:12.1f}" if r["model_flops"] else f"{'-':>12s}"
+    if step_s:
+      r["mfu"] = r["model_flops"] / step_s / 1e12 / peak
+    rows.append({**r, "overrides": overrides, "peak_tflops": peak})
+    mfu = f"{100 * r['mfu']:5.1f}%" if step_s else "    -"
+    model = f"{r['model_flops'] / 1e9:12.1f}"
     print(f"{spec:34s} {r['batch']:5d} {r['dtype']:>8s} {r['compile_s']:9.1f} "
           f"{step_s if step_s else float('nan'):8.3f} "
           f"{(r['batch'] / step_s) if step_s else float('nan'):9.2f} "
           f"{r['xla_flops'] / 1e9:10.1f} {model} {mfu} {r['peak_gib']:8.2f}", flush=True)
+  if flags.FLAGS.json:
+    with open(flags.FLAGS.json, "w") as f:
+      json.dump(rows, f, indent=1)
 
 
 if __name__ == "__main__":
@@ -114,4 +121,5 @@ if __name__ == "__main__":
   flags.DEFINE_bool("compile_only", False, "compile and analyse only (paper sizes on a CPU)")
   flags.DEFINE_float("peak_tflops", 0.0, "override the device peak")
   flags.DEFINE_multi_string("override", [], "dotted config override, e.g. train.batch_size=4")
+  flags.DEFINE_string("json", "", "also write every row to this JSON file")
   app.run(main)

@@ -3,6 +3,8 @@
   pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu
   pip install --no-deps pix2pixhd      # the PyPI package of NVIDIA's pix2pixHD code
   python benchmarks/pytorch_side_by_side.py [--vgan=configs/vgan.py] [--edn=configs/edn.py]
+  python benchmarks/pytorch_side_by_side.py --torch_device=cuda --torch_compile \
+      --vgan=configs/vgan.py:paper --edn=configs/edn.py:paper --json=side_by_side.json   # a GPU
 
 * VGAN: the paper's layers written here in PyTorch (two-stream G, 3-D conv D), at the config's
   widths and clip size, vs jaxvid's VGAN train step.
@@ -12,30 +14,41 @@
   stage-1 step at the same sizes.
 Batches are random tensors of the config's shapes; median of --steps after one warm-up step.
 Each dtype in --dtypes: float32 on both sides, and bfloat16 = jaxvid's `config.dtype` (bf16
-compute, float32 parameters) vs PyTorch's `torch.autocast("cpu", torch.bfloat16)`.
-Prints step times and the PyTorch / JAX ratio (> 1: jaxvid is faster).
+compute, float32 parameters) vs PyTorch's `torch.autocast(device, torch.bfloat16)`. On CUDA both
+sides use TF32 for float32 convs (PyTorch's and XLA's defaults) and PyTorch runs with
+`cudnn.benchmark` (its autotuner, as XLA autotunes). `--torch_compile` adds a row with the
+networks under `torch.compile`. MFU: the model FLOPs of jaxvid's step (benchmarks/flops.py), the
+same work for both sides, over each side's step time and the device's peak (timing.py).
+Prints step times and the PyTorch / JAX ratio (> 1: jaxvid is faster); --json writes every row.
 """
 from __future__ import annotations
 
+import json
+import platform
 import statistics
 import time
 
 from absl import app, flags
 
 
-def _median_time(fn, steps):
+def _median_time(fn, steps, sync=lambda: None):
+  """(median step time, first call's time: the warm-up, with torch.compile its compilation)."""
+  t0 = time.perf_counter()
   fn()
+  sync()
+  first = time.perf_counter() - t0
   times = []
   for _ in range(steps):
     t0 = time.perf_counter()
     fn()
+    sync()
     times.append(time.perf_counter() - t0)
-  return statistics.median(times)
+  return statistics.median(times), first
 
 
 # ---------------------------------------------------------------- PyTorch VGAN
 
-def torch_vgan(config):
+def torch_vgan(config, device="cpu", compile_nets=False):
   import torch
   from torch import nn
   v, d = config.vgan, config.data
@@ -70,22 +83,24 @@ def torch_vgan(config):
     layers += [nn.Conv3d(a, b, 4, 2, 1), nn.BatchNorm3d(b, eps=1e-3), nn.LeakyReLU(0.2, True)]
   n = len(dc)
   layers.append(nn.Conv3d(dc[-1], 1, (d.frames // 2 ** n, d.height // 2 ** n, d.width // 2 ** n)))
-  gen, disc = G(), nn.Sequential(*layers)
+  gen, disc = G().to(device), nn.Sequential(*layers).to(device)
+  if compile_nets:
+    gen, disc = torch.compile(gen), torch.compile(disc)
   opt_g = torch.optim.Adam(gen.parameters(), 2e-4, betas=(0.5, 0.999))
   opt_d = torch.optim.Adam(disc.parameters(), 2e-4, betas=(0.5, 0.999))
   bce = nn.BCEWithLogitsLoss()
   batch = config.train.batch_size
-  real = torch.rand(batch, 3, d.frames, d.height, d.width) * 2 - 1
+  real = torch.rand(batch, 3, d.frames, d.height, d.width, device=device) * 2 - 1
+  ones, zeros = torch.ones(batch, device=device), torch.zeros(batch, device=device)
 
   def step():
-    fake, mask = gen(torch.randn(batch, z))
+    fake, mask = gen(torch.randn(batch, z, device=device))
     opt_d.zero_grad()
-    loss_d = (bce(disc(real).flatten(), torch.ones(batch))
-              + bce(disc(fake.detach()).flatten(), torch.zeros(batch)))
+    loss_d = (bce(disc(real).flatten(), ones) + bce(disc(fake.detach()).flatten(), zeros))
     loss_d.backward()
     opt_d.step()
     opt_g.zero_grad()
-    loss_g = bce(disc(fake).flatten(), torch.ones(batch)) + v.mask_weight * mask.abs().mean()
+    loss_g = bce(disc(fake).flatten(), ones) + v.mask_weight * mask.abs().mean()
     loss_g.backward()
     opt_g.step()
 
@@ -94,7 +109,7 @@ def torch_vgan(config):
 
 # ---------------------------------------------------------------- PyTorch EDN (pix2pixHD nets)
 
-def torch_edn(config):
+def torch_edn(config, device="cpu", compile_nets=False):
   import torch
   import torchvision
   from pix2pixhd.models import networks
@@ -104,6 +119,9 @@ def torch_edn(config):
   vgg = torchvision.models.vgg16(weights=None).features[:26].eval()  # relu1_1 .. relu5_1
   for p in vgg.parameters():
     p.requires_grad_(False)
+  gen, disc, vgg = gen.to(device), disc.to(device), vgg.to(device)
+  if compile_nets:
+    gen, disc = torch.compile(gen), torch.compile(disc)
   taps, weights = (1, 6, 11, 18, 25), (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
 
   def vgg_loss(x, y):
@@ -118,7 +136,7 @@ def torch_edn(config):
   opt_g = torch.optim.Adam(gen.parameters(), 2e-4, betas=(0.5, 0.999))
   opt_d = torch.optim.Adam(disc.parameters(), 2e-4, betas=(0.5, 0.999))
   b = config.train.batch_size
-  rand = lambda: torch.rand(b, 3, d.height, d.width) * 2 - 1
+  rand = lambda: torch.rand(b, 3, d.height, d.width, device=device) * 2 - 1
   x0, x1, y0, y1 = rand(), rand(), rand(), rand()
   gan = lambda outs, real: sum(
       torch.nn.functional.binary_cross_entropy_with_logits(o[-1], torch.full_like(o[-1], real))
@@ -148,31 +166,78 @@ def torch_edn(config):
 def main(argv):
   del argv
   import torch
+  import jax
   from jaxvid import config_defaults
   from models import measure  # benchmarks/models.py
-  torch.set_num_threads(flags.FLAGS.threads)
-  for label, spec, make in (("VGAN", flags.FLAGS.vgan, torch_vgan),
-                            ("EDN stage 1", flags.FLAGS.edn, torch_edn)):
+  from timing import device_peak_tflops  # benchmarks/timing.py
+  f = flags.FLAGS
+  torch.set_num_threads(f.threads)
+  cuda = f.torch_device.startswith("cuda")
+  if cuda:
+    torch.backends.cudnn.benchmark = True
+  sync = torch.cuda.synchronize if cuda else (lambda: None)
+  machine = (torch.cuda.get_device_name() if cuda else platform.processor() or platform.machine())
+  print(f"jax on {jax.devices()[0].device_kind}, torch {torch.__version__} on {machine}",
+        flush=True)
+  rows = []
+  for label, spec, make in (("VGAN", f.vgan, torch_vgan), ("EDN stage 1", f.edn, torch_edn)):
     if not spec:
       continue
     config = config_defaults.load(spec)
-    overrides = {}
-    if flags.FLAGS.batch_size:
-      config.train.batch_size = flags.FLAGS.batch_size
-      overrides["train.batch_size"] = str(flags.FLAGS.batch_size)
-    torch_step = make(config)
-    for dtype in flags.FLAGS.dtypes:
-      jax_s = measure(spec, flags.FLAGS.steps, False, {**overrides, "dtype": dtype})["step_s"]
-      if dtype == "bfloat16":  # PyTorch's mixed precision: autocast, float32 parameters
-        def step(torch_step=torch_step):
-          with torch.autocast("cpu", dtype=torch.bfloat16):
-            torch_step()
-      else:
-        step = torch_step
-      torch_s = _median_time(step, flags.FLAGS.steps)
-      print(f"{label:12s} {spec:28s} batch {config.train.batch_size:3d} {dtype:9s} "
-            f"jax {jax_s:8.3f} s  pytorch {torch_s:8.3f} s  pytorch/jax {torch_s / jax_s:5.2f}x",
-            flush=True)
+    overrides = dict(o.split("=", 1) for o in f.jax_override if o)
+    if f.batch_size:
+      config.train.batch_size = f.batch_size
+      overrides["train.batch_size"] = str(f.batch_size)
+    jax_rows = {}
+    # eager rows for every dtype first: torch.compile's rows take longest (its compilation)
+    variants = [("eager", False)] + ([("compile", True)] if f.torch_compile else [])
+    for variant, compile_nets in variants:
+      for dtype in f.dtypes:
+        if dtype not in jax_rows:
+          jax_rows[dtype] = measure(spec, f.steps, False, {**overrides, "dtype": dtype})
+        row = _torch_row(torch, make, config, f, variant, compile_nets, dtype, sync, cuda)
+        if row is None:
+          continue
+        jax_row, (torch_s, torch_first_s, torch_peak) = jax_rows[dtype], row
+        peak, _ = device_peak_tflops(dtype, f.peak_tflops)
+        jax_s, flops = jax_row["step_s"], jax_row["model_flops"]
+        row = {"model": label, "config": spec, "batch": config.train.batch_size, "dtype": dtype,
+               "pytorch": variant, "jax_s": jax_s, "pytorch_s": torch_s,
+               "ratio": torch_s / jax_s, "machine": machine, "jax_device": jax_row["device"],
+               "model_gflop": flops / 1e9, "peak_tflops": peak,
+               "jax_mfu": flops / jax_s / 1e12 / peak, "pytorch_mfu": flops / torch_s / 1e12 / peak,
+               "jax_compile_s": jax_row["compile_s"], "pytorch_first_step_s": torch_first_s,
+               "jax_peak_gib": jax_row["peak_gib"], "pytorch_peak_gib": torch_peak,
+               "jax_overrides": overrides}
+        rows.append(row)
+        print(f"{label:12s} {spec:24s} batch {row['batch']:3d} {dtype:9s} jax {jax_s:8.4f} s "
+              f"(MFU {100 * row['jax_mfu']:5.1f}%)  pytorch {variant:7s} {torch_s:8.4f} s "
+              f"(MFU {100 * row['pytorch_mfu']:5.1f}%)  pytorch/jax {row['ratio']:5.2f}x", flush=True)
+        if f.json:  # after every row: a later failure keeps the earlier ones
+          with open(f.json, "w") as out:
+            json.dump(rows, out, indent=1)
+
+
+def _torch_row(torch, make, config, f, variant, compile_nets, dtype, sync, cuda):
+  """(median step s, first step s, peak GiB or None) of PyTorch, or None if it failed."""
+  torch_step = make(config, f.torch_device, compile_nets)
+  device_type = "cuda" if cuda else "cpu"
+
+  def step():
+    if dtype == "bfloat16":  # PyTorch's mixed precision: autocast, float32 parameters
+      with torch.autocast(device_type, dtype=torch.bfloat16):
+        torch_step()
+    else:
+      torch_step()
+
+  if cuda:
+    torch.cuda.reset_peak_memory_stats()
+  try:
+    median, first = _median_time(step, f.steps, sync)
+  except Exception as e:  # e.g. torch.compile failing: report it, keep the other rows
+    print(f"pytorch {variant} {dtype}: failed: {type(e).__name__}: {e}"[:400], flush=True)
+    return None
+  return median, first, (torch.cuda.max_memory_allocated() / 2 ** 30 if cuda else None)
 
 
 if __name__ == "__main__":
@@ -183,4 +248,10 @@ if __name__ == "__main__":
   flags.DEFINE_integer("batch_size", 0, "override both models' batch size (0: the config's)")
   flags.DEFINE_list("dtypes", ["float32", "bfloat16"],
                     "compute dtypes (bfloat16: jaxvid's config.dtype vs PyTorch autocast)")
+  flags.DEFINE_string("torch_device", "cpu", "PyTorch's device: cpu or cuda")
+  flags.DEFINE_bool("torch_compile", False, "also time PyTorch with torch.compile'd networks")
+  flags.DEFINE_multi_string("jax_override", [], "dotted jaxvid config override, e.g. "
+                            "edn.conv_impl=fast")
+  flags.DEFINE_float("peak_tflops", 0.0, "override the device peak (MFU)")
+  flags.DEFINE_string("json", "", "write every row to this JSON file")
   app.run(main)

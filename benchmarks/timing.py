@@ -68,7 +68,8 @@ def device_peak_tflops(dtype: str = "float32", override: float = 0.0) -> tuple[f
   if device.platform == "cpu":
     return cpu_peak_tflops(dtype)
   peak = ACCELERATOR_PEAK_TFLOPS.get(device.device_kind, float("nan"))
-  return peak, f"{device.device_kind} dense bf16 (ACCELERATOR_PEAK_TFLOPS)"
+  return peak, (f"{device.device_kind} dense bf16 (ACCELERATOR_PEAK_TFLOPS; MFU of every dtype is "
+                f"against it)")
 
 
 def model_step_flops(trainer, state, batch) -> int:

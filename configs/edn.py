@@ -45,6 +45,9 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   # generator (1.0 for the local enhancer, as in the code).
   e.vgg_input = "raw"
   e.vgg_global_weight = 0.5
+  # 'fast' (phase-decomposed transposed convs, GEMM kernel gradients: best on XLA:CPU),
+  # 'literal' (plain convs, cuDNN's own gradients), or 'auto' (fast on CPU, literal elsewhere).
+  e.conv_impl = "auto"
   # stage 2 (face GAN)
   e.stage1_workdir = ""
   e.face_size = 16

@@ -103,6 +103,22 @@ def test_conv_with_gemm_kernel_gradient_equals_the_plain_conv(stride, padding):
     np.testing.assert_allclose(ours, ref, atol=1e-4)
 
 
+def test_literal_conv_impl_is_the_same_network_values_and_gradients():
+  """conv_impl='literal' (accelerators) and 'fast' (XLA:CPU): same parameters, same function."""
+  x = jax.random.normal(jax.random.key(0), (2, 16, 8, 6))
+  for make in (lambda impl: pix2pixhd.LocalEnhancer(4, 1, 1, 1, conv_impl=impl),
+               lambda impl: pix2pixhd.MultiscaleDiscriminator(2, 4, 2, conv_impl=impl)):
+    fast, literal = make("fast"), make("literal")
+    params = fast.init(jax.random.key(1), x)
+    assert jax.tree.structure(params) == jax.tree.structure(literal.init(jax.random.key(1), x))
+    loss = lambda module: lambda p, x: sum(jnp.sum(jnp.sin(leaf))
+                                           for leaf in jax.tree.leaves(module.apply(p, x)))
+    np.testing.assert_allclose(loss(literal)(params, x), loss(fast)(params, x), rtol=1e-5)
+    grads = [jax.grad(loss(m), (0, 1))(params, x) for m in (literal, fast)]
+    for ours, ref in zip(*(jax.tree.leaves(g) for g in grads)):
+      np.testing.assert_allclose(ours, ref, atol=1e-4, rtol=1e-4)
+
+
 def test_avg_pool_excludes_padding_from_the_mean():
   x = jnp.arange(16.0).reshape(1, 4, 4, 1)
   y = np.asarray(pix2pixhd.avg_pool_3x3_s2(x))[0, ..., 0]

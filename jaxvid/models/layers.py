@@ -26,6 +26,7 @@ Parameters are stored as (*kernel, in, out) like Flax's own convs.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Sequence
 
@@ -58,11 +59,42 @@ def _is_fast_case(kernel: Sequence[int], strides: Sequence[int], padding: int) -
 def conv_transpose_literal(x, kernel, strides: Sequence[int], padding: int):
   """Torch `FullConvolution` semantics: out[o] = sum_{i,k: o = s*i - p + k} x[i] w[k]."""
   ndim = kernel.ndim - 2
-  pads = [(k - 1 - padding, k - 1 - padding) for k in kernel.shape[:ndim]]
-  flipped = jnp.flip(kernel, axis=tuple(range(ndim)))
-  return lax.conv_general_dilated(
-      x, flipped, window_strides=(1,) * ndim, padding=pads, lhs_dilation=tuple(strides),
-      dimension_numbers=_dimension_numbers(ndim))
+  out_shape = ((x.shape[0],) + tuple((n - 1) * s - 2 * padding + k for n, s, k in
+                                     zip(x.shape[1:-1], strides, kernel.shape[:ndim]))
+               + (kernel.shape[-1],))
+  return conv_transpose_as_input_grad(x, jnp.swapaxes(kernel, -1, -2), tuple(strides), padding,
+                                      out_shape)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def conv_transpose_as_input_grad(x, conv_kernel, strides, padding, out_shape):
+  """The transpose (input gradient) of `conv_literal(., conv_kernel, strides, padding)` on
+  inputs of `out_shape`, evaluated at x: a Torch transposed conv (its weight is the conv's).
+
+  Written as a custom VJP so that its gradients are those of a plain strided conv: dx is the
+  conv itself and the kernel gradient is the conv's weight gradient, the forms cuDNN has fast
+  kernels for (as PyTorch computes them). Left to autodiff, the gradients of the lhs-dilated
+  conv become dilated-kernel convs that XLA:GPU ran with 64-block kernels: 56 % of VGAN's
+  paper step on an H200 (benchmarks/RESULTS.md).
+  """
+  transpose = jax.linear_transpose(lambda z: conv_literal(z, conv_kernel, strides, padding),
+                                   jax.ShapeDtypeStruct(out_shape, x.dtype))
+  return transpose(x)[0]
+
+
+def _conv_transpose_fwd(x, conv_kernel, strides, padding, out_shape):
+  return conv_transpose_as_input_grad(x, conv_kernel, strides, padding, out_shape), (x, conv_kernel)
+
+
+def _conv_transpose_bwd(strides, padding, out_shape, residuals, g):
+  x, conv_kernel = residuals
+  # <g, T_k x> = <conv_k g, x>: dx = conv_k(g); dk = the conv's weight gradient at input g
+  # with output cotangent x
+  y, kernel_vjp = jax.vjp(lambda k: conv_literal(g, k, strides, padding), conv_kernel)
+  return y, kernel_vjp(x.astype(y.dtype))[0]
+
+
+conv_transpose_as_input_grad.defvjp(_conv_transpose_fwd, _conv_transpose_bwd)
 
 
 def _two_tap_conv(x, kernel):

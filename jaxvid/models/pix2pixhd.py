@@ -29,6 +29,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxvid.models import layers
+
 _INIT = nn.initializers.normal(0.02)
 
 
@@ -50,16 +52,20 @@ def instance_norm(name=None):
 
 
 class ConvT3x3(nn.Module):
-  """Torch ConvTranspose2d(k=3, stride=2, padding=1, output_padding=1): H, W -> 2H, 2W."""
+  """Torch ConvTranspose2d(k=3, stride=2, padding=1, output_padding=1): H, W -> 2H, 2W.
+
+  conv_impl 'fast': by output phase (XLA:CPU); 'literal': one lhs-dilated conv (accelerators)."""
   features: int
   dtype: jnp.dtype | None = None
+  conv_impl: str = "fast"
 
   @nn.compact
   def __call__(self, x):
     kernel = self.param("kernel", _INIT, (3, 3, x.shape[-1], self.features), jnp.float32)
     bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
     dtype = self.dtype or x.dtype
-    return conv_transpose_3x3_s2(x.astype(dtype), kernel.astype(dtype)) + bias.astype(dtype)
+    transpose = conv_transpose_3x3_s2 if self.conv_impl == "fast" else conv_transpose_3x3_s2_literal
+    return transpose(x.astype(dtype), kernel.astype(dtype)) + bias.astype(dtype)
 
 
 def conv_transpose_3x3_s2(x, kernel):
@@ -83,6 +89,16 @@ def conv_transpose_3x3_s2(x, kernel):
   y = jnp.stack(phases, axis=2)  # (B, H, rh, W, rw, C)
   b, h, _, w, _, c = y.shape
   return y.reshape(b, 2 * h, 2 * w, c)
+
+
+def conv_transpose_3x3_s2_literal(x, kernel):
+  """The same map as `conv_transpose_3x3_s2` in cuDNN's form: the input gradient of the
+  k3 s2 p1 conv on 2H x 2W inputs (whose kernel is this one flipped, in/out swapped), with that
+  conv's own gradients (`layers.conv_transpose_as_input_grad`)."""
+  b, h, w, _ = x.shape
+  conv_kernel = jnp.swapaxes(jnp.flip(kernel, (0, 1)), -1, -2)
+  return layers.conv_transpose_as_input_grad(x, conv_kernel, (2, 2), 1,
+                                             (b, 2 * h, 2 * w, kernel.shape[-1]))
 
 
 def _conv_nhwc(x, kernel, stride: int, padding: int):
@@ -121,12 +137,14 @@ conv_gemm_weight_grad.defvjp(_conv_forward, _conv_backward)
 
 
 class Conv(nn.Module):
-  """nn.Conv's parameters (and auto-name Conv_k) with `conv_gemm_weight_grad` inside."""
+  """nn.Conv's parameters (and auto-name Conv_k); conv_impl 'fast': with `conv_gemm_weight_grad`
+  inside (XLA:CPU), 'literal': the plain conv, whose gradients cuDNN computes directly."""
   features: int
   kernel_size: int
   stride: int = 1
   padding: int = 0
   dtype: jnp.dtype | None = None
+  conv_impl: str = "fast"
 
   @nn.compact
   def __call__(self, x):
@@ -134,7 +152,8 @@ class Conv(nn.Module):
     kernel = self.param("kernel", _INIT, (k, k, x.shape[-1], self.features), jnp.float32)
     bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
     dtype = self.dtype or x.dtype
-    y = conv_gemm_weight_grad(x.astype(dtype), kernel.astype(dtype), self.stride, self.padding)
+    conv = conv_gemm_weight_grad if self.conv_impl == "fast" else _conv_nhwc
+    y = conv(x.astype(dtype), kernel.astype(dtype), self.stride, self.padding)
     return y + bias.astype(dtype)
 
 
@@ -164,6 +183,7 @@ class GlobalGenerator(nn.Module):
   # output layer; pix2pixHD's own generators use the N(0, 0.02) init.
   zero_output: bool = False
   dtype: jnp.dtype | None = None
+  conv_impl: str = "fast"  # see ConvT3x3 and Conv
 
   @nn.compact
   def __call__(self, x):
@@ -177,7 +197,8 @@ class GlobalGenerator(nn.Module):
     for _ in range(self.n_blocks):
       x = ResnetBlock(self.dtype)(x)
     for i in range(self.n_down):
-      x = nn.relu(instance_norm()(ConvT3x3(self.ngf * 2 ** (self.n_down - i - 1), self.dtype)(x)))
+      x = nn.relu(instance_norm()(ConvT3x3(self.ngf * 2 ** (self.n_down - i - 1), self.dtype,
+                                                    self.conv_impl)(x)))
     if not self.with_output_layer:
       return x
     out = nn.Conv(self.out_channels, (7, 7), padding=0, dtype=self.dtype,
@@ -193,18 +214,19 @@ class LocalEnhancer(nn.Module):
   n_blocks_local: int = 3
   out_channels: int = 3
   dtype: jnp.dtype | None = None
+  conv_impl: str = "fast"  # see ConvT3x3 and Conv
 
   @nn.compact
   def __call__(self, x):
     global_features = GlobalGenerator(self.ngf * 2, self.n_down_global, self.n_blocks_global,
                                       with_output_layer=False, dtype=self.dtype,
-                                      name="global")(avg_pool_3x3_s2(x))
+                                      conv_impl=self.conv_impl, name="global")(avg_pool_3x3_s2(x))
     y = nn.relu(instance_norm()(_conv(self.ngf, 7, dtype=self.dtype)(reflect_pad(x, 3))))
     y = nn.relu(instance_norm()(_conv(self.ngf * 2, 3, 2, 1, self.dtype)(y)))
     y = y + global_features
     for _ in range(self.n_blocks_local):
       y = ResnetBlock(self.dtype)(y)
-    y = nn.relu(instance_norm()(ConvT3x3(self.ngf, self.dtype)(y)))
+    y = nn.relu(instance_norm()(ConvT3x3(self.ngf, self.dtype, self.conv_impl)(y)))
     return jnp.tanh(_conv(self.out_channels, 7, dtype=self.dtype)(reflect_pad(y, 3)))
 
 
@@ -212,19 +234,20 @@ class NLayerDiscriminator(nn.Module):
   ndf: int = 64
   n_layers: int = 3
   dtype: jnp.dtype | None = None
+  conv_impl: str = "fast"  # see ConvT3x3 and Conv
 
   @nn.compact
   def __call__(self, x) -> list[jax.Array]:
     features = []
-    x = nn.leaky_relu(Conv(self.ndf, 4, 2, 2, self.dtype)(x), 0.2)
+    x = nn.leaky_relu(Conv(self.ndf, 4, 2, 2, self.dtype, self.conv_impl)(x), 0.2)
     features.append(x)
     nf = self.ndf
     for n in range(1, self.n_layers + 1):
       nf = min(nf * 2, 512)
       stride = 2 if n < self.n_layers else 1
-      x = nn.leaky_relu(instance_norm()(Conv(nf, 4, stride, 2, self.dtype)(x)), 0.2)
+      x = nn.leaky_relu(instance_norm()(Conv(nf, 4, stride, 2, self.dtype, self.conv_impl)(x)), 0.2)
       features.append(x)
-    features.append(Conv(1, 4, 1, 2, self.dtype)(x).astype(jnp.float32))
+    features.append(Conv(1, 4, 1, 2, self.dtype, self.conv_impl)(x).astype(jnp.float32))
     return features
 
 
@@ -233,12 +256,14 @@ class MultiscaleDiscriminator(nn.Module):
   ndf: int = 64
   n_layers: int = 3
   dtype: jnp.dtype | None = None
+  conv_impl: str = "fast"  # see ConvT3x3 and Conv
 
   @nn.compact
   def __call__(self, x) -> list[list[jax.Array]]:
     outputs = []
     for k in range(self.num_d):
-      outputs.append(NLayerDiscriminator(self.ndf, self.n_layers, self.dtype, name=f"scale{k}")(x))
+      outputs.append(NLayerDiscriminator(self.ndf, self.n_layers, self.dtype, self.conv_impl,
+                                         name=f"scale{k}")(x))
       if k + 1 < self.num_d:
         x = avg_pool_3x3_s2(x)
     return outputs

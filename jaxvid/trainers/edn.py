@@ -36,6 +36,7 @@ from jaxvid.data import pipeline
 from jaxvid.errors import UserError
 from jaxvid.trainers.base import Trainer, compute_dtype
 from jaxvid.models import pix2pixhd, vgg
+from jaxvid.models.layers import resolve_conv_impl
 from jaxvid.poses.render import render_skeleton_jax
 from jaxvid.trainers.gan_common import adam
 
@@ -102,23 +103,26 @@ class EDNTrainer(Trainer):
     if d.frames < 2:
       raise UserError("edn trains on pairs of consecutive frames: config.data.frames >= 2")
     dtype = compute_dtype(config)
+    impl = resolve_conv_impl(e.get("conv_impl", "auto"), "config.edn.conv_impl")
     if e.generator == "global":
-      self.generator = pix2pixhd.GlobalGenerator(e.ngf, e.n_down, e.n_blocks, dtype=dtype)
+      self.generator = pix2pixhd.GlobalGenerator(e.ngf, e.n_down, e.n_blocks, dtype=dtype,
+                                                 conv_impl=impl)
       factor = 2 ** e.n_down
     elif e.generator == "local":
       self.generator = pix2pixhd.LocalEnhancer(e.ngf, e.n_down, e.n_blocks, e.n_blocks_local,
-                                               dtype=dtype)
+                                               dtype=dtype, conv_impl=impl)
       factor = 2 ** (e.n_down + 1)
     else:
       raise UserError(f"config.edn.generator must be 'global' or 'local', got {e.generator!r}")
     if d.height % factor or d.width % factor:
       raise UserError(f"the {e.generator} generator needs height and width divisible by "
                       f"{factor}; got {d.height}x{d.width}")
-    self.discriminator = pix2pixhd.MultiscaleDiscriminator(e.num_d, e.ndf, e.n_layers_d, dtype)
+    self.discriminator = pix2pixhd.MultiscaleDiscriminator(e.num_d, e.ndf, e.n_layers_d, dtype,
+                                                           impl)
     self.face_generator = pix2pixhd.GlobalGenerator(e.face_ngf, e.face_n_down, e.face_n_blocks,
-                                                    zero_output=True, dtype=dtype)
+                                                    zero_output=True, dtype=dtype, conv_impl=impl)
     self.face_discriminator = pix2pixhd.MultiscaleDiscriminator(e.face_num_d, e.ndf,
-                                                                e.n_layers_d, dtype)
+                                                                e.n_layers_d, dtype, impl)
     if e.stage == 2 and (e.face_size > min(d.height, d.width) or e.face_size % 2 ** e.face_n_down):
       raise UserError(f"config.edn.face_size={e.face_size} must fit the frame and be divisible "
                       f"by 2^face_n_down={2 ** e.face_n_down}")
