@@ -23,15 +23,16 @@ ACCELERATOR_PEAK_TFLOPS = {
 }
 
 
-def cpu_flops_per_cycle(flags: set, vendor: str, dtype: str) -> int:
+def cpu_flops_per_cycle(flags: set, vendor: str, dtype: str, family: int = 0) -> int:
   """Peak FLOP per cycle per core from the ISA (FMA = 2 FLOP).
 
-  float32: AVX-512 on Intel server cores = 2 x 512-bit FMA units = 64; AVX-512 on AMD Zen 4 and
-  AVX2 + FMA = 2 x 256-bit FMA = 32; otherwise 8 (SSE). bfloat16: Intel AMX = 1024 (the TMUL
-  unit's 1024 bf16 FLOP/cycle); AVX512_BF16 without AMX = 2 x the float32 rate; otherwise float32.
+  float32: AVX-512 on Intel server cores and AMD Zen 5 (family 26: 512-bit datapaths) = 2 x
+  512-bit FMA units = 64; AVX-512 on AMD Zen 4 (family 25, 256-bit halves) and AVX2 + FMA = 2 x
+  256-bit FMA = 32; otherwise 8 (SSE). bfloat16: Intel AMX = 1024 (the TMUL unit's 1024 bf16
+  FLOP/cycle); AVX512_BF16 without AMX = 2 x the float32 rate; otherwise float32.
   """
   if "avx512f" in flags:
-    fp32 = 64 if vendor == "GenuineIntel" else 32
+    fp32 = 64 if vendor == "GenuineIntel" or (vendor == "AuthenticAMD" and family >= 26) else 32
   elif "avx2" in flags and "fma" in flags:
     fp32 = 32
   else:
@@ -55,7 +56,8 @@ def cpu_peak_tflops(dtype: str = "float32") -> tuple[float, str]:
                              if line.startswith(name)), "")
   cores = len(os.sched_getaffinity(0))
   ghz = float(field("cpu MHz") or "nan") / 1e3
-  per_cycle = cpu_flops_per_cycle(set(field("flags").split()), field("vendor_id"), dtype)
+  family = int(field("cpu family") or 0)
+  per_cycle = cpu_flops_per_cycle(set(field("flags").split()), field("vendor_id"), dtype, family)
   peak = cores * ghz * per_cycle / 1e3
   return peak, f"{cores} cores x {ghz:.2f} GHz x {per_cycle} {dtype} FLOP/cycle ({field('model name')})"
 

@@ -36,6 +36,8 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   # and the adversarial gradient raises it where things move. `:paper` keeps 0.
   config.vgan.mask_bias_init = -3.0
   config.vgan.l1_weight = 0.0  # conditional only: L1 on the first frame
+  # Sample with an exponential moving average of G's parameters (not in the paper; 0 = off).
+  config.vgan.ema_decay = 0.0
   # 'fast' (phase-decomposed, best on XLA:CPU), 'literal' (lhs-dilated convs), or 'auto'.
   config.vgan.conv_impl = "auto"
 

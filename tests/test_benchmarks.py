@@ -68,6 +68,8 @@ def test_cpu_peak_follows_the_isa():
   zen4 = {"avx2", "fma", "avx512f", "avx512_bf16"}
   assert cpu_flops_per_cycle(zen4, "AuthenticAMD", "float32") == 32
   assert cpu_flops_per_cycle(zen4, "AuthenticAMD", "bfloat16") == 64
+  assert cpu_flops_per_cycle(zen4, "AuthenticAMD", "float32", family=25) == 32
+  assert cpu_flops_per_cycle(zen4, "AuthenticAMD", "float32", family=26) == 64  # Zen 5
   assert cpu_flops_per_cycle({"avx2", "fma"}, "AuthenticAMD", "bfloat16") == 32
   assert cpu_flops_per_cycle(set(), "", "float32") == 8
   peak, source = cpu_peak_tflops("float32")

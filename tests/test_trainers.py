@@ -61,3 +61,32 @@ def test_trainers_declare_the_features_they_need_and_the_dataset_is_checked():
   # a folder of videos with extracted poses holds them
   assert {"keypoints", "face_box"} <= pipeline.dataset_features(
       load_config("edn.py", data__name="video_folder", data__with_poses=True).data)
+
+
+def test_vgan_generator_average_follows_the_parameters_and_makes_the_samples():
+  """ema_decay > 0: the state carries an average of G's parameters that starts at them,
+  moves towards each step's parameters by the documented rule, and is what `sample` uses."""
+  from jaxvid.trainers.gan_common import ema_update
+  config = load_config("vgan.py", vgan__ema_decay=0.9)
+  trainer = get_trainer(config)
+  state = jax.jit(trainer.init_state)(jax.random.key(0))
+  chex.assert_trees_all_equal(state.g_ema_params, state.g_params)
+  iterator = pipeline.make_train_iterator(config)
+  batch = next(iterator)
+  iterator.close()
+  step = jax.jit(trainer.train_step)
+  first, _ = step(state, batch)
+  second, _ = step(first, batch)
+  expected = ema_update(first.g_ema_params, second.g_params, first.step, 0.9)
+  chex.assert_trees_all_close(second.g_ema_params, expected, atol=1e-7)
+  # after the warm-up (d = min(0.9, 2/11) = 0.18 here) the average lags the parameters
+  assert any(not np.allclose(a, b) for a, b in zip(jax.tree.leaves(second.g_ema_params),
+                                                    jax.tree.leaves(second.g_params)))
+  inputs = trainer.sample_inputs(jax.random.key(1), batch)
+  averaged = trainer.sample(second, inputs)["video"]
+  raw = trainer.sample(second.replace(g_ema_params=second.g_params), inputs)["video"]
+  assert not np.allclose(averaged, raw)
+  np.testing.assert_allclose(trainer.sample(second.replace(g_params=first.g_params), inputs)["video"],
+                             averaged, atol=1e-6)  # only the average matters
+  off = get_trainer(load_config("vgan.py"))
+  assert jax.eval_shape(off.init_state, jax.random.key(0)).g_ema_params is None

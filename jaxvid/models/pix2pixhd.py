@@ -122,7 +122,8 @@ def _conv_forward(x, kernel, stride, padding):
 
 def _conv_backward(stride, padding, residuals, g):
   x, kernel = residuals
-  _, input_vjp = jax.vjp(lambda z: _conv_nhwc(z, kernel, stride, padding), x)
+  # linear_transpose, not vjp: no (dead) forward conv in the step's jaxpr
+  input_vjp = jax.linear_transpose(lambda z: _conv_nhwc(z, kernel, stride, padding), x)
   kh, kw, c_in, c_out = kernel.shape
   _, ho, wo, _ = g.shape
   xp = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))

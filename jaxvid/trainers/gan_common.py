@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import flax
 import jax
+import jax.numpy as jnp
 import optax
 
 PyTree = Any
@@ -26,6 +27,16 @@ class GANState:
   d_batch_stats: PyTree
   g_opt_state: PyTree
   d_opt_state: PyTree
+  # An exponential moving average of g_params that sampling uses (VGAN's `ema_decay` > 0);
+  # None when off (the papers' setting), which adds nothing to the state or its checkpoints.
+  g_ema_params: PyTree = None
+
+
+def ema_update(ema: PyTree, params: PyTree, step: jax.Array, decay: float) -> PyTree:
+  """ema <- d ema + (1 - d) params with d = min(decay, (1 + step) / (10 + step)): the early
+  average follows the parameters closely instead of staying near their initialisation."""
+  d = jnp.minimum(decay, (1.0 + step) / (10.0 + step))
+  return jax.tree.map(lambda e, p: d * e + (1.0 - d) * p, ema, params)
 
 
 def adam(optim_config) -> optax.GradientTransformation:

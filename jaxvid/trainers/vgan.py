@@ -21,7 +21,7 @@ from jaxvid.models.layers import resolve_conv_impl
 from jaxvid.trainers.base import Trainer, compute_dtype
 from jaxvid.models import vgan as vgan_models
 from jaxvid.trainers.gan_common import (GANState, adam, discriminate,
-                                       discriminator_update)
+                                       discriminator_update, ema_update)
 
 PyTree = Any
 
@@ -59,6 +59,9 @@ class VGANTrainer(Trainer):
     except ValueError as e:  # a config the architecture cannot be built from
       raise UserError(f"invalid VGAN config: {e}") from e
     self.g_tx, self.d_tx = adam(config.optim), adam(config.optim)
+    self.ema_decay = float(config.vgan.get("ema_decay", 0.0))
+    if not 0.0 <= self.ema_decay < 1.0:
+      raise UserError(f"config.vgan.ema_decay must be in [0, 1), got {self.ema_decay}")
 
   # ----- inputs -----
   def generator_inputs(self, key, real_video):
@@ -88,7 +91,8 @@ class VGANTrainer(Trainer):
         g_params=g_vars["params"], g_batch_stats=g_vars["batch_stats"],
         d_params=d_vars["params"], d_batch_stats=d_vars["batch_stats"],
         g_opt_state=self.g_tx.init(g_vars["params"]),
-        d_opt_state=self.d_tx.init(d_vars["params"]))
+        d_opt_state=self.d_tx.init(d_vars["params"]),
+        g_ema_params=g_vars["params"] if self.ema_decay else None)
 
   # ----- training -----
   def train_step(self, state: VGANState, batch: dict) -> tuple[VGANState, dict]:
@@ -128,9 +132,12 @@ class VGANTrainer(Trainer):
     g_updates, g_opt_state = self.g_tx.update(g_grads, state.g_opt_state, state.g_params)
     g_params = optax.apply_updates(state.g_params, g_updates)
 
+    g_ema_params = (ema_update(state.g_ema_params, g_params, state.step, self.ema_decay)
+                    if self.ema_decay else None)
     new_state = state.replace(
         step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats, d_params=d_params,
-        d_batch_stats=d_batch_stats, g_opt_state=g_opt_state, d_opt_state=d["opt_state"])
+        d_batch_stats=d_batch_stats, g_opt_state=g_opt_state, d_opt_state=d["opt_state"],
+        g_ema_params=g_ema_params)
     metrics = {
         "d_loss": d["loss"], "g_loss": g_total, **g_terms,
         "d_real": jnp.mean(jax.nn.sigmoid(d["real_logits"])),
@@ -147,8 +154,10 @@ class VGANTrainer(Trainer):
   def sample(self, state: VGANState, inputs, running_stats: bool = False) -> dict:
     """Generator outputs; BatchNorm normalises with the batch's statistics, as during training
     (the default), or with the running averages (`running_stats`, the authors' generate.lua:
-    each sample then depends on its own z only, whatever the batch)."""
-    variables = {"params": state.g_params, "batch_stats": state.g_batch_stats}
+    each sample then depends on its own z only, whatever the batch). With `ema_decay` > 0 the
+    generator's moving-average parameters make the samples."""
+    params = state.g_params if state.g_ema_params is None else state.g_ema_params
+    variables = {"params": params, "batch_stats": state.g_batch_stats}
     if running_stats:
       out = self.generator.apply(variables, inputs, train=False)
     else:
