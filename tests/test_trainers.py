@@ -90,3 +90,42 @@ def test_vgan_generator_average_follows_the_parameters_and_makes_the_samples():
                              averaged, atol=1e-6)  # only the average matters
   off = get_trainer(load_config("vgan.py"))
   assert jax.eval_shape(off.init_state, jax.random.key(0)).g_ema_params is None
+
+
+def _fixed_batch(config):
+  d = config.data
+  rng = np.random.default_rng(0)
+  b, t, h, w = config.train.batch_size, d.frames, d.height, d.width
+  kp = np.concatenate([rng.uniform(0.2, 0.8, (b, t, 18, 2)) * [w, h], np.ones((b, t, 18, 1))], -1)
+  return {"video": rng.uniform(-1, 1, (b, t, h, w, 3)).astype(np.float32),
+          "keypoints": kp.astype(np.float32),
+          "face_box": np.tile(np.array([0, 0, 16, 16], np.float32), (b, t, 1))}
+
+
+PINNED = [("vgan.py", {}), ("vgan_cond.py", {}), ("pose_gan.py", {}), ("edn.py", {}),
+          ("edn.py", {"edn__stage": 2})]
+
+
+@pytest.mark.parametrize("name,overrides", PINNED)
+def test_each_gan_step_still_computes_the_pinned_numbers(name, overrides):
+  """Every GAN trainer's two steps on a fixed batch, against the numbers its own step gave
+  before the shared `train_g_d` (tests/pinned_gan_steps.json; equal to the last bit then)."""
+  import json
+  import os
+  import jax.numpy as jnp
+  with open(os.path.join(os.path.dirname(__file__), "pinned_gan_steps.json")) as f:
+    pinned = json.load(f)[name + "".join(f":{k}={v}" for k, v in overrides.items())]
+  config = load_config(name, **overrides)
+  trainer = get_trainer(config)
+  state = jax.jit(trainer.init_state)(jax.random.key(0))
+  step = jax.jit(trainer.train_step)
+  batch = _fixed_batch(config)
+  for _ in range(2):
+    state, metrics = step(state, batch)
+  got = {k: float(v) for k, v in metrics.items()}
+  assert set(got) == set(pinned["step2_metrics"])
+  for k, want in pinned["step2_metrics"].items():
+    np.testing.assert_allclose(got[k], want, rtol=2e-4, atol=1e-6, err_msg=k)
+  total = float(sum(jnp.sum(jnp.abs(x.astype(jnp.float32))) for x in jax.tree.leaves(state)
+                    if jnp.issubdtype(x.dtype, jnp.floating)))
+  np.testing.assert_allclose(total, pinned["state_abs_sum"], rtol=1e-5)

@@ -38,7 +38,7 @@ from jaxvid.trainers.base import Trainer, compute_dtype
 from jaxvid.models import pix2pixhd, vgg
 from jaxvid.models.layers import resolve_conv_impl
 from jaxvid.poses.render import render_skeleton_jax
-from jaxvid.trainers.gan_common import adam
+from jaxvid.trainers.gan_common import adam, train_g_d
 
 PyTree = Any
 
@@ -284,25 +284,27 @@ class EDNTrainer(Trainer):
       prev = self.generate_frame(g_params, p["x_prev"], jnp.zeros_like(p["y_prev"]))
       return prev, self.generate_frame(g_params, p["x_cur"], prev)
 
-    (g_prev, g_cur), g_vjp = jax.vjp(generate, state.g_params)
-    (d_loss, (real_out, fake_out)), d_grads = jax.value_and_grad(
-        self._temporal_d_loss, has_aux=True)(state.d_params, p, g_prev, g_cur)
-    d_params, d_opt_state = self._adam_step(state.d_params, d_grads, state.d_opt_state)
+    def update_d(outputs):
+      (loss, (real_out, fake_out)), grads = jax.value_and_grad(
+          self._temporal_d_loss, has_aux=True)(state.d_params, p, *outputs)
+      params, opt_state = self._adam_step(state.d_params, grads, state.d_opt_state)
+      return {"params": params, "opt_state": opt_state, "loss": loss, "grads": grads,
+              "real_out": real_out, "fake_out": fake_out}
 
-    def g_loss_fn(outputs):
-      terms = self._full_frame_terms(d_params, p, *outputs)
+    def g_loss(outputs, d):
+      terms = self._full_frame_terms(d["params"], p, *outputs)
       return sum(terms.values()), terms
 
-    (g_loss, terms), out_grads = jax.value_and_grad(g_loss_fn, has_aux=True)((g_prev, g_cur))
-    (g_grads,) = g_vjp(out_grads)
-    g_params, g_opt_state = self._adam_step(state.g_params, g_grads, state.g_opt_state)
-    new_state = state.replace(step=state.step + 1, g_params=g_params, d_params=d_params,
-                              g_opt_state=g_opt_state, d_opt_state=d_opt_state)
-    metrics = {"d_loss": d_loss, "g_loss": g_loss, **terms,
+    it = train_g_d(generate, state.g_params, self.tx, state.g_opt_state, update_d, g_loss)
+    d, (_, g_cur) = it["d"], it["outputs"]
+    new_state = state.replace(step=state.step + 1, g_params=it["g_params"], d_params=d["params"],
+                              g_opt_state=it["g_opt_state"], d_opt_state=d["opt_state"])
+    metrics = {"d_loss": d["loss"], "g_loss": it["g_loss"], **it["terms"],
                "l1_cur": jnp.mean(jnp.abs(g_cur - p["y_cur"])),
-               "d_real_out": jnp.mean(jnp.asarray([jnp.mean(o[-1]) for o in real_out])),
-               "d_fake_out": jnp.mean(jnp.asarray([jnp.mean(o[-1]) for o in fake_out])),
-               "g_grad_norm": optax.tree.norm(g_grads), "d_grad_norm": optax.tree.norm(d_grads)}
+               "d_real_out": jnp.mean(jnp.asarray([jnp.mean(o[-1]) for o in d["real_out"]])),
+               "d_fake_out": jnp.mean(jnp.asarray([jnp.mean(o[-1]) for o in d["fake_out"]])),
+               "g_grad_norm": optax.tree.norm(it["g_grads"]),
+               "d_grad_norm": optax.tree.norm(d["grads"])}
     return new_state, {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
 
   def refined_pair(self, g_params, face_g_params, p):
@@ -324,49 +326,52 @@ class EDNTrainer(Trainer):
   def _stage2_step(self, state: Stage2State, p):
     e = self.config.edn
     size = e.face_size
-    r, fg_vjp = jax.vjp(lambda params: self.refined_pair(state.g_params, params, p),
-                        state.face_g_params)
     y_f = {k: crop_faces(p[f"y_{k}"], p[f"box_{k}"], size)[0] for k in ("prev", "cur")}
     face_disc = lambda params, x_f, face: self.face_discriminator.apply(
         {"params": params}, jnp.concatenate([x_f, face], -1))
 
-    def face_d_loss_fn(fd_params):
-      return sum(0.5 * losses.smoothing_discriminator_loss(
-          face_disc(fd_params, r[f"x_f_{k}"], y_f[k]),
-          face_disc(fd_params, r[f"x_f_{k}"], jax.lax.stop_gradient(r[f"face_{k}"])), e.gan_loss)
-          for k in ("prev", "cur"))
+    def update_d(r):  # the face D, then the full-frame D (frozen for face_fix_main_steps)
+      def face_d_loss_fn(fd_params):
+        return sum(0.5 * losses.smoothing_discriminator_loss(
+            face_disc(fd_params, r[f"x_f_{k}"], y_f[k]),
+            face_disc(fd_params, r[f"x_f_{k}"], jax.lax.stop_gradient(r[f"face_{k}"])),
+            e.gan_loss) for k in ("prev", "cur"))
 
-    face_d_loss, fd_grads = jax.value_and_grad(face_d_loss_fn)(state.face_d_params)
-    fd_params, fd_opt = self._adam_step(state.face_d_params, fd_grads, state.face_d_opt_state)
-    (d_loss, _), d_grads = jax.value_and_grad(self._temporal_d_loss, has_aux=True)(
-        state.d_params, p, r["prev"], r["cur"])
-    trained_d, trained_d_opt = self._adam_step(state.d_params, d_grads, state.d_opt_state)
-    main_d_on = state.step >= e.face_fix_main_steps  # the code's niter_fix_main
-    keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(main_d_on, a, b), new, old)
-    d_params, d_opt = keep(trained_d, state.d_params), keep(trained_d_opt, state.d_opt_state)
+      face_d_loss, fd_grads = jax.value_and_grad(face_d_loss_fn)(state.face_d_params)
+      fd_params, fd_opt = self._adam_step(state.face_d_params, fd_grads, state.face_d_opt_state)
+      (d_loss, _), d_grads = jax.value_and_grad(self._temporal_d_loss, has_aux=True)(
+          state.d_params, p, r["prev"], r["cur"])
+      trained_d, trained_d_opt = self._adam_step(state.d_params, d_grads, state.d_opt_state)
+      main_d_on = state.step >= e.face_fix_main_steps  # the code's niter_fix_main
+      keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(main_d_on, a, b), new, old)
+      return {"face_params": fd_params, "face_opt_state": fd_opt, "face_loss": face_d_loss,
+              "params": keep(trained_d, state.d_params),
+              "opt_state": keep(trained_d_opt, state.d_opt_state), "loss": d_loss}
 
-    def g_loss_fn(refined):
-      terms = self._full_frame_terms(d_params, p, refined["prev"], refined["cur"])
+    def g_loss(refined, d):
+      terms = self._full_frame_terms(d["params"], p, refined["prev"], refined["cur"])
       for k in ("prev", "cur"):
         face, x_f = refined[f"face_{k}"], refined[f"x_f_{k}"]
         terms[f"face_adv_{k}"] = 0.5 * losses.multiscale_gan_loss(
-            face_disc(fd_params, x_f, face), True, e.gan_loss)
+            face_disc(d["face_params"], x_f, face), True, e.gan_loss)
         terms[f"face_vgg_{k}"] = 0.5 * e.lambda_p * self._perceptual(face, y_f[k])
       return sum(terms.values()), terms
 
-    (g_loss, terms), r_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(r)
-    (g_grads,) = fg_vjp(r_grads)
-    fg_params, fg_opt = self._adam_step(state.face_g_params, g_grads, state.face_g_opt_state)
-    new_state = state.replace(step=state.step + 1, face_g_params=fg_params,
-                              face_d_params=fd_params, face_g_opt_state=fg_opt,
-                              face_d_opt_state=fd_opt, d_params=d_params, d_opt_state=d_opt)
-    metrics = {"face_d_loss": face_d_loss, "d_loss": d_loss, "face_g_loss": g_loss,
+    # G's weights are frozen at stage 2: the face generator is the "G" of this iteration
+    it = train_g_d(lambda params: self.refined_pair(state.g_params, params, p),
+                   state.face_g_params, self.tx, state.face_g_opt_state, update_d, g_loss)
+    d, r, terms = it["d"], it["outputs"], it["terms"]
+    new_state = state.replace(step=state.step + 1, face_g_params=it["g_params"],
+                              face_d_params=d["face_params"], face_g_opt_state=it["g_opt_state"],
+                              face_d_opt_state=d["face_opt_state"], d_params=d["params"],
+                              d_opt_state=d["opt_state"])
+    metrics = {"face_d_loss": d["face_loss"], "d_loss": d["loss"], "face_g_loss": it["g_loss"],
                "face_adv": terms["face_adv_prev"] + terms["face_adv_cur"],
                "face_vgg": terms["face_vgg_prev"] + terms["face_vgg_cur"],
                **{k: terms[k] for k in ("g_adv", "g_fm", "g_vgg")},
                "face_l1_stage1": jnp.mean(jnp.abs(r["g_f_cur"] - y_f["cur"])),
                "face_l1": jnp.mean(jnp.abs(r["face_cur"] - y_f["cur"])),
-               "face_g_grad_norm": optax.tree.norm(g_grads)}
+               "face_g_grad_norm": optax.tree.norm(it["g_grads"])}
     return new_state, {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
 
   # ----- whole videos: sampling and transfer -----

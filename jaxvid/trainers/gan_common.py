@@ -1,8 +1,11 @@
-"""What the GAN trainers share: conv form and dtype from the config, Adam, and the D update.
+"""What the GAN trainers share: the GAN iteration (`train_g_d`), Adam, and the D update.
 
-Both GANs follow VGAN's `main.lua` order: G runs once; D is updated on the real batch and the
-(stopped-gradient) fake batch, each passed through D separately so each gets its own BatchNorm
-statistics; then G is updated through the *updated* D, whose statistics that pass does not keep.
+Every GAN here (VGAN, the pose GAN, EDN's two stages) follows VGAN's `main.lua` order: G runs
+once; D is updated on the real batch and the (stopped-gradient) fake batch; then G is updated
+through the *updated* D. `train_g_d` is that iteration, once (MAGVIT's `train_g_d`); each
+trainer supplies its generator call, its D step(s) and G's loss, and keeps its own metrics.
+For the BatchNorm GANs the D step passes real and fake through D separately, so each gets its
+own statistics, and G's pass through the updated D does not keep the statistics it computes.
 """
 from __future__ import annotations
 
@@ -37,6 +40,37 @@ def ema_update(ema: PyTree, params: PyTree, step: jax.Array, decay: float) -> Py
   average follows the parameters closely instead of staying near their initialisation."""
   d = jnp.minimum(decay, (1.0 + step) / (10.0 + step))
   return jax.tree.map(lambda e, p: d * e + (1.0 - d) * p, ema, params)
+
+
+def train_g_d(generate: Callable, g_params: PyTree, g_tx: optax.GradientTransformation,
+              g_opt_state: PyTree, update_d: Callable, g_loss: Callable, *,
+              has_aux: bool = False) -> dict:
+  """One GAN iteration: G forward once, the D step(s) on its outputs, G's step through them.
+
+  generate(g_params) -> outputs (a pytree), or (outputs, aux) with `has_aux` (G's new BatchNorm
+    statistics). G's forward pass is shared by both steps through `jax.vjp`, as Torch reuses
+    `net.output`.
+  update_d(outputs) -> d: whatever the trainer's D step(s) return (new parameters and optimizer
+    state, logits, loss, gradients); the D step stops the gradient into `outputs` itself.
+  g_loss(outputs, d) -> (total, terms): G's loss through the updated D(s), on the outputs cast
+    to float32 (the gradient goes back to G in the outputs' own dtype).
+
+  Returns {"g_params", "g_opt_state": after Adam; "g_aux": aux or None; "g_loss", "terms",
+  "g_grads"; "d": update_d's result; "outputs": G's outputs}.
+  """
+  if has_aux:
+    outputs, g_vjp, aux = jax.vjp(generate, g_params, has_aux=True)
+  else:
+    (outputs, g_vjp), aux = jax.vjp(generate, g_params), None
+  d = update_d(outputs)
+  as_float32 = jax.tree.map(lambda x: x.astype(jnp.float32), outputs)
+  (total, terms), output_grads = jax.value_and_grad(lambda o: g_loss(o, d), has_aux=True)(
+      as_float32)
+  (g_grads,) = g_vjp(jax.tree.map(lambda g, o: g.astype(o.dtype), output_grads, outputs))
+  updates, g_opt_state = g_tx.update(g_grads, g_opt_state, g_params)
+  return {"g_params": optax.apply_updates(g_params, updates), "g_opt_state": g_opt_state,
+          "g_aux": aux, "g_loss": total, "terms": terms, "g_grads": g_grads, "d": d,
+          "outputs": outputs}
 
 
 def adam(optim_config) -> optax.GradientTransformation:

@@ -24,8 +24,8 @@ from jaxvid.models.layers import resolve_conv_impl
 from jaxvid.trainers.base import Trainer, compute_dtype
 from jaxvid.models import unet3d, vgan as vgan_models
 from jaxvid.poses.render import render_skeleton_jax
-from jaxvid.trainers.gan_common import (GANState, adam, discriminate,
-                                       discriminator_update)
+from jaxvid.trainers.gan_common import (GANState, adam, discriminate, discriminator_update,
+                                       train_g_d)
 
 PyTree = Any
 
@@ -127,17 +127,16 @@ class PoseGANTrainer(Trainer):
       return self.generate({"params": g_params, "batch_stats": state.g_batch_stats},
                            target[:, 0], skeletons[half:], dropout_key)
 
-    fake, g_vjp, g_batch_stats = jax.vjp(generate, state.g_params, has_aux=True)
-
     def d_loss(real_logits, fake_logits):
       return losses.pose_gan_discriminator_loss(jnp.concatenate([real_logits, fake_logits]),
                                                 p.reduction)
 
-    d = discriminator_update(self.discriminator, self.d_tx, state.d_params, state.d_batch_stats,
-                             state.d_opt_state, real_d_input,
-                             self.discriminator_input(fake, skeletons[half:]), d_loss)
+    def update_d(fake):
+      return discriminator_update(self.discriminator, self.d_tx, state.d_params,
+                                  state.d_batch_stats, state.d_opt_state, real_d_input,
+                                  self.discriminator_input(fake, skeletons[half:]), d_loss)
 
-    def g_loss_fn(generated):
+    def g_loss(generated, d):
       fake_logits = discriminate(self.discriminator, d["params"], d["batch_stats"],
                                  self.discriminator_input(generated, skeletons[half:]))
       # The real half's logits are not part of L_G (the loss reads only the second half).
@@ -145,18 +144,18 @@ class PoseGANTrainer(Trainer):
       total = losses.pose_gan_generator_loss(logits, generated, target, p.alpha, p.reduction)
       return total, {"g_l1_mean": jnp.mean(jnp.abs(generated - target))}
 
-    (g_total, g_terms), out_grad = jax.value_and_grad(g_loss_fn, has_aux=True)(
-        fake.astype(jnp.float32))
-    (g_grads,) = g_vjp(out_grad.astype(fake.dtype))
-    g_updates, g_opt_state = self.g_tx.update(g_grads, state.g_opt_state, state.g_params)
+    it = train_g_d(generate, state.g_params, self.g_tx, state.g_opt_state, update_d, g_loss,
+                   has_aux=True)
+    d = it["d"]
     new_state = state.replace(
-        step=state.step + 1, g_params=optax.apply_updates(state.g_params, g_updates),
-        g_batch_stats=g_batch_stats, d_params=d["params"], d_batch_stats=d["batch_stats"],
-        g_opt_state=g_opt_state, d_opt_state=d["opt_state"])
-    metrics = {"d_loss": d["loss"], "g_loss": g_total, **g_terms,
+        step=state.step + 1, g_params=it["g_params"], g_batch_stats=it["g_aux"],
+        d_params=d["params"], d_batch_stats=d["batch_stats"], g_opt_state=it["g_opt_state"],
+        d_opt_state=d["opt_state"])
+    metrics = {"d_loss": d["loss"], "g_loss": it["g_loss"], **it["terms"],
                "d_real": jnp.mean(jax.nn.sigmoid(d["real_logits"])),
                "d_fake": jnp.mean(jax.nn.sigmoid(d["fake_logits"])),
-               "g_grad_norm": optax.tree.norm(g_grads), "d_grad_norm": optax.tree.norm(d["grads"])}
+               "g_grad_norm": optax.tree.norm(it["g_grads"]),
+               "d_grad_norm": optax.tree.norm(d["grads"])}
     return new_state, {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
 
   # ----- sampling -----

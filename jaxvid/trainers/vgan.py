@@ -3,8 +3,8 @@
 Follows main.lua: z is drawn once per iteration, G runs once; D is updated on the real batch
 and the (stopped-gradient) fake batch, each passed through D separately so each gets its own
 BatchNorm statistics; then G is updated through the *updated* D with the non-saturating loss
-plus the mask sparsity term (or, conditional, the first-frame L1). G's forward pass is shared
-by both steps through `jax.vjp`, as Torch reuses `net.output`.
+plus the mask sparsity term (or, conditional, the first-frame L1); the iteration itself is
+`gan_common.train_g_d`.
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from jaxvid.errors import UserError
 from jaxvid.models.layers import resolve_conv_impl
 from jaxvid.trainers.base import Trainer, compute_dtype
 from jaxvid.models import vgan as vgan_models
-from jaxvid.trainers.gan_common import (GANState, adam, discriminate,
-                                       discriminator_update, ema_update)
+from jaxvid.trainers.gan_common import (GANState, adam, discriminate, discriminator_update,
+                                       ema_update, train_g_d)
 
 PyTree = Any
 
@@ -107,43 +107,36 @@ class VGANTrainer(Trainer):
           mutable=["batch_stats"])
       return (out["video"], out["mask"]), updates["batch_stats"]
 
-    (fake, mask), g_vjp, g_batch_stats = jax.vjp(generate, state.g_params, has_aux=True)
+    def update_d(outputs):  # real and fake through D separately (separate BatchNorm statistics)
+      return discriminator_update(self.discriminator, self.d_tx, state.d_params,
+                                  state.d_batch_stats, state.d_opt_state, real, outputs[0],
+                                  losses.vgan_discriminator_loss)
 
-    # --- D step: real and fake through D separately (separate BatchNorm statistics).
-    d = discriminator_update(self.discriminator, self.d_tx, state.d_params, state.d_batch_stats,
-                             state.d_opt_state, real, fake, losses.vgan_discriminator_loss)
-    d_params, d_batch_stats = d["params"], d["batch_stats"]
-
-    # --- G step through the updated D (its BatchNorm statistics are not updated here).
-    def g_loss_fn(outputs):
+    def g_loss(outputs, d):  # through the updated D (its BatchNorm statistics are not kept)
       video, m = outputs
-      logits = discriminate(self.discriminator, d_params, d_batch_stats, video)
-      adv = losses.vgan_generator_loss(logits)
-      terms = {"g_adv_loss": adv}
+      logits = discriminate(self.discriminator, d["params"], d["batch_stats"], video)
+      terms = {"g_adv_loss": losses.vgan_generator_loss(logits)}
       if v.mask_weight:
         terms["mask_loss"] = losses.mask_sparsity_loss(m, v.mask_weight)
       if v.l1_weight:
         terms["l1_loss"] = losses.first_frame_l1_loss(video, real[:, 0], v.l1_weight)
       return sum(terms.values()), terms
 
-    (g_total, g_terms), output_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
-        (fake.astype(jnp.float32), mask.astype(jnp.float32)))
-    (g_grads,) = g_vjp(jax.tree.map(lambda g, o: g.astype(o.dtype), output_grads, (fake, mask)))
-    g_updates, g_opt_state = self.g_tx.update(g_grads, state.g_opt_state, state.g_params)
-    g_params = optax.apply_updates(state.g_params, g_updates)
-
+    it = train_g_d(generate, state.g_params, self.g_tx, state.g_opt_state, update_d, g_loss,
+                   has_aux=True)
+    d, (_, mask), g_params = it["d"], it["outputs"], it["g_params"]
     g_ema_params = (ema_update(state.g_ema_params, g_params, state.step, self.ema_decay)
                     if self.ema_decay else None)
     new_state = state.replace(
-        step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats, d_params=d_params,
-        d_batch_stats=d_batch_stats, g_opt_state=g_opt_state, d_opt_state=d["opt_state"],
-        g_ema_params=g_ema_params)
+        step=state.step + 1, g_params=g_params, g_batch_stats=it["g_aux"], d_params=d["params"],
+        d_batch_stats=d["batch_stats"], g_opt_state=it["g_opt_state"],
+        d_opt_state=d["opt_state"], g_ema_params=g_ema_params)
     metrics = {
-        "d_loss": d["loss"], "g_loss": g_total, **g_terms,
+        "d_loss": d["loss"], "g_loss": it["g_loss"], **it["terms"],
         "d_real": jnp.mean(jax.nn.sigmoid(d["real_logits"])),
         "d_fake": jnp.mean(jax.nn.sigmoid(d["fake_logits"])),
         "mask_mean": jnp.mean(mask.astype(jnp.float32)),
-        "g_grad_norm": optax.tree.norm(g_grads), "d_grad_norm": optax.tree.norm(d["grads"]),
+        "g_grad_norm": optax.tree.norm(it["g_grads"]), "d_grad_norm": optax.tree.norm(d["grads"]),
     }
     return new_state, {k: jnp.asarray(x, jnp.float32) for k, x in metrics.items()}
 
