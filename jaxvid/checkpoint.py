@@ -162,6 +162,11 @@ class Checkpointer:
     self._manager.reload()
     return target
 
+  def reached_preemption(self, step: int) -> bool:
+    """Several processes: True at the step every host agreed to save after a preemption notice
+    (SIGTERM) reached any of them (orbax / JAX's preemption service; call it every step)."""
+    return self._manager.reached_preemption(step)
+
   def wait_until_finished(self) -> None:
     with self._write_errors():
       self._manager.wait_until_finished()

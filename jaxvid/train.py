@@ -44,12 +44,18 @@ def _format_eta(seconds: float) -> str:
 
 
 class _StopRequest:
-  """SIGTERM (TPU/GCE preemption) or SIGINT: finish the step, checkpoint, exit. Main thread only."""
+  """SIGTERM (TPU/GCE preemption) or SIGINT: finish the step, checkpoint, exit. Main thread only.
 
-  def __init__(self):
+  One process only: with several, a signal reaches one host at one step, and a save started
+  there alone would wait on hosts still stepping. There the stop is orbax's (JAX's preemption
+  service takes SIGTERM on any host and agrees on a step all hosts save:
+  `Checkpointer.reached_preemption`) and no handler is installed here, which would take
+  SIGTERM from that service."""
+
+  def __init__(self, single_process: bool = True):
     self.requested, self.name, self._previous = False, "", {}
     import threading
-    if threading.current_thread() is not threading.main_thread():
+    if not single_process or threading.current_thread() is not threading.main_thread():
       return
     for sig in (signal.SIGTERM, signal.SIGINT):
       self._previous[sig] = signal.signal(sig, self._handle)
@@ -290,7 +296,8 @@ def _train(config, workdir: str) -> dict:
   sample_fn = jax.jit(trainer.sample, out_shardings=repl)
   writers = _Writers(workdir, is_main, start, config)
   log = _MetricLog(skip_nonfinite)
-  stop = _StopRequest()
+  coordinated_stop = jax.process_count() > 1
+  stop = _StopRequest(single_process=not coordinated_stop)
   num_steps = config.train.num_steps
   last = {}
   t_log, step_at_log = time.perf_counter(), start
@@ -314,11 +321,15 @@ def _train(config, workdir: str) -> dict:
           terms = " ".join(f"{k}={v:.4f}" for k, v in last.items())
           print(f"step {step}/{num_steps} | {rate:.2f} steps/s | ETA "
                 f"{_format_eta((num_steps - step) / rate)} | {terms}", flush=True)
-      if stop.requested and step < num_steps:  # preemption: save now, exit cleanly
+      # preemption: save now, exit cleanly (several hosts: all at the step they agree on)
+      preempted = (checkpointer.reached_preemption(step) if coordinated_stop
+                   else stop.requested)
+      if preempted and step < num_steps:
         for s_, m in log.flush():
           writers.scalars(s_, m)
         checkpointer.save(step, state, _all_data_states(data_iter))
-        print(f"{stop.name} received: saved step {step}; rerun the same command to resume",
+        what = "a preemption notice (SIGTERM) on a host" if coordinated_stop else stop.name
+        print(f"{what} received: saved step {step}; rerun the same command to resume",
               flush=True)
         break
       if step % config.train.checkpoint_every == 0 or step == num_steps:

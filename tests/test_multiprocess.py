@@ -47,3 +47,43 @@ def test_two_processes_train_checkpoint_and_resume(tmp_path):
   outs = _run_two(workdir, data, 5)
   assert any("at step 3" in out for out, _ in outs)
   assert [r["step"] for r in read_metrics(workdir)] == [1, 2, 3, 4, 5]
+
+
+def test_sigterm_on_one_host_stops_every_host_at_one_saved_step(tmp_path):
+  """Preemption on a multi-host run: the signal reaches process 1 only, yet both processes
+  save the same step (the one JAX's preemption service agrees on) and exit cleanly, and a
+  rerun resumes from it."""
+  import signal
+  import time
+  workdir, data = str(tmp_path / "run"), str(tmp_path / "tfds")
+  port = _free_port()
+  env = dict(os.environ, JAX_NUM_CPU_DEVICES="1", JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1")
+  procs = [subprocess.Popen(
+      [sys.executable, "-m", "jaxvid.main", "--config=configs/vgan.py:tiny",
+       f"--workdir={workdir}", f"--config.data.data_dir={data}",
+       "--config.train.num_steps=100000", "--config.train.checkpoint_every=100000",
+       "--config.train.sample_every=100000", "--config.train.log_every=1", "--jax_distributed",
+       f"--jax_coordinator=localhost:{port}", "--jax_num_processes=2", f"--jax_process_id={i}"],
+      cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+      for i in range(2)]
+  try:
+    lines = []
+    for line in procs[0].stdout:  # wait until the hosts are stepping
+      lines.append(line)
+      if line.startswith("step 3/"):
+        break
+    procs[1].send_signal(signal.SIGTERM)
+    t0 = time.time()
+    outs = ["".join(lines) + procs[0].communicate(timeout=300)[0], procs[1].communicate(timeout=60)[0]]
+  finally:
+    for p in procs:
+      if p.poll() is None:
+        p.kill()
+  assert time.time() - t0 < 120
+  for p, out in zip(procs, outs):
+    assert p.returncode == 0, out[-3000:]
+  saved = [int(out.split("saved step ")[1].split(";")[0]) for out in outs
+           if "saved step " in out]
+  assert len(saved) >= 1 and len(set(saved)) == 1, outs[0][-2000:]
+  assert "preemption notice (SIGTERM) on a host" in outs[0]
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == [str(saved[0])]
