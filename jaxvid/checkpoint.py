@@ -236,3 +236,24 @@ def load_latest(trainer, workdir: str, sharding=None, step: int | None = None) -
     return found, state
   finally:
     checkpointer.close()
+
+
+def copy_params(state, source, fields=None) -> tuple[object, list[str]]:
+  """`state` with the parameters of `source` (another run's state): each field named in
+  `fields`, by default every field ending in 'params' or 'batch_stats' that both states hold.
+  Step, key and optimizer states stay `state`'s (a fresh start). Arrays take `state`'s
+  sharding. A field whose tree or shapes differ is a UserError naming it."""
+  import dataclasses
+  names = fields or [f.name for f in dataclasses.fields(state)
+                     if f.name.endswith(("params", "batch_stats"))]
+  copied = {}
+  for name in names:
+    ours, theirs = getattr(state, name, None), getattr(source, name, None)
+    if ours is None or theirs is None:
+      continue
+    if (jax.tree.structure(ours) != jax.tree.structure(theirs)
+        or [x.shape for x in jax.tree.leaves(ours)] != [x.shape for x in jax.tree.leaves(theirs)]):
+      raise UserError(f"{name}: the source run's parameters have another structure or shapes "
+                      f"than this config's (another architecture)")
+    copied[name] = jax.tree.map(lambda new, like: jax.device_put(new, like.sharding), theirs, ours)
+  return state.replace(**copied), sorted(copied)

@@ -41,6 +41,9 @@ def train(batch_size: int, num_steps: int, log_every: int, checkpoint_every: int
       # Weights & Biases project to log the scalars to as well ('' = off; needs `pip install
       # wandb` and a login); TensorBoard and metrics.jsonl are always written.
       "wandb": "",
+      # A workdir of a run of the same model: a fresh run starts from the parameters of its
+      # newest checkpoint (fine-tuning; Adam and the step start afresh). '' = from scratch.
+      "init_from": "",
   })
 
 

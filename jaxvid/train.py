@@ -254,10 +254,36 @@ def train_and_evaluate(config, workdir: str) -> dict:
   except ValueError as e:
     raise UserError(str(e)) from e
   workdir = _check_workdir(workdir)
+  _check_init_from(config)
   if jax.process_index() != 0:  # hosts of one multi-host run share the workdir: one lock
     return _train(config, workdir)
   with workdir_lock.hold(workdir):
     return _train(config, workdir)
+
+
+def _check_init_from(config) -> None:
+  """config.train.init_from: a workdir of a run of the same model (checked before any work)."""
+  source = config.train.get("init_from", "")
+  if not source:
+    return
+  source_config = ckpt_lib.load_config(paths.resolve(source))  # UserError if not a workdir
+  if source_config.get("model") != config.model:
+    raise UserError(f"config.train.init_from={source} is a {source_config.get('model')!r} run; "
+                    f"this config trains {config.model!r}")
+
+
+def _init_from(config, state, source: str):
+  """A fresh run starting from the parameters of another run's newest checkpoint (big_vision's
+  model_init): fine-tuning, or a longer schedule from a shorter run. Optimizer and step start
+  afresh."""
+  source = paths.resolve(source)
+  source_trainer = get_trainer(ckpt_lib.load_config(source))
+  step, source_state = ckpt_lib.load_latest(source_trainer, source)
+  state, copied = ckpt_lib.copy_params(state, source_state)
+  if not copied:
+    raise UserError(f"config.train.init_from={source}: no parameters in common with this model")
+  print(f"init_from: {', '.join(copied)} from {source} step {step}", flush=True)
+  return state
 
 
 def _train(config, workdir: str) -> dict:
@@ -280,6 +306,8 @@ def _train(config, workdir: str) -> dict:
     print(f"resumed from {checkpointer.directory} at step {start}", flush=True)
   else:
     start = 0
+    if config.train.get("init_from", ""):
+      state = _init_from(config, state, config.train.init_from)
     state = trainer.warm_start(state)  # e.g. EDN stage 2 starts from stage 1's generator
   if is_main:
     ckpt_lib.dump_config(paths.join(workdir, "config.json"), config)

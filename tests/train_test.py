@@ -208,3 +208,36 @@ def test_pose_vae_needs_a_dataset_with_keypoints(tmp_path):
   with pytest.raises(UserError, match="keypoints"):
     train.train_and_evaluate(load_config("pose_vae.py", data__name="synthetic_scenes"),
                              str(tmp_path))
+
+
+def test_init_from_starts_a_fresh_run_from_another_runs_parameters(tmp_path, capsys):
+  """config.train.init_from: the new run's first step starts from the source run's newest
+  parameters (not the seed's init), with a fresh step count; wrong sources are one-line errors
+  before any work."""
+  import jax
+  source, fresh, tuned = (str(tmp_path / n) for n in ("source", "fresh", "tuned"))
+  train.train_and_evaluate(load_config(train__num_steps=3), source)
+  first = lambda workdir: read_metrics(workdir)[0]
+  train.train_and_evaluate(load_config(train__num_steps=1), fresh)
+  train.train_and_evaluate(load_config(train__num_steps=1, train__init_from=source), tuned)
+  assert "init_from: d_batch_stats, d_params, g_batch_stats, g_params from" in capsys.readouterr().out
+  assert [r["step"] for r in read_metrics(tuned)] == [1]
+  assert first(tuned)["d_loss"] != first(fresh)["d_loss"]
+  # the copy itself: the tuned run's step-1 update started from the source's step-3 params
+  trainer = get_trainer(load_config())
+  _, src = ckpt_lib.load_latest(trainer, source)
+  init = jax.jit(trainer.init_state)(jax.random.key(0))
+  copied, names = ckpt_lib.copy_params(init, src)
+  assert names == ["d_batch_stats", "d_params", "g_batch_stats", "g_params"]
+  for a, b in zip(jax.tree.leaves(copied.g_params), jax.tree.leaves(src.g_params)):
+    np.testing.assert_array_equal(a, b)
+  assert int(copied.step) == 0
+  with pytest.raises(UserError, match="no config.json: not a jaxvid workdir"):
+    train.train_and_evaluate(load_config(train__init_from=str(tmp_path / "nowhere")),
+                             str(tmp_path / "x"))
+  with pytest.raises(UserError, match="is a 'vgan' run; this config trains 'pose_gan'"):
+    train.train_and_evaluate(load_config("pose_gan.py", train__init_from=source),
+                             str(tmp_path / "y"))
+  with pytest.raises(UserError, match="another architecture"):
+    train.train_and_evaluate(load_config("vgan_cond.py", train__init_from=source),
+                             str(tmp_path / "z"))

@@ -239,9 +239,7 @@ class EDNTrainer(Trainer):
     step, stage1 = ckpt_lib.load_latest(EDNTrainer(stage1_config), e.stage1_workdir)
     print(f"stage 2: generator (frozen) and temporal D from {e.stage1_workdir} step {step}",
           flush=True)
-    put = lambda tree, like: jax.device_put(tree, jax.tree.leaves(like)[0].sharding)
-    return state.replace(g_params=put(stage1.g_params, state.g_params),
-                         d_params=put(stage1.d_params, state.d_params))
+    return ckpt_lib.copy_params(state, stage1, fields=("g_params", "d_params"))[0]
 
   # ----- training -----
   def train_step(self, state, batch):
