@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 
+import grain
 import jax
 import orbax.checkpoint as ocp
 
@@ -56,6 +57,31 @@ class CheckpointWriteError(UserError):
   """A checkpoint could not be written (disk full, quota, permissions); earlier ones are intact."""
 
 
+class _GrainCheckpointable:
+  """A jaxvid data iterator as grain's checkpoint handler sees one: its state as bytes."""
+
+  def __init__(self, data_iter):
+    self._data_iter = data_iter
+
+  def get_state(self) -> bytes:
+    return json.dumps(self._data_iter.get_state()).encode()
+
+  def set_state(self, state: bytes) -> None:
+    self._data_iter.set_state(json.loads(state))
+
+  def start_prefetch(self) -> None:  # grain calls it after a restore; ours reads on demand
+    pass
+
+
+def _legacy_data_state(item) -> dict:
+  """The data item of checkpoints written before grain's handler: one JSON of every host's."""
+  metadata = item / "metadata"
+  try:
+    return json.loads(metadata.read_text())
+  except (OSError, ValueError) as e:
+    raise DamagedCheckpoint(f"data position: {_reason(e)}") from e
+
+
 class Checkpointer:
 
   def __init__(self, directory: str, max_to_keep: int, metadata: dict):
@@ -76,15 +102,18 @@ class Checkpointer:
   def all_steps(self) -> list[int]:
     return sorted(self._manager.all_steps())
 
-  def save(self, step: int, state, data_state: dict) -> None:
-    """Starts writing `step` (orbax finishes in the background). A failed write, this one's or
-    the previous one's (which orbax waits for first), is a CheckpointWriteError."""
+  def save(self, step: int, state, data_iter=None) -> None:
+    """Starts writing `step` (orbax finishes in the background): the state, and each host's
+    position of `data_iter` through grain's own checkpoint handler (one JSON file per process,
+    `data/process_<i>-of-<n>.json`). A failed write, this one's or the previous one's (which
+    orbax waits for first), is a CheckpointWriteError."""
     self.wait_until_finished()
     self._pending = step
+    items = {"state": ocp.args.StandardSave(state), "meta": ocp.args.JsonSave(self.metadata)}
+    if data_iter is not None:
+      items["data"] = grain.checkpoint.CheckpointSave(_GrainCheckpointable(data_iter))
     with self._write_errors():
-      self._manager.save(step, args=ocp.args.Composite(
-          state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state),
-          meta=ocp.args.JsonSave(self.metadata)))
+      self._manager.save(step, args=ocp.args.Composite(**items))
 
   _pending: int | None = None  # the step being written in the background
 
@@ -128,30 +157,68 @@ class Checkpointer:
       raise UserError(f"checkpoint {self.directory} (step {step}) has another architecture "
                       f"({detail}). Use another --workdir or the checkpoint's config.")
 
-  def restore(self, step: int, abstract_state) -> tuple[object, dict]:
-    """Restore (state, data_state); `abstract_state` gives shapes, dtypes and shardings.
-    DamagedCheckpoint if it cannot be read; UserError if it is another model's."""
+  def restore(self, step: int, abstract_state, data_iter=None):
+    """The state of `step` (`abstract_state` gives shapes, dtypes and shardings), and this
+    host's data position set on `data_iter` when given. DamagedCheckpoint if it cannot be read;
+    UserError if it is another model's or was written by another number of hosts."""
     self.check_compatible(step)
     try:
-      restored = self._manager.restore(step, args=ocp.args.Composite(
-          state=ocp.args.StandardRestore(abstract_state), data=ocp.args.JsonRestore()))
+      state = self._manager.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(abstract_state)))["state"]
     except Exception as e:  # noqa: BLE001 - orbax/tensorstore raise many kinds here
       raise DamagedCheckpoint(_reason(e)) from e
-    return restored["state"], restored["data"]
+    if data_iter is not None:
+      self._restore_data(step, data_iter)
+    return state
 
-  def restore_newest(self, abstract_state, steps=None, set_aside: bool = True):
-    """(step, state, data_state) of the newest checkpoint (of `steps`, default all) that reads
-    back, or (None, None, None). A damaged newer one is reported and, for training
-    (`set_aside`), renamed `<step>.damaged`: never deleted, and out of the way of the step
-    numbers training will write again; inference leaves the workdir as it is."""
+  def data_states(self, step: int) -> list[dict]:
+    """Every host's saved data position at `step`, in process order (for inspection)."""
+    item = paths.Path(paths.join(self.directory, str(step), "data"))
+    files = sorted(item.glob("process_*-of-*.json"),
+                   key=lambda f: int(f.name.split("_")[1].split("-")[0]))
+    if files:
+      return [json.loads(f.read_text()) for f in files]
+    legacy = _legacy_data_state(item)
+    return [json.loads(h) for h in legacy["hosts"]] if "hosts" in legacy else [legacy]
+
+  def _restore_data(self, step: int, data_iter) -> None:
+    item = paths.Path(paths.join(self.directory, str(step), "data"))
+    if not item.exists():  # e.g. a converted model: no data position, start from the beginning
+      return
+    if not list(item.glob("process_*-of-*.json")):  # written before grain's handler was used
+      legacy = _legacy_data_state(item)
+      hosts = legacy.get("hosts", [json.dumps(legacy)])
+      if len(hosts) != jax.process_count():
+        raise UserError(f"the checkpoint was written by {len(hosts)} hosts; this run has "
+                        f"{jax.process_count()} (the data positions cannot be split differently)")
+      data_iter.set_state(json.loads(hosts[jax.process_index()]))
+      return
+    ours = item / f"process_{jax.process_index()}-of-{jax.process_count()}.json"
+    if not ours.exists():
+      written = len(list(item.glob("process_*-of-*.json")))
+      raise UserError(f"the checkpoint was written by {written} hosts; this run has "
+                      f"{jax.process_count()} (the data positions cannot be split differently)")
+    try:
+      self._manager.restore(step, args=ocp.args.Composite(
+          data=grain.checkpoint.CheckpointRestore(_GrainCheckpointable(data_iter))))
+    except UserError:
+      raise
+    except Exception as e:  # noqa: BLE001 - a damaged position file
+      raise DamagedCheckpoint(f"data position: {_reason(e)}") from e
+
+  def restore_newest(self, abstract_state, steps=None, set_aside: bool = True, data_iter=None):
+    """(step, state) of the newest checkpoint (of `steps`, default all) that reads back, or
+    (None, None); its data position is set on `data_iter` when given. A damaged newer one is
+    reported and, for training (`set_aside`), renamed `<step>.damaged`: never deleted, and out
+    of the way of the step numbers training will write again; inference leaves the workdir as
+    it is."""
     for step in sorted(self.all_steps() if steps is None else steps, reverse=True):
       try:
-        state, data = self.restore(step, abstract_state)
-        return step, state, data
+        return step, self.restore(step, abstract_state, data_iter)
       except DamagedCheckpoint as e:
         kept = f"; kept as {self._set_aside(step)}" if set_aside else ""
         print(f"skipped the damaged checkpoint of step {step} ({e}){kept}", flush=True)
-    return None, None, None
+    return None, None
 
   def _set_aside(self, step: int) -> str:
     source = paths.join(self.directory, str(step))
@@ -228,7 +295,7 @@ def load_latest(trainer, workdir: str, sharding=None, step: int | None = None) -
     if step is not None and step not in steps:
       raise UserError(f"{directory} has no checkpoint of step {step}; it has "
                       f"{', '.join(map(str, steps))}")
-    found, state, _ = checkpointer.restore_newest(
+    found, state = checkpointer.restore_newest(
         abstract, steps=None if step is None else [step], set_aside=False)
     if found is None:
       raise UserError(f"{directory}: no checkpoint could be read back"

@@ -170,7 +170,7 @@ def convert_vgan_t7(path: str, workdir: str) -> dict:
   checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"), 1,
                                        trainer.metadata())
   try:
-    checkpointer.save(0, state, {"converted_from": os.path.abspath(path)})
+    checkpointer.save(0, state)  # no data position: a run resumed from it starts the data afresh
     checkpointer.wait_until_finished()
   finally:
     checkpointer.close()

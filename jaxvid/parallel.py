@@ -49,16 +49,3 @@ def replicated_to_host(tree):
   """Numpy copy of replicated global arrays; works on every host of a multi-host run, where
   `jax.device_get` would refuse arrays that are not fully addressable."""
   return jax.tree.map(lambda x: np.asarray(x.addressable_data(0)), tree)
-
-
-def gather_host_strings(text: str) -> list[str]:
-  """Every host's `text`, in process order (a collective: call it on all hosts)."""
-  if jax.process_count() == 1:
-    return [text]
-  from jax.experimental import multihost_utils
-  data = np.frombuffer(text.encode(), np.uint8)
-  lengths = multihost_utils.process_allgather(np.array([len(data)], np.int32))
-  padded = np.zeros(int(np.max(lengths)), np.uint8)
-  padded[:len(data)] = data
-  everyone = multihost_utils.process_allgather(padded)
-  return [bytes(row[:int(n)]).decode() for row, n in zip(everyone, np.ravel(lengths))]

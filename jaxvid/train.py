@@ -71,21 +71,6 @@ class _StopRequest:
       signal.signal(sig, handler)
 
 
-def _all_data_states(data_iter) -> dict:
-  """Every host's data-iterator position (each reads its own shard), saved together."""
-  return {"hosts": parallel.gather_host_strings(json.dumps(data_iter.get_state()))}
-
-
-def _own_data_state(saved: dict) -> dict:
-  if "hosts" not in saved:  # a checkpoint from before per-host states
-    return saved
-  hosts = saved["hosts"]
-  if len(hosts) != jax.process_count():
-    raise UserError(f"the checkpoint was written by {len(hosts)} hosts; this run has "
-                    f"{jax.process_count()} (the data positions cannot be split differently)")
-  return json.loads(hosts[jax.process_index()])
-
-
 def _skipping(train_step):
   """train.on_nonfinite='skip': an update whose metrics (losses, gradient norms) are not all
   finite is dropped (the state is kept, only the step counter advances) and counted."""
@@ -299,10 +284,10 @@ def _train(config, workdir: str) -> dict:
   data_iter = pipeline.make_train_iterator(config, jax.process_index(), jax.process_count())
   checkpointer = ckpt_lib.Checkpointer(paths.join(workdir, "checkpoints"),
                                        config.train.max_to_keep, trainer.metadata())
-  start, restored, data_state = checkpointer.restore_newest(ckpt_lib.abstract_like(state, repl))
+  start, restored = checkpointer.restore_newest(ckpt_lib.abstract_like(state, repl),
+                                                data_iter=data_iter)
   if start is not None:
     state = restored
-    data_iter.set_state(_own_data_state(data_state))
     print(f"resumed from {checkpointer.directory} at step {start}", flush=True)
   else:
     start = 0
@@ -355,7 +340,7 @@ def _train(config, workdir: str) -> dict:
       if preempted and step < num_steps:
         for s_, m in log.flush():
           writers.scalars(s_, m)
-        checkpointer.save(step, state, _all_data_states(data_iter))
+        checkpointer.save(step, state, data_iter)
         what = "a preemption notice (SIGTERM) on a host" if coordinated_stop else stop.name
         print(f"{what} received: saved step {step}; rerun the same command to resume",
               flush=True)
@@ -364,7 +349,7 @@ def _train(config, workdir: str) -> dict:
         log_rest = log.flush()  # never checkpoint a diverged state
         for s, m in log_rest:
           writers.scalars(s, m)
-        checkpointer.save(step, state, _all_data_states(data_iter))  # CheckpointWriteError
+        checkpointer.save(step, state, data_iter)  # CheckpointWriteError
       if step % config.train.sample_every == 0 or step == num_steps:
         outputs = parallel.replicated_to_host(sample_fn(state, sample_inputs))  # on every host
         if is_main:

@@ -39,10 +39,11 @@ def test_two_processes_train_checkpoint_and_resume(tmp_path):
   rows = read_metrics(workdir)
   assert [r["step"] for r in rows] == [1, 2, 3]  # process 0 only: one line per step
   assert os.path.exists(os.path.join(workdir, "samples", "step_0000003.gif"))
-  from orbax.checkpoint import args as ocp_args  # noqa: F401  (orbax is importable)
-  with open(os.path.join(workdir, "checkpoints", "3", "data", "metadata")) as f:
-    hosts = json.load(f)["hosts"]
-  positions = [json.loads(json.loads(h)["grain"])["last_seen_indices"] for h in hosts]
+  hosts = []  # grain's checkpoint handler: one file per process
+  for i in range(2):
+    with open(os.path.join(workdir, "checkpoints", "3", "data", f"process_{i}-of-2.json")) as f:
+      hosts.append(json.load(f))
+  positions = [json.loads(h["grain"])["last_seen_indices"] for h in hosts]
   assert len(positions) == 2 and positions[0] != positions[1]  # two different shards
   outs = _run_two(workdir, data, 5)
   assert any("at step 3" in out for out, _ in outs)

@@ -42,9 +42,10 @@ def load_final_state(config, workdir):
   checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"), 10, trainer.metadata())
   step = checkpointer.latest_step()
   sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-  state, data_state = checkpointer.restore(step, ckpt_lib.abstract_like(template, sharding))
+  state = checkpointer.restore(step, ckpt_lib.abstract_like(template, sharding))
+  data_states = checkpointer.data_states(step)
   checkpointer.close()
-  return step, state, data_state
+  return step, state, data_states
 
 
 def read_metrics(workdir):
@@ -88,8 +89,8 @@ def test_resume_continues_to_the_same_parameters(tmp_path):
   step_b, state_b, data_b = load_final_state(config, split)
   assert step_a == step_b == 4 and data_a == data_b
   # the saved data position: 4 batches of 4 clips consumed, last record index 15
-  (host_state,) = data_a["hosts"]  # one host
-  assert json.loads(json.loads(host_state)["grain"])["last_seen_indices"] == {"0": 15}
+  (host_state,) = data_a  # one host: data/process_0-of-1.json, grain's checkpoint handler
+  assert json.loads(host_state["grain"])["last_seen_indices"] == {"0": 15}
   for a, b in zip(jax.tree.leaves(state_a), jax.tree.leaves(state_b)):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
   np.testing.assert_allclose([m["g_loss"] for m in read_metrics(straight)],
@@ -241,3 +242,23 @@ def test_init_from_starts_a_fresh_run_from_another_runs_parameters(tmp_path, cap
   with pytest.raises(UserError, match="another architecture"):
     train.train_and_evaluate(load_config("vgan_cond.py", train__init_from=source),
                              str(tmp_path / "z"))
+
+
+def test_checkpoints_with_the_older_data_item_still_resume_exactly(tmp_path):
+  """Checkpoints written before grain's checkpoint handler kept every host's data position in
+  one JSON item (data/metadata: {"hosts": [...]}); a run resumes from them as before."""
+  import shutil
+  straight, old = str(tmp_path / "straight"), str(tmp_path / "old")
+  train.train_and_evaluate(load_config(), straight)
+  train.train_and_evaluate(load_config(train__num_steps=2), old)
+  item = os.path.join(old, "checkpoints", "2", "data")
+  with open(os.path.join(item, "process_0-of-1.json")) as f:
+    position = json.load(f)
+  shutil.rmtree(item)
+  os.makedirs(item)
+  with open(os.path.join(item, "metadata"), "w") as f:
+    json.dump({"hosts": [json.dumps(position)]}, f)
+  train.train_and_evaluate(load_config(), old)
+  (_, state_a, _), (_, state_b, _) = (load_final_state(load_config(), w) for w in (straight, old))
+  for a, b in zip(jax.tree.leaves(state_a), jax.tree.leaves(state_b)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
