@@ -2,30 +2,40 @@
 import ml_collections
 
 
+# config.data's settings beside the clip size, with their defaults: the one place they live
+# (data() copies them; data_value() fills them in for configs written before a key existed;
+# the TFDS builders' own ClipConfig defaults are these too).
+DATA_DEFAULTS = {
+    "data_dir": "",  # "" = TFDS's default (~/tensorflow_datasets)
+    "manual_dir": "",  # video_folder / moving_mnist / local TFDS copies: the user's files
+    "seed": 1234,  # dataset content and shuffling
+    "max_sprites": 3,  # synthetic_scenes
+    "clip_stride": 8,  # video_folder: frames between clip starts
+    "frame_step": 1,  # video_folder: keep every n-th frame
+    # video_folder: the share of videos held out as test, or (one or two videos) of the end
+    # of each video
+    "test_fraction": 0.1,
+    "stabilize": False,  # video_folder: VGAN-style homography stabilisation
+    "with_poses": False,  # video_folder: extract keypoints + face boxes (MediaPipe)
+    "subject": -1,  # synthetic_dancer: only this subject's clips (-1: all)
+    "scene_per_subject": False,  # synthetic_dancer: one background per subject
+    "branching": False,  # synthetic_dancer: futures branch into one of K moves (pose-VAE)
+    "workers": 0,  # grain worker processes (0: read in the main process)
+}
+
+
 def data(name: str, frames: int, height: int, width: int, num_clips: int,
          num_test: int = 64) -> ml_collections.ConfigDict:
   """config.data: which TFDS builder of jaxvid/data/builders.py and its clip sizes."""
   return ml_collections.ConfigDict({
-      "name": name,
-      "data_dir": "",  # "" = TFDS's default (~/tensorflow_datasets)
-      "manual_dir": "",  # video_folder / moving_mnist / local TFDS copies: the user's files
-      "seed": 1234,  # dataset content and shuffling
-      "frames": frames, "height": height, "width": width,
+      "name": name, "frames": frames, "height": height, "width": width,
       "num_clips": num_clips,  # train split size (synthetic) / at most (moving_mnist)
-      "num_test": num_test,
-      "max_sprites": 3,  # synthetic_scenes
-      "clip_stride": 8,  # video_folder: frames between clip starts
-      "frame_step": 1,  # video_folder: keep every n-th frame
-      # video_folder: the share of videos held out as test, or (one or two videos) of the end
-      # of each video
-      "test_fraction": 0.1,
-      "stabilize": False,  # video_folder: VGAN-style homography stabilisation
-      "with_poses": False,  # video_folder: extract keypoints + face boxes (MediaPipe)
-      "subject": -1,  # synthetic_dancer: only this subject's clips (-1: all)
-      "scene_per_subject": False,  # synthetic_dancer: one background per subject
-      "branching": False,  # synthetic_dancer: futures branch into one of K moves (pose-VAE)
-      "workers": 0,  # grain worker processes (0: read in the main process)
-  })
+      "num_test": num_test, **DATA_DEFAULTS})
+
+
+def data_value(data_config, key: str):
+  """config.data[key], or its default where the config predates the key (a workdir's)."""
+  return data_config.get(key, DATA_DEFAULTS[key])
 
 
 def train(batch_size: int, num_steps: int, log_every: int, checkpoint_every: int,
@@ -103,11 +113,11 @@ def validate(config) -> None:
     need(importlib.util.find_spec("wandb") is not None, "train.wandb", t.wandb,
          "Weights & Biases logging needs `pip install wandb` (or leave train.wandb empty)")
   for key in ("frames", "height", "width", "num_clips", "clip_stride", "frame_step"):
-    value = d.get(key, 1)
+    value = data_value(d, key) if key in DATA_DEFAULTS else d.get(key, 1)
     need(isinstance(value, int) and value >= 1, f"data.{key}", value, "must be an integer >= 1")
   need(isinstance(d.get("num_test", 0), int) and d.get("num_test", 0) >= 0, "data.num_test",
        d.get("num_test"), "must be an integer >= 0")
-  fraction = d.get("test_fraction", 0.1)
+  fraction = data_value(d, "test_fraction")
   need(0 <= fraction < 1, "data.test_fraction", fraction, "must be in [0, 1)")
   need(config.optim.learning_rate > 0, "optim.learning_rate", config.optim.learning_rate,
        "must be > 0")

@@ -505,3 +505,21 @@ def test_an_unbuilt_dataset_in_an_unusable_data_dir_is_one_error(tmp_path):
       "height": 16, "width": 16, "num_clips": 2, "num_test": 1, "seed": 0})
   with pytest.raises(UserError, match="not a folder"):
     pipeline.prepare(data)
+
+
+def test_data_settings_have_one_home():
+  """config.data's settings and their defaults live in config_defaults.DATA_DEFAULTS: data()
+  copies them, data_value() fills in a config that predates a key, and the TFDS builders'
+  ClipConfig takes the same defaults."""
+  import dataclasses
+  from jaxvid import config_defaults
+  from jaxvid.data.clip_config import ClipConfig
+  d = config_defaults.data("synthetic_scenes", 8, 16, 16, 32)
+  for key, value in config_defaults.DATA_DEFAULTS.items():
+    assert d[key] == value
+  old = config_defaults.data("synthetic_scenes", 8, 16, 16, 32)
+  del old["test_fraction"]
+  assert config_defaults.data_value(old, "test_fraction") == 0.1
+  fields = {f.name: f.default for f in dataclasses.fields(ClipConfig)}
+  for key in set(fields) & set(config_defaults.DATA_DEFAULTS):
+    assert fields[key] == config_defaults.DATA_DEFAULTS[key], key

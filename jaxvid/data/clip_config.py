@@ -7,6 +7,8 @@ import hashlib
 import numpy as np
 import tensorflow_datasets as tfds
 
+from jaxvid.config_defaults import DATA_DEFAULTS  # the settings' one home
+
 
 def video_feature(frames: int, height: int, width: int):
   return tfds.features.Tensor(shape=(frames, height, width, 3), dtype=np.uint8)
@@ -26,20 +28,20 @@ class ClipConfig(tfds.core.BuilderConfig):
   width: int = 32
   num_train: int = 4096
   num_test: int = 256
-  seed: int = 1234
+  seed: int = DATA_DEFAULTS["seed"]
   # synthetic_scenes
-  max_sprites: int = 3
+  max_sprites: int = DATA_DEFAULTS["max_sprites"]
   # video_folder
-  clip_stride: int = 8
-  frame_step: int = 1
-  stabilize: bool = False
-  test_fraction: float = 0.1
+  clip_stride: int = DATA_DEFAULTS["clip_stride"]
+  frame_step: int = DATA_DEFAULTS["frame_step"]
+  stabilize: bool = DATA_DEFAULTS["stabilize"]
+  test_fraction: float = DATA_DEFAULTS["test_fraction"]
   # synthetic_dancer: one scene (background, lighting) per subject, like one target video
-  scene_per_subject: bool = False
+  scene_per_subject: bool = DATA_DEFAULTS["scene_per_subject"]
   # video_folder: also store per-frame COCO-18 keypoints + face boxes (MediaPipe, poses/extract)
-  with_poses: bool = False
+  with_poses: bool = DATA_DEFAULTS["with_poses"]
   # synthetic_dancer: futures that branch into one of K moves (The Pose Knows' pose-VAE)
-  branching: bool = False
+  branching: bool = DATA_DEFAULTS["branching"]
   # video_folder: a digest of the folder (path, files, sizes, mtimes), so another folder or
   # changed videos make another dataset instead of silently reusing the first one
   source_digest: str = ""

@@ -17,6 +17,7 @@ import grain.python as grain
 import numpy as np
 import tensorflow_datasets as tfds
 
+from jaxvid import config_defaults
 from jaxvid.data import builders, tfds_compat
 from jaxvid.errors import UserError
 
@@ -27,24 +28,25 @@ def make_builder(data_config) -> tfds.core.DatasetBuilder:
   if d.name not in builders.BUILDERS:
     raise UserError(f"unknown dataset config.data.name={d.name!r}; available: "
                     f"{', '.join(sorted(builders.BUILDERS))}")
-  if d.get("branching", False) and d.name != "synthetic_dancer":
+  value = lambda key: config_defaults.data_value(d, key)
+  if value("branching") and d.name != "synthetic_dancer":
     raise UserError(f"config.data.branching=True is a synthetic_dancer option; got "
                     f"config.data.name={d.name!r}")
   clip_config = builders.ClipConfig(
       frames=d.frames, height=d.height, width=d.width, num_train=d.num_clips,
-      num_test=d.num_test, seed=d.seed, max_sprites=d.get("max_sprites", 3),
-      clip_stride=d.get("clip_stride", 8), frame_step=d.get("frame_step", 1),
-      stabilize=d.get("stabilize", False), scene_per_subject=d.get("scene_per_subject", False),
-      with_poses=d.get("with_poses", False), branching=d.get("branching", False),
-      test_fraction=d.get("test_fraction", 0.1), source_digest=_source_digest(d))
-  data_dir = os.path.expanduser(d.data_dir) if d.get("data_dir") else None
+      num_test=d.num_test, seed=d.seed, max_sprites=value("max_sprites"),
+      clip_stride=value("clip_stride"), frame_step=value("frame_step"),
+      stabilize=value("stabilize"), scene_per_subject=value("scene_per_subject"),
+      with_poses=value("with_poses"), branching=value("branching"),
+      test_fraction=value("test_fraction"), source_digest=_source_digest(d))
+  data_dir = os.path.expanduser(d.data_dir) if value("data_dir") else None
   return builders.BUILDERS[d.name](config=clip_config, data_dir=data_dir,
                                    file_format="array_record")
 
 
 def _source_digest(d) -> str:
   """video_folder: the folder's identity goes into the dataset's name (see folder_digest)."""
-  if d.name != "video_folder" or not d.get("manual_dir"):
+  if d.name != "video_folder" or not config_defaults.data_value(d, "manual_dir"):
     return ""
   from jaxvid.data.video_folder import folder_digest
   folder = os.path.expanduser(d.manual_dir)
@@ -58,7 +60,7 @@ def _check_writable(data_dir: str, data_config) -> None:
     root = os.path.dirname(root)  # the deepest existing folder is what must be writable
   if not os.path.isdir(root) or not os.access(root, os.W_OK):
     raise UserError(f"dataset {data_config.name!r} is not built yet and config.data.data_dir "
-                    f"({data_config.get('data_dir') or '~/tensorflow_datasets'}) cannot take it: "
+                    f"({config_defaults.data_value(data_config, 'data_dir') or '~/tensorflow_datasets'}) cannot take it: "
                     f"{root} is {'not a folder' if not os.path.isdir(root) else 'read-only'}")
 
 
@@ -66,7 +68,7 @@ def dataset_features(data_config) -> frozenset[str]:
   """What each clip of the configured dataset holds (before it is built)."""
   if data_config.name == "synthetic_dancer":
     return frozenset({"video", "keypoints", "face_box", "subject"})
-  if data_config.name == "video_folder" and data_config.get("with_poses", False):
+  if data_config.name == "video_folder" and config_defaults.data_value(data_config, "with_poses"):
     return frozenset({"video", "keypoints", "face_box"})
   return frozenset({"video"})
 
@@ -85,7 +87,7 @@ def prepare(data_config) -> tfds.core.DatasetBuilder:
   manual_dir) and return the builder."""
   builder = make_builder(data_config)
   if not builder.is_prepared():
-    manual_dir = data_config.get("manual_dir")
+    manual_dir = config_defaults.data_value(data_config, "manual_dir")
     if builder.MANUAL_DOWNLOAD_INSTRUCTIONS and not manual_dir:
       raise UserError(f"dataset {data_config.name!r} needs config.data.manual_dir: "
                       f"{builder.MANUAL_DOWNLOAD_INSTRUCTIONS}")
@@ -209,7 +211,7 @@ def data_source(config, split: str):
   """The split's records, only those of config.data.subject when it is >= 0."""
   builder = prepare(config.data)
   source = builder.as_data_source(split=split)
-  subject = config.data.get("subject", -1)
+  subject = config_defaults.data_value(config.data, "subject")
   if subject < 0:
     return source
   return SubjectSource(source, subject, _subject_ids(builder, split, source, subject))
@@ -218,7 +220,8 @@ def data_source(config, split: str):
 def make_train_iterator(config, process_index: int = 0, process_count: int = 1) -> GrainIterator:
   source = data_source(config, "train")
   return GrainIterator(source, config.train.batch_size, config.data.seed, process_index,
-                       process_count, worker_count=config.data.get("workers", 0))
+                       process_count,
+                       worker_count=config_defaults.data_value(config.data, "workers"))
 
 
 def held_out_source(config):

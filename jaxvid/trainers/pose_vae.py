@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxvid import losses
+from jaxvid import config_defaults, losses
 from jaxvid.data import pipeline, synthetic_dancer
 from jaxvid.errors import UserError
 from jaxvid.trainers.base import Trainer, compute_dtype
@@ -58,7 +58,7 @@ class PoseVAETrainer(Trainer):
       raise UserError(f"config.pose_vae.kl_reduction must be 'sum' (the code) or 'per_sample' "
                       f"(the paper); got {p.kl_reduction!r}")
     self.fixed_offset = None  # a random window per step
-    if d.get("branching", False):  # X_t must be the branch frame, or there is no branch to learn
+    if config_defaults.data_value(d, "branching"):  # X_t must be the branch frame, or there is no branch to learn
       self.fixed_offset = synthetic_dancer.BRANCH_FRAME - p.past_steps
       if self.fixed_offset < 0 or self.fixed_offset + self.window > d.frames:
         raise UserError(f"the branching dancer branches at frame {synthetic_dancer.BRANCH_FRAME}:"
@@ -225,7 +225,8 @@ class PoseVAETrainer(Trainer):
     return rows
 
   def figure_columns(self, num_futures: int | None = None) -> list[str]:
-    truths = (list(synthetic_dancer.BRANCH_MOVES) if self.config.data.get("branching", False)
+    truths = (list(synthetic_dancer.BRANCH_MOVES)
+              if config_defaults.data_value(self.config.data, "branching")
               else ["true poses"])
     return ["frames"] + truths + [f"future {k + 1}"
                                   for k in range(num_futures or self.config.pose_vae.num_futures)]
