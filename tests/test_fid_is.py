@@ -72,3 +72,63 @@ def test_c3d_from_a_torch_state_dict_and_bad_files(tmp_path):
   np.savez(tmp_path / "broken.npz", **state)
   with pytest.raises(UserError, match="missing fc8.bias"):
     fid_is.C3DLogits(str(tmp_path / "broken.npz"), num_classes=7)
+
+
+def _pytorch_fid_inception():
+  """pytorch-fid's inception module, or skip (torch and pytorch-fid are test-only extras)."""
+  torch = pytest.importorskip("torch")
+  pytest.importorskip("pytorch_fid")
+  import importlib.util
+  import os
+  spec = importlib.util.find_spec("torchvision")
+  if spec is None:
+    pytest.skip("torchvision is not installed")
+  # A torchvision built for another torch build (the registry's, here) cannot load its C ops
+  # and then fails on two of their schemas; the Python modules pytorch-fid uses need no ops.
+  extension = [f for f in os.listdir(os.path.dirname(spec.origin)) if f.startswith("_C.")]
+  try:
+    torch.ops.load_library(os.path.join(os.path.dirname(spec.origin), extension[0]))
+  except (OSError, IndexError, RuntimeError):
+    if not hasattr(torch.ops.torchvision, "nms"):
+      lib = torch.library.Library("torchvision", "DEF")
+      lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+      lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+      _pytorch_fid_inception.keep = lib  # the definitions live as long as the library object
+  from pytorch_fid import inception as fid_inception
+  return torch, fid_inception
+
+
+def test_fid_inception_equals_pytorch_fids_network(tmp_path, monkeypatch):
+  """Our variant='fid' Inception against pytorch-fid's own torch network (FIDInceptionA/C/E:
+  padding left out of the average pools, a max pool in Mixed_7c) on random weights and
+  inputs; torchvision's variant gives other features."""
+  torch, fid_inception = _pytorch_fid_inception()
+  import torchvision
+  # random weights instead of the FID checkpoint download
+  monkeypatch.setattr(fid_inception, "load_state_dict_from_url", lambda *a, **k: None)
+  monkeypatch.setattr(torchvision.models.Inception3, "load_state_dict", lambda self, sd: None)
+  torch.manual_seed(0)
+  network = fid_inception.fid_inception_v3().eval()
+  for module in network.modules():
+    if isinstance(module, torch.nn.BatchNorm2d):
+      module.running_mean.uniform_(-0.2, 0.2)
+      module.running_var.uniform_(0.5, 1.5)
+      module.weight.data.uniform_(0.5, 1.5)
+      module.bias.data.uniform_(-0.2, 0.2)
+  monkeypatch.setattr(fid_inception, "fid_inception_v3", lambda: network)
+  theirs_net = fid_inception.InceptionV3([3], resize_input=False, normalize_input=False,
+                                         use_fid_inception=True).eval()
+  images = torch.rand(2, 3, 299, 299) * 2 - 1
+  with torch.no_grad():
+    theirs = theirs_net(images)[0][:, :, 0, 0].numpy()
+  np.savez(tmp_path / "pt_inception.npz",
+           **{k: v.numpy() for k, v in network.state_dict().items()})
+  x = jnp.asarray(images.permute(0, 2, 3, 1).numpy())
+  outputs = {}
+  for variant in ("fid", "torchvision"):
+    model = inception.InceptionV3(variant)
+    variables = inception.load_torch_npz(model, (1, 299, 299, 3), str(tmp_path / "pt_inception.npz"))
+    outputs[variant] = np.asarray(jax.jit(model.apply)(variables, x))
+  scale = np.abs(theirs).max()
+  np.testing.assert_allclose(outputs["fid"], theirs, rtol=1e-3, atol=1e-4 * scale)
+  assert np.abs(outputs["torchvision"] - theirs).max() > 1e-2 * scale

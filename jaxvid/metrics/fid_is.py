@@ -10,7 +10,6 @@ No offline weights exist: pass the .npz made from the PyTorch state dict (models
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxvid.metrics.fvd import frechet_distance, gaussian
@@ -30,8 +29,11 @@ def inception_score(logits: np.ndarray, splits: int = 1) -> float:
 
 
 class FIDFeatures:
-  def __init__(self, weights_path: str, batch_size: int = 16):
-    self.model = inception.InceptionV3()
+  """pytorch-fid's features: its FID Inception (`variant='fid'`) on frames resized to 299x299
+  (bilinear, pixel centres: F.interpolate(align_corners=False)), in [-1, 1]."""
+
+  def __init__(self, weights_path: str, batch_size: int = 16, variant: str = "fid"):
+    self.model = inception.InceptionV3(variant)
     self.variables = inception.load_torch_npz(self.model, (1, 299, 299, 3), weights_path)
     self.batch_size = batch_size
     self._fn = jax.jit(lambda v, x: self.model.apply(v, jax.image.resize(

@@ -6,6 +6,10 @@ weights in the same files. Both read an .npz of a PyTorch state dict (`np.savez(
 * Inception-v3 as torchvision / pytorch-fid name it (`Conv2d_1a_3x3.conv.weight`,
   `Mixed_5b.branch1x1.bn.running_mean`, ...): every BasicConv2d is conv (no bias) + BatchNorm
   (eps 1e-3) + ReLU; FID uses the 2048-d average-pooled features of 299x299 inputs.
+  `variant='fid'` (the default) is the network pytorch-fid builds for its FID weights
+  (`pt_inception-2015-12-05`, TF's FID Inception): its FIDInceptionA/C/E average pools leave
+  the zero padding out of the mean and Mixed_7c's pool branch is a max pool;
+  `variant='torchvision'` is torchvision's inception_v3 (padding counted, average pools).
 * C3D (Tran et al. 2015) as the common PyTorch port names it (`conv1.weight`, `conv3a.weight`,
   ..., `fc6.weight`, `fc8.weight`): 3x3x3 convs with bias + ReLU, max pools (1,2,2) then
   (2,2,2), fc6/fc7 4096 + ReLU, fc8 -> classes (UCF101: 101); inputs 16x112x112.
@@ -36,18 +40,30 @@ class BasicConv(nn.Module):
     return nn.relu(nn.BatchNorm(use_running_average=True, epsilon=1e-3, name="bn")(x))
 
 
+VARIANTS = ("fid", "torchvision")
+
+
 def _pool(x, kind, size=3, stride=1, pad=1):
+  """'max', 'avg' (zero padding counted in the mean, torchvision) or 'avg_exclude_pad'
+  (pytorch-fid's F.avg_pool2d(..., count_include_pad=False))."""
   if kind == "max":
+    # padding with -inf, as Torch's max pool ignores its padding
     return nn.max_pool(x, (size, size), (stride, stride), padding=[(pad, pad)] * 2)
   return nn.avg_pool(x, (size, size), (stride, stride), padding=[(pad, pad)] * 2,
-                     count_include_pad=True)
+                     count_include_pad=kind == "avg")
 
 
 class InceptionV3(nn.Module):
-  """torchvision's Inception-v3 up to the 2048-d pooled features (no aux head, no fc)."""
+  """Inception-v3 up to the 2048-d pooled features (no aux head, no fc): pytorch-fid's FID
+  network (`variant='fid'`) or torchvision's (`'torchvision'`); the same parameters."""
+  variant: str = "fid"
 
   @nn.compact
   def __call__(self, x):  # (B, 299, 299, 3), already normalised as the weights expect
+    if self.variant not in VARIANTS:
+      raise ValueError(f"Inception variant must be one of {VARIANTS}, got {self.variant!r}")
+    fid = self.variant == "fid"
+    avg = "avg_exclude_pad" if fid else "avg"
     C = lambda f, k, s=1, p=(0, 0), name=None: BasicConv(f, k, s, p, name=name)
     x = C(32, (3, 3), 2, name="Conv2d_1a_3x3")(x)
     x = C(32, (3, 3), name="Conv2d_2a_3x3")(x)
@@ -57,18 +73,19 @@ class InceptionV3(nn.Module):
     x = C(192, (3, 3), name="Conv2d_4a_3x3")(x)
     x = _pool(x, "max", 3, 2, 0)
     for name, pool_features in (("Mixed_5b", 32), ("Mixed_5c", 64), ("Mixed_5d", 64)):
-      x = _InceptionA(pool_features, name=name)(x)
+      x = _InceptionA(pool_features, avg, name=name)(x)
     x = _InceptionB(name="Mixed_6a")(x)
     for name, c7 in (("Mixed_6b", 128), ("Mixed_6c", 160), ("Mixed_6d", 160), ("Mixed_6e", 192)):
-      x = _InceptionC(c7, name=name)(x)
+      x = _InceptionC(c7, avg, name=name)(x)
     x = _InceptionD(name="Mixed_7a")(x)
-    x = _InceptionE(name="Mixed_7b")(x)
-    x = _InceptionE(name="Mixed_7c")(x)
+    x = _InceptionE(avg, name="Mixed_7b")(x)
+    x = _InceptionE("max" if fid else avg, name="Mixed_7c")(x)
     return jnp.mean(x, axis=(1, 2))
 
 
 class _InceptionA(nn.Module):
   pool_features: int
+  pool: str = "avg"
 
   @nn.compact
   def __call__(self, x):
@@ -78,7 +95,7 @@ class _InceptionA(nn.Module):
     b3 = BasicConv(64, (1, 1), name="branch3x3dbl_1")(x)
     b3 = BasicConv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(b3)
     b3 = BasicConv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_3")(b3)
-    bp = BasicConv(self.pool_features, (1, 1), name="branch_pool")(_pool(x, "avg"))
+    bp = BasicConv(self.pool_features, (1, 1), name="branch_pool")(_pool(x, self.pool))
     return jnp.concatenate([b1, b5, b3, bp], -1)
 
 
@@ -94,6 +111,7 @@ class _InceptionB(nn.Module):
 
 class _InceptionC(nn.Module):
   c7: int
+  pool: str = "avg"
 
   @nn.compact
   def __call__(self, x):
@@ -107,7 +125,7 @@ class _InceptionC(nn.Module):
     bd = BasicConv(c7, (1, 7), padding=(0, 3), name="branch7x7dbl_3")(bd)
     bd = BasicConv(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_4")(bd)
     bd = BasicConv(192, (1, 7), padding=(0, 3), name="branch7x7dbl_5")(bd)
-    bp = BasicConv(192, (1, 1), name="branch_pool")(_pool(x, "avg"))
+    bp = BasicConv(192, (1, 1), name="branch_pool")(_pool(x, self.pool))
     return jnp.concatenate([b1, b7, bd, bp], -1)
 
 
@@ -124,6 +142,8 @@ class _InceptionD(nn.Module):
 
 
 class _InceptionE(nn.Module):
+  pool: str = "avg"
+
   @nn.compact
   def __call__(self, x):
     b1 = BasicConv(320, (1, 1), name="branch1x1")(x)
@@ -134,7 +154,7 @@ class _InceptionE(nn.Module):
     bd = BasicConv(384, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
     bd = jnp.concatenate([BasicConv(384, (1, 3), padding=(0, 1), name="branch3x3dbl_3a")(bd),
                           BasicConv(384, (3, 1), padding=(1, 0), name="branch3x3dbl_3b")(bd)], -1)
-    bp = BasicConv(192, (1, 1), name="branch_pool")(_pool(x, "avg"))
+    bp = BasicConv(192, (1, 1), name="branch_pool")(_pool(x, self.pool))
     return jnp.concatenate([b1, b3, bd, bp], -1)
 
 
