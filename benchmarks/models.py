@@ -42,7 +42,8 @@ def model_flops(trainer, state, batch) -> int:
   return traced_flops(trainer.train_step, state, batch)
 
 
-def measure(spec: str, steps: int, compile_only: bool, overrides: dict) -> dict:
+def load_config(spec: str, overrides: dict):
+  """config[:variant] with dotted overrides ('edn.conv_impl': 'fast'), cast to each key's type."""
   config = config_defaults.load(spec)
   with config.unlocked():
     for dotted, value in overrides.items():
@@ -51,8 +52,11 @@ def measure(spec: str, steps: int, compile_only: bool, overrides: dict) -> dict:
       for p in path:
         node = node[p]
       node[leaf] = type(node[leaf])(value)
-    if config.model == "edn" and config.edn.stage == 2:
-      config.edn.stage = 1  # stage 2 needs a stage-1 run; its step is measured via stage 1
+  return config
+
+
+def jitted_step(config):
+  """(trainer, state, zero batch, jitted donated train_step) on the default mesh."""
   trainer = get_trainer(config)
   mesh = parallel.make_mesh()
   repl, sharded = parallel.replicated(mesh), parallel.batch_sharded(mesh)
@@ -60,6 +64,15 @@ def measure(spec: str, steps: int, compile_only: bool, overrides: dict) -> dict:
   batch = jax.device_put(fake_batch(config), sharded)
   step = jax.jit(trainer.train_step, in_shardings=(repl, sharded), out_shardings=(repl, repl),
                  donate_argnums=0)
+  return trainer, state, batch, step
+
+
+def measure(spec: str, steps: int, compile_only: bool, overrides: dict) -> dict:
+  config = load_config(spec, overrides)
+  if config.model == "edn" and config.edn.stage == 2:
+    with config.unlocked():
+      config.edn.stage = 1  # stage 2 needs a stage-1 run; its step is measured via stage 1
+  trainer, state, batch, step = jitted_step(config)
   t0 = time.perf_counter()
   compiled = step.lower(state, batch).compile()
   compile_s = time.perf_counter() - t0

@@ -20,9 +20,7 @@ import time
 import jax
 from absl import app, flags
 
-from models import fake_batch  # benchmarks/models.py
-from jaxvid import config_defaults, parallel
-from jaxvid.trainers import get_trainer
+from models import jitted_step, load_config  # benchmarks/models.py
 
 
 def summarize_trace(path: str, top: int) -> dict:
@@ -72,22 +70,8 @@ def summarize_trace(path: str, top: int) -> dict:
 def main(argv):
   del argv
   f = flags.FLAGS
-  config = config_defaults.load(f.config)
-  with config.unlocked():
-    for item in f.override:
-      dotted, value = item.split("=", 1)
-      node = config
-      *path, leaf = dotted.split(".")
-      for p in path:
-        node = node[p]
-      node[leaf] = type(node[leaf])(value)
-  trainer = get_trainer(config)
-  mesh = parallel.make_mesh()
-  repl, sharded = parallel.replicated(mesh), parallel.batch_sharded(mesh)
-  state = jax.jit(trainer.init_state, out_shardings=repl)(jax.random.key(0))
-  batch = jax.device_put(fake_batch(config), sharded)
-  step = jax.jit(trainer.train_step, in_shardings=(repl, sharded), out_shardings=(repl, repl),
-                 donate_argnums=0)
+  config = load_config(f.config, dict(item.split("=", 1) for item in f.override))
+  _, state, batch, step = jitted_step(config)
   for _ in range(2):  # compile and warm up outside the trace
     state, metrics = step(state, batch)
   jax.block_until_ready(metrics)
