@@ -8,6 +8,7 @@ checkpoint that `latest_step()` would pick.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 
 import grain
@@ -185,19 +186,16 @@ class Checkpointer:
     item = paths.Path(paths.join(self.directory, str(step), "data"))
     if not item.exists():  # e.g. a converted model: no data position, start from the beginning
       return
-    if not list(item.glob("process_*-of-*.json")):  # written before grain's handler was used
-      legacy = _legacy_data_state(item)
-      hosts = legacy.get("hosts", [json.dumps(legacy)])
-      if len(hosts) != jax.process_count():
-        raise UserError(f"the checkpoint was written by {len(hosts)} hosts; this run has "
-                        f"{jax.process_count()} (the data positions cannot be split differently)")
+    per_host = list(item.glob("process_*-of-*.json"))
+    legacy = None if per_host else _legacy_data_state(item)  # before grain's handler was used
+    hosts = legacy.get("hosts", [json.dumps(legacy)]) if legacy is not None else per_host
+    ours = item / f"process_{jax.process_index()}-of-{jax.process_count()}.json"
+    if len(hosts) != jax.process_count() or not (legacy is not None or ours.exists()):
+      raise UserError(f"the checkpoint was written by {len(hosts)} hosts; this run has "
+                      f"{jax.process_count()} (the data positions cannot be split differently)")
+    if legacy is not None:
       data_iter.set_state(json.loads(hosts[jax.process_index()]))
       return
-    ours = item / f"process_{jax.process_index()}-of-{jax.process_count()}.json"
-    if not ours.exists():
-      written = len(list(item.glob("process_*-of-*.json")))
-      raise UserError(f"the checkpoint was written by {written} hosts; this run has "
-                      f"{jax.process_count()} (the data positions cannot be split differently)")
     try:
       self._manager.restore(step, args=ocp.args.Composite(
           data=grain.checkpoint.CheckpointRestore(_GrainCheckpointable(data_iter))))
@@ -310,7 +308,6 @@ def copy_params(state, source, fields=None) -> tuple[object, list[str]]:
   `fields`, by default every field ending in 'params' or 'batch_stats' that both states hold.
   Step, key and optimizer states stay `state`'s (a fresh start). Arrays take `state`'s
   sharding. A field whose tree or shapes differ is a UserError naming it."""
-  import dataclasses
   names = fields or [f.name for f in dataclasses.fields(state)
                      if f.name.endswith(("params", "batch_stats"))]
   copied = {}
