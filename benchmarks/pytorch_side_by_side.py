@@ -212,7 +212,8 @@ def main(argv):
         rows.append(row)
         print(f"{label:12s} {spec:24s} batch {row['batch']:3d} {dtype:9s} jax {jax_s:8.4f} s "
               f"(MFU {100 * row['jax_mfu']:5.1f}%)  pytorch {variant:7s} {torch_s:8.4f} s "
-              f"(MFU {100 * row['pytorch_mfu']:5.1f}%)  pytorch/jax {row['ratio']:5.2f}x", flush=True)
+              f"(MFU {100 * row['pytorch_mfu']:5.1f}%)  pytorch/jax {row['ratio']:5.2f}x",
+              flush=True)
         if f.json:  # after every row: a later failure keeps the earlier ones
           with open(f.json, "w") as out:
             json.dump(rows, out, indent=1)

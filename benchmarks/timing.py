@@ -57,7 +57,8 @@ def cpu_peak_tflops(dtype: str = "float32") -> tuple[float, str]:
   cores = len(os.sched_getaffinity(0))
   ghz = float(field("cpu MHz") or "nan") / 1e3
   family = int(field("cpu family") or 0)
-  per_cycle = cpu_flops_per_cycle(set(field("flags").split()), field("vendor_id"), dtype, family)
+  flags = set(field("flags").split())
+  per_cycle = cpu_flops_per_cycle(flags, field("vendor_id"), dtype, family)
   peak = cores * ghz * per_cycle / 1e3
   return peak, f"{cores} cores x {ghz:.2f} GHz x {per_cycle} {dtype} FLOP/cycle ({field('model name')})"
 

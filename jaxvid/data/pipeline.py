@@ -59,8 +59,9 @@ def _check_writable(data_dir: str, data_config) -> None:
   while not os.path.exists(root) and os.path.dirname(root) != root:
     root = os.path.dirname(root)  # the deepest existing folder is what must be writable
   if not os.path.isdir(root) or not os.access(root, os.W_OK):
+    where = config_defaults.data_value(data_config, "data_dir") or "~/tensorflow_datasets"
     raise UserError(f"dataset {data_config.name!r} is not built yet and config.data.data_dir "
-                    f"({config_defaults.data_value(data_config, 'data_dir') or '~/tensorflow_datasets'}) cannot take it: "
+                    f"({where}) cannot take it: "
                     f"{root} is {'not a folder' if not os.path.isdir(root) else 'read-only'}")
 
 

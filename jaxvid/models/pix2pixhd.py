@@ -54,7 +54,8 @@ def instance_norm(name=None):
 class ConvT3x3(nn.Module):
   """Torch ConvTranspose2d(k=3, stride=2, padding=1, output_padding=1): H, W -> 2H, 2W.
 
-  conv_impl 'fast': by output phase (XLA:CPU); 'literal': one lhs-dilated conv (accelerators)."""
+  conv_impl 'fast': by output phase (XLA:CPU); 'literal': cuDNN's form, the input gradient of
+  the strided conv (accelerators)."""
   features: int
   dtype: jnp.dtype | None = None
   conv_impl: str = "fast"
