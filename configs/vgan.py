@@ -38,6 +38,8 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.vgan.l1_weight = 0.0  # conditional only: L1 on the first frame
   # Sample with an exponential moving average of G's parameters (not in the paper; 0 = off).
   config.vgan.ema_decay = 0.0
+  # D's own Adam learning rate (0: optim.learning_rate, the paper's one rate for both).
+  config.vgan.d_learning_rate = 0.0
   # 'fast' (phase-decomposed, best on XLA:CPU), 'literal' (lhs-dilated convs), or 'auto'.
   config.vgan.conv_impl = "auto"
 

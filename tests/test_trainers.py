@@ -129,3 +129,21 @@ def test_each_gan_step_still_computes_the_pinned_numbers(name, overrides):
   total = float(sum(jnp.sum(jnp.abs(x.astype(jnp.float32))) for x in jax.tree.leaves(state)
                     if jnp.issubdtype(x.dtype, jnp.floating)))
   np.testing.assert_allclose(total, pinned["state_abs_sum"], rtol=1e-5)
+
+
+def test_vgan_discriminator_can_have_its_own_learning_rate():
+  """vgan.d_learning_rate > 0 is D's Adam rate (0: optim.learning_rate for both, the paper).
+  Adam's first update is about lr * sign(g), so D's largest first step scales with it."""
+  from jaxvid.errors import UserError
+  batch = _fixed_batch(load_config("vgan.py"))
+  largest = {}
+  for rate in (0.0, 4 * load_config("vgan.py").optim.learning_rate):
+    trainer = get_trainer(load_config("vgan.py", vgan__d_learning_rate=rate))
+    state = jax.jit(trainer.init_state)(jax.random.key(0))
+    new, _ = jax.jit(trainer.train_step)(state, batch)
+    largest[rate] = max(float(np.abs(np.asarray(a) - np.asarray(b)).max()) for a, b in
+                        zip(jax.tree.leaves(new.d_params), jax.tree.leaves(state.d_params)))
+  (_, base_step), (_, fast_step) = sorted(largest.items())
+  np.testing.assert_allclose(fast_step, 4 * base_step, rtol=1e-3)
+  with pytest.raises(UserError, match="d_learning_rate must be >= 0"):
+    get_trainer(load_config("vgan.py", vgan__d_learning_rate=-1.0))

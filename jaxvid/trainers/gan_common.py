@@ -73,8 +73,10 @@ def train_g_d(generate: Callable, g_params: PyTree, g_tx: optax.GradientTransfor
           "outputs": outputs}
 
 
-def adam(optim_config) -> optax.GradientTransformation:
-  return optax.adam(optim_config.learning_rate, b1=optim_config.b1, b2=optim_config.b2)
+def adam(optim_config, learning_rate: float = 0.0) -> optax.GradientTransformation:
+  """Adam of config.optim (`learning_rate` > 0 replaces its rate, e.g. a D of its own)."""
+  return optax.adam(learning_rate or optim_config.learning_rate, b1=optim_config.b1,
+                    b2=optim_config.b2)
 
 
 def discriminator_update(discriminator, tx, params, batch_stats, opt_state, real, fake,

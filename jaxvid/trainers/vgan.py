@@ -58,7 +58,11 @@ class VGANTrainer(Trainer):
       self.generator, self.discriminator = build_models(config)
     except ValueError as e:  # a config the architecture cannot be built from
       raise UserError(f"invalid VGAN config: {e}") from e
-    self.g_tx, self.d_tx = adam(config.optim), adam(config.optim)
+    d_rate = float(config.vgan.get("d_learning_rate", 0.0))
+    if d_rate < 0:
+      raise UserError(f"config.vgan.d_learning_rate must be >= 0 (0: optim.learning_rate), "
+                      f"got {d_rate}")
+    self.g_tx, self.d_tx = adam(config.optim), adam(config.optim, d_rate)
     self.ema_decay = float(config.vgan.get("ema_decay", 0.0))
     if not 0.0 <= self.ema_decay < 1.0:
       raise UserError(f"config.vgan.ema_decay must be in [0, 1), got {self.ema_decay}")
