@@ -74,13 +74,14 @@ class _GrainCheckpointable:
     pass
 
 
-def _legacy_data_state(item) -> dict:
-  """The data item of checkpoints written before grain's handler: one JSON of every host's."""
-  metadata = item / "metadata"
+def _legacy_host_states(item) -> list[str]:
+  """Each host's state (JSON text) from the data item of checkpoints written before grain's
+  handler: one JSON of every host's ({"hosts": [...]}), or of the only host's before that."""
   try:
-    return json.loads(metadata.read_text())
+    legacy = json.loads((item / "metadata").read_text())
   except (OSError, ValueError) as e:
     raise DamagedCheckpoint(f"data position: {_reason(e)}") from e
+  return legacy.get("hosts", [json.dumps(legacy)])
 
 
 class Checkpointer:
@@ -177,24 +178,22 @@ class Checkpointer:
     item = paths.Path(paths.join(self.directory, str(step), "data"))
     files = sorted(item.glob("process_*-of-*.json"),
                    key=lambda f: int(f.name.split("_")[1].split("-")[0]))
-    if files:
-      return [json.loads(f.read_text()) for f in files]
-    legacy = _legacy_data_state(item)
-    return [json.loads(h) for h in legacy["hosts"]] if "hosts" in legacy else [legacy]
+    texts = [f.read_text() for f in files] if files else _legacy_host_states(item)
+    return [json.loads(t) for t in texts]
 
   def _restore_data(self, step: int, data_iter) -> None:
     item = paths.Path(paths.join(self.directory, str(step), "data"))
     if not item.exists():  # e.g. a converted model: no data position, start from the beginning
       return
     per_host = list(item.glob("process_*-of-*.json"))
-    legacy = None if per_host else _legacy_data_state(item)  # before grain's handler was used
-    hosts = legacy.get("hosts", [json.dumps(legacy)]) if legacy is not None else per_host
+    legacy = None if per_host else _legacy_host_states(item)  # before grain's handler was used
+    hosts = legacy if legacy is not None else per_host
     ours = item / f"process_{jax.process_index()}-of-{jax.process_count()}.json"
     if len(hosts) != jax.process_count() or not (legacy is not None or ours.exists()):
       raise UserError(f"the checkpoint was written by {len(hosts)} hosts; this run has "
                       f"{jax.process_count()} (the data positions cannot be split differently)")
     if legacy is not None:
-      data_iter.set_state(json.loads(hosts[jax.process_index()]))
+      data_iter.set_state(json.loads(legacy[jax.process_index()]))
       return
     try:
       self._manager.restore(step, args=ocp.args.Composite(
