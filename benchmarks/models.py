@@ -14,6 +14,7 @@ outputs + temporaries - donated aliases = the peak the step needs (on accelerato
 """
 from __future__ import annotations
 
+import ast
 import json
 import statistics
 import time
@@ -51,7 +52,10 @@ def load_config(spec: str, overrides: dict):
       *path, leaf = dotted.split(".")
       for p in path:
         node = node[p]
-      node[leaf] = type(node[leaf])(value)
+      old = node[leaf]
+      # tuples ('vgan.g_channels=(64,32,16)') are read as Python literals, not as strings
+      node[leaf] = (tuple(ast.literal_eval(value)) if isinstance(old, (tuple, list))
+                    else type(old)(value))
   return config
 
 

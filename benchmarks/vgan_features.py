@@ -1,0 +1,93 @@
+"""I3D features of VGAN runs' samples at several checkpoints, for FVD computed elsewhere.
+
+  python benchmarks/vgan_features.py --workdirs=runs/a,runs/b --steps=4800,9600 --out=feats/
+
+Writes one `.npz` per (run, step) with the I3D logits of `--num` generated videos, and per
+dataset the real held-out clips' features and those of the real first frame repeated (the
+paper's static baseline). FVD and its bootstrap interval then take seconds on any machine
+(`--fvd` here, or `jaxvid.metrics.fvd` / `intervals`): this is how a GPU sweep of demo settings
+(benchmarks/vgan_demo_sweep.sh) brings its measurements back without the 400-d covariance
+square roots of 200 bootstrap resamples on the GPU's clock. A step a run did not reach is
+skipped; its newest checkpoint is always included.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+
+import jax
+import numpy as np
+from absl import app, flags
+
+from jaxvid import checkpoint as ckpt_lib
+from jaxvid.data import pipeline
+from jaxvid.evaluate import generate
+from jaxvid.metrics import fvd as fvd_lib
+from jaxvid.metrics.intervals import fvd_interval
+from jaxvid.trainers import get_trainer
+
+flags.DEFINE_list("workdirs", [], "VGAN training workdirs")
+flags.DEFINE_list("steps", [], "checkpoint steps to evaluate (besides each run's newest)")
+flags.DEFINE_integer("num", 256, "held-out clips / generated videos")
+flags.DEFINE_string("out", "", "folder for the .npz files (features mode)")
+flags.DEFINE_string("fvd", "", "instead: a folder of .npz files from this script; print FVD")
+
+
+def _steps(workdir: str) -> list[int]:
+  return sorted(int(os.path.basename(p)) for p in glob.glob(f"{workdir}/checkpoints/[0-9]*"))
+
+
+def dump_features(workdirs, steps, num: int, out: str) -> None:
+  os.makedirs(out, exist_ok=True)
+  features = fvd_lib.I3DFeatures()
+  real_done = set()
+  for workdir in workdirs:
+    config = ckpt_lib.load_config(workdir)
+    trainer = get_trainer(config)
+    dataset = pipeline.make_builder(config.data).builder_config.name
+    batch = pipeline.make_sample_batch(config, num)
+    if dataset not in real_done:
+      real = batch["video"]
+      still = np.broadcast_to(real[:, :1], real.shape)
+      np.savez(f"{out}/real_{dataset}.npz", real=features(real), static=features(still))
+      real_done.add(dataset)
+    have = _steps(workdir)
+    for step in sorted({s for s in map(int, steps) if s in have} | set(have[-1:])):
+      _, state = ckpt_lib.load_latest(trainer, workdir, step=step)
+      videos, _ = generate(trainer, state, batch, jax.random.key(0))
+      name = os.path.basename(os.path.normpath(workdir))
+      np.savez(f"{out}/{name}_{step:06d}.npz", generated=features(videos), dataset=dataset)
+      print(f"{name} step {step}: features of {len(videos)} videos", flush=True)
+
+
+def print_fvd(folder: str) -> None:
+  rows = {}
+  for path in sorted(glob.glob(f"{folder}/*.npz")):
+    name = os.path.basename(path)[:-4]
+    if name.startswith("real_"):
+      continue
+    data = np.load(path)
+    real = np.load(f"{folder}/real_{data['dataset']}.npz")
+    f_gen, f_real = data["generated"], real["real"]
+    rows[name] = {"fvd": fvd_lib.fvd(f_gen, f_real), "fvd_95": fvd_interval(f_gen, f_real, False)}
+    if f"static {data['dataset']}" not in rows:
+      rows[f"static {data['dataset']}"] = {
+          "fvd": fvd_lib.fvd(real["static"], f_real),
+          "fvd_95": fvd_interval(real["static"], f_real, True)}
+  for name, row in rows.items():
+    low, high = row["fvd_95"]
+    print(f"{name:40s} FVD {row['fvd']:7.1f} [{low:7.1f}, {high:7.1f}]")
+  print(json.dumps({k: {"fvd": v["fvd"], "fvd_95": list(v["fvd_95"])} for k, v in rows.items()}))
+
+
+def main(argv):
+  del argv
+  if flags.FLAGS.fvd:
+    print_fvd(flags.FLAGS.fvd)
+  else:
+    dump_features(flags.FLAGS.workdirs, flags.FLAGS.steps, flags.FLAGS.num, flags.FLAGS.out)
+
+
+if __name__ == "__main__":
+  app.run(main)
