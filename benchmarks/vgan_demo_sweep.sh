@@ -5,7 +5,8 @@
 # Trains several variants of the CPU demo at once, each for TRAIN_S seconds of wall time
 # (SIGTERM: the loop saves its step), checkpoints every 2,400 steps, then writes the I3D
 # features of 256 samples at chosen steps (benchmarks/vgan_features.py); FVD and intervals are
-# computed from them afterwards (`python benchmarks/vgan_features.py --fvd=DIR`). The steps a
+# computed from them afterwards (`python benchmarks/vgan_features.py --fvd=DIR` on the
+# unpacked features.npz). SET=budget (default) or SET=upsample picks the variants. The steps a
 # 10-minute run on 2 CPU cores reaches (benchmarks/models.py, 2026-11-26): ~5,000 at the demo's
 # batch 8, ~9,000 at batch 4 or at half the widths, ~15,000 at both.
 set -u
@@ -30,14 +31,24 @@ nvidia-smi --query-gpu=name,memory.total --format=csv 2>&1 | tee -a "$LOG"
 common="--config.data.data_dir=/tmp/jaxvid_tfds --config.train.num_steps=1000000
   --config.train.checkpoint_every=$every --config.train.max_to_keep=100
   --config.train.sample_every=$(( every * 2 )) --config.train.video_format=gif"
-declare -A variants=(
-  [demo]=""
-  [b4]="--config.train.batch_size=4"
-  [b4half]="--config.train.batch_size=4 --config.vgan.g_channels=(64,32,16) --config.vgan.d_channels=(16,32,64)"
-  [half]="--config.vgan.g_channels=(64,32,16) --config.vgan.d_channels=(16,32,64)"
-  [lr4e4]="--config.optim.learning_rate=4e-4"
-  [ema]="--config.vgan.ema_decay=0.999"
-)
+declare -A variants
+if [ "${SET:-budget}" = budget ]; then  # steps, batch, widths, learning rate, averaging
+  variants=(
+    [demo]=""
+    [b4]="--config.train.batch_size=4"
+    [b4half]="--config.train.batch_size=4 --config.vgan.g_channels=(64,32,16) --config.vgan.d_channels=(16,32,64)"
+    [half]="--config.vgan.g_channels=(64,32,16) --config.vgan.d_channels=(16,32,64)"
+    [lr4e4]="--config.optim.learning_rate=4e-4"
+    [ema]="--config.vgan.ema_decay=0.999"
+  )
+else  # SET=upsample: the generator's stride-2 layers (config.vgan.upsample)
+  variants=(
+    [resize]="--config.vgan.upsample=resize"
+    [resize_out]="--config.vgan.upsample=resize_out"
+    [resize_b4]="--config.vgan.upsample=resize --config.train.batch_size=4"
+    [resize_ema]="--config.vgan.upsample=resize --config.vgan.ema_decay=0.999"
+  )
+fi
 if [ "${SMOKE:-0}" = 1 ]; then
   variants[half]="--config.vgan.g_channels=(8,4) --config.vgan.d_channels=(4,8)"
   variants[b4half]="--config.train.batch_size=2 ${variants[half]}"
@@ -62,6 +73,20 @@ export XLA_PYTHON_CLIENT_MEM_FRACTION=0.6
 workdirs=$(for name in "${!variants[@]}"; do printf "/tmp/jaxvid_sweep/%s," "$name"; done)
 timeout 200 python3 benchmarks/vgan_features.py --workdirs="${workdirs%,}" --steps=$steps \
   --num=$num --out="$OUT/features" 2>&1 | quiet | tee -a "$LOG"
+# few files come back from the GPU machine: the features in one .npz, logs and the newest
+# sample grid of each run in one tar
+python3 - "$OUT" <<'PY'
+import glob, os, sys
+import numpy as np
+out = sys.argv[1]
+arrays = {}
+for path in glob.glob(f"{out}/features/*.npz"):
+  with np.load(path) as z:
+    arrays.update({f"{os.path.basename(path)[:-4]}__{k}": z[k] for k in z.files})
+np.savez_compressed(f"{out}/features.npz", **arrays)
+PY
+rm -rf "$OUT/features"
 (cd /tmp && tar czf "$OUT/runs.tar.gz" jaxvid_sweep/*/metrics.jsonl jaxvid_sweep/*/config.json \
-  jaxvid_sweep/*/samples 2>/dev/null)
+  $(for d in jaxvid_sweep/*/samples; do ls "$d"/*.gif | tail -1; done) 2>/dev/null)
+mv "$OUT"/train_*.log /tmp/ 2>/dev/null; (cd /tmp && tar czf "$OUT/train_logs.tar.gz" train_*.log)
 say "done"

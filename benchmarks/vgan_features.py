@@ -31,7 +31,8 @@ flags.DEFINE_list("workdirs", [], "VGAN training workdirs")
 flags.DEFINE_list("steps", [], "checkpoint steps to evaluate (besides each run's newest)")
 flags.DEFINE_integer("num", 256, "held-out clips / generated videos")
 flags.DEFINE_string("out", "", "folder for the .npz files (features mode)")
-flags.DEFINE_string("fvd", "", "instead: a folder of .npz files from this script; print FVD")
+flags.DEFINE_string("fvd", "", "instead: a folder of .npz files from this script, or the "
+                    "sweep's features.npz; print FVD")
 
 
 def _steps(workdir: str) -> list[int]:
@@ -61,7 +62,21 @@ def dump_features(workdirs, steps, num: int, out: str) -> None:
       print(f"{name} step {step}: features of {len(videos)} videos", flush=True)
 
 
+def _unpack(path: str) -> str:
+  """The sweep's one features.npz ('<file>__<array>' keys) as a folder of .npz files."""
+  folder = path[:-4]
+  os.makedirs(folder, exist_ok=True)
+  with np.load(path) as z:
+    files = sorted({k.split("__")[0] for k in z.files})
+    for name in files:
+      np.savez(f"{folder}/{name}.npz", **{k.split("__")[1]: z[k] for k in z.files
+                                          if k.split("__")[0] == name})
+  return folder
+
+
 def print_fvd(folder: str) -> None:
+  if folder.endswith(".npz"):
+    folder = _unpack(folder)
   rows = {}
   for path in sorted(glob.glob(f"{folder}/*.npz")):
     name = os.path.basename(path)[:-4]

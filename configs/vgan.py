@@ -36,6 +36,9 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   # and the adversarial gradient raises it where things move. `:paper` keeps 0.
   config.vgan.mask_bias_init = -3.0
   config.vgan.l1_weight = 0.0  # conditional only: L1 on the first frame
+  # G's stride-2 layers: 'transposed' (the paper's k4 s2 transposed convs), 'resize' (nearest
+  # x2 + k3 conv in every one) or 'resize_out' (only the f, m, b output layers); not in the paper.
+  config.vgan.upsample = "transposed"
   # Sample with an exponential moving average of G's parameters (not in the paper; 0 = off).
   config.vgan.ema_decay = 0.0
   # D's own Adam learning rate (0: optim.learning_rate, the paper's one rate for both).

@@ -132,3 +132,31 @@ def test_vgan_stream_measures_tell_a_mask_on_the_mover_from_a_flat_one():
   assert true["mask AUC on motion"][0] > 0.8 and flat["mask AUC on motion"][0] == 0.5
   assert true["mask where static"][0] < 0.05 and flat["mask where static"][0] == 0.5
   assert flat["checkerboard f, m>0.5"][0] == 0.0 or np.isnan(flat["checkerboard f, m>0.5"][0])
+
+
+def test_model_table_reads_tuple_overrides_as_literals():
+  from models import load_config  # benchmarks/models.py
+  import os
+  from train_test import REPO
+  config = load_config(os.path.join(REPO, "configs", "vgan.py"),
+                       {"vgan.g_channels": "(64, 32, 16)", "train.batch_size": "4"})
+  assert tuple(config.vgan.g_channels) == (64, 32, 16) and config.train.batch_size == 4
+
+
+def test_sweep_features_come_back_as_one_file_and_give_fvd(tmp_path, capsys):
+  """benchmarks/vgan_features.py: the sweep packs every .npz into one features.npz; --fvd
+  unpacks it and prints FVD of each run and of the static baseline, as jaxvid.metrics.fvd."""
+  import json
+  from vgan_features import print_fvd
+  from jaxvid.metrics import fvd as fvd_lib
+  rng = np.random.default_rng(0)
+  real, static, gen = (rng.normal(size=(40, 6)) + shift for shift in (0.0, 0.5, 1.0))
+  np.savez_compressed(tmp_path / "features.npz", **{
+      "real_ds__real": real, "real_ds__static": static,
+      "run_004800__generated": gen, "run_004800__dataset": np.array("ds")})
+  print_fvd(str(tmp_path / "features.npz"))
+  rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+  assert set(rows) == {"run_004800", "static ds"}
+  np.testing.assert_allclose(rows["run_004800"]["fvd"], fvd_lib.fvd(gen, real), rtol=1e-9)
+  np.testing.assert_allclose(rows["static ds"]["fvd"], fvd_lib.fvd(static, real), rtol=1e-9)
+  assert rows["static ds"]["fvd"] < rows["run_004800"]["fvd"]

@@ -108,3 +108,41 @@ def test_bad_impl_is_a_clear_error():
   layer = layers.Conv(4, (4, 4), (2, 2), 1, impl="cudnn")
   with pytest.raises(ValueError, match="conv impl must be one of"):
     layer.init(jax.random.key(0), jnp.ones((1, 8, 8, 3)))
+
+
+@pytest.mark.parametrize("ndim,impl", [(1, "literal"), (2, "fast"), (2, "literal"), (3, "fast"),
+                                       (3, "literal")])
+def test_resize_conv_is_nearest_upsampling_then_a_k3_conv(ndim, impl):
+  """ResizeConv, computed as a k4 s2 transposed conv, equals repeating every voxel 2x per axis
+  and then the k3 s1 p1 conv (Torch semantics, by the loop reference), values and gradient."""
+  x = jax.random.normal(jax.random.key(ndim), (2,) + (3,) * ndim + (4,))
+  layer = layers.ResizeConv(5, (3,) * ndim, impl=impl)
+  variables = layer.init(jax.random.key(1), x)
+  upsampled = np.asarray(x)
+  for axis in range(1, ndim + 1):
+    upsampled = np.repeat(upsampled, 2, axis=axis)
+  kernel, bias = (np.asarray(variables["params"][k]) for k in ("kernel", "bias"))
+  expected = torch_conv_reference(upsampled, kernel, 1, 1) + bias
+  np.testing.assert_allclose(layer.apply(variables, x), expected, atol=1e-5, rtol=1e-5)
+
+  def direct(params, x):  # the same thing by jnp.repeat + a literal conv
+    for axis in range(1, ndim + 1):
+      x = jnp.repeat(x, 2, axis=axis)
+    return layers.Conv(5, (3,) * ndim, (1,) * ndim, 1, impl="literal").apply({"params": params}, x)
+  loss = lambda f: lambda p, x: jnp.sum(jnp.sin(f(p, x)))
+  ours = jax.grad(loss(lambda p, x: layer.apply({"params": p}, x)), argnums=(0, 1))
+  for a, b in zip(jax.tree.leaves(ours(variables["params"], x)),
+                  jax.tree.leaves(jax.grad(loss(direct), argnums=(0, 1))(variables["params"], x))):
+    np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_resize_conv_cannot_make_a_checkerboard_from_a_constant():
+  """A transposed k4 s2 conv maps a constant input to a period-2 pattern unless its taps are
+  balanced; nearest x2 + k3 conv gives a constant away from the border whatever its kernel."""
+  x = jnp.ones((1, 6, 6, 2))
+  resize = layers.ResizeConv(3, (3, 3))
+  y = np.asarray(resize.apply(resize.init(jax.random.key(0), x), x))[0, 1:-1, 1:-1]
+  np.testing.assert_allclose(y, np.broadcast_to(y[:1, :1], y.shape), atol=1e-6)
+  transposed = layers.ConvTranspose(3, (4, 4), (2, 2), 1)
+  y = np.asarray(transposed.apply(transposed.init(jax.random.key(0), x), x))[0, 1:-1, 1:-1]
+  assert np.abs(y[0::2, 0::2] - y[1::2, 1::2]).max() > 1e-3

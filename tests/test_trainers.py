@@ -147,3 +147,17 @@ def test_vgan_discriminator_can_have_its_own_learning_rate():
   np.testing.assert_allclose(fast_step, 4 * base_step, rtol=1e-3)
   with pytest.raises(UserError, match="d_learning_rate must be >= 0"):
     get_trainer(load_config("vgan.py", vgan__d_learning_rate=-1.0))
+
+
+def test_vgan_upsample_option_trains_and_a_bad_value_is_one_line():
+  """vgan.upsample='resize' (nearest x2 + k3 conv, not in the paper) takes a finite step;
+  an unknown value is a UserError naming the key, before any work."""
+  from jaxvid.errors import UserError
+  config = load_config("vgan.py", vgan__upsample="resize")
+  trainer = get_trainer(config)
+  state = jax.jit(trainer.init_state)(jax.random.key(0))
+  assert state.g_params["fg_out"]["kernel"].shape[:3] == (3, 3, 3)
+  _, metrics = jax.jit(trainer.train_step)(state, _fixed_batch(config))
+  assert all(np.isfinite(float(v)) for v in metrics.values())
+  with pytest.raises(UserError, match="config.vgan.upsample must be one of"):
+    get_trainer(load_config("vgan.py", vgan__upsample="bilinear"))

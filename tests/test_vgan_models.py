@@ -110,3 +110,23 @@ def test_unsupported_clip_size_is_a_clear_error(frames, height, width):
   g = vgan.Generator(frames=frames, height=height, width=width)
   with pytest.raises(ValueError, match="multiples of 16"):
     g.init(jax.random.key(0), jnp.zeros((1, 100)), train=False)
+
+
+@pytest.mark.parametrize("upsample,tower_kernel,out_kernel", [
+    ("transposed", 4, 4), ("resize_out", 4, 3), ("resize", 3, 3)])
+def test_upsample_option_changes_only_the_chosen_layers(upsample, tower_kernel, out_kernel):
+  g = vgan.Generator(frames=8, height=16, width=16, channels=(16, 8), upsample=upsample)
+  variables = g.init(jax.random.key(0), jnp.zeros((2, 100)), train=False)
+  p = variables["params"]
+  assert p["fg_tower"]["up0"]["kernel"].shape == (tower_kernel,) * 3 + (16, 8)
+  assert p["bg_tower"]["up0"]["kernel"].shape == (tower_kernel,) * 2 + (16, 8)
+  for name, ndim in (("fg_out", 3), ("mask_out", 3), ("bg_out", 2)):
+    assert p[name]["kernel"].shape[:ndim] == (out_kernel,) * ndim
+  out = g.apply(variables, jnp.ones((2, 100)), train=False)
+  assert out["video"].shape == (2, 8, 16, 16, 3)
+
+
+def test_unknown_upsample_is_a_clear_error():
+  with pytest.raises(ValueError, match="upsample must be one of"):
+    vgan.Generator(frames=8, height=16, width=16, channels=(16, 8), upsample="bilinear").init(
+        jax.random.key(0), jnp.zeros((1, 100)), train=False)

@@ -16,6 +16,11 @@ Discriminator: Conv3d k4 s2 p1 3->d0 (LeakyReLU 0.2, no BN), d0->d1->d2->d3 (BN 
   The code outputs 2 logits into a softmax; sigmoid of one logit is the same model
   (softmax([a, b])_0 = sigmoid(a - b)) with 512*32 + 1 fewer parameters.
 
+Upsampling (not in the paper; `upsample`): 'transposed' is the paper's k4 s2 p1 transposed conv
+in every stride-2 layer; 'resize' replaces each by nearest-neighbour x2 then a k3 s1 p1 conv
+(Odena et al. 2016, "Deconvolution and Checkerboard Artifacts"), 'resize_out' only the three
+output layers (f, m, b), where a period-2 checkerboard in the pixels would be made.
+
 Sizes generalise: with n = len(channels) upsampling layers, a clip of T x H x W frames needs
 T, H, W divisible by 2^n; the base of the foreground stream is (T, H, W) / 2^n.
 """
@@ -26,7 +31,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jaxvid.models.layers import Conv, ConvTranspose, batch_norm
+from jaxvid.models.layers import Conv, ConvTranspose, ResizeConv, batch_norm
 
 
 def stream_base_shape(frames: int, height: int, width: int, num_up: int) -> tuple[int, int, int]:
@@ -42,18 +47,34 @@ def stream_base_shape(frames: int, height: int, width: int, num_up: int) -> tupl
   return frames // factor, height // factor, width // factor
 
 
+UPSAMPLE = ("transposed", "resize", "resize_out")
+
+
+def upsample_2x(x, features: int, ndim: int, resize: bool, impl: str, name: str, dtype=None,
+                bias_init=nn.initializers.zeros):
+  """One stride-2 generator layer, called inside a compact module (its parameters are
+  `name`/kernel, bias, as the paper's layer's): the paper's k4 s2 p1 transposed conv, or
+  (resize=True) nearest-neighbour x2 then a k3 s1 p1 conv, which spreads every input voxel
+  evenly over its 2x2(x2) block and so cannot make a period-2 checkerboard by itself."""
+  if not resize:
+    return ConvTranspose(features, (4,) * ndim, (2,) * ndim, 1, impl=impl, bias_init=bias_init,
+                         dtype=dtype, name=name)(x)
+  return ResizeConv(features, (3,) * ndim, impl=impl, bias_init=bias_init, dtype=dtype,
+                    name=name)(x)
+
+
 class _UpTower(nn.Module):
-  """k4 s2 p1 transposed convs, each followed by BatchNorm + ReLU."""
+  """Stride-2 upsampling layers (`upsample_2x`), each followed by BatchNorm + ReLU."""
   channels: Sequence[int]
   ndim: int
   impl: str
+  resize: bool = False
   dtype: jnp.dtype | None = None
 
   @nn.compact
   def __call__(self, x, train: bool):
     for i, c in enumerate(self.channels):
-      x = ConvTranspose(c, (4,) * self.ndim, (2,) * self.ndim, 1, impl=self.impl,
-                        dtype=self.dtype, name=f"up{i}")(x)
+      x = upsample_2x(x, c, self.ndim, self.resize, self.impl, f"up{i}", self.dtype)
       x = nn.relu(batch_norm(train, 1e-5, name=f"bn_up{i}", dtype=self.dtype)(x))
     return x
 
@@ -87,12 +108,17 @@ class Generator(nn.Module):
   # Initial bias of the mask logit: 0 in the authors' code (mask 0.5 everywhere at the start);
   # negative starts with the background stream showing (see configs/vgan.py, the CPU demo).
   mask_bias_init: float = 0.0
+  upsample: str = "transposed"  # see the module docstring
   impl: str = "fast"
   dtype: jnp.dtype | None = None
 
   @nn.compact
   def __call__(self, inputs, train: bool = True):
     """inputs: z (B, z_dim) or, if conditional, the first frame (B, H, W, C) in [-1, 1]."""
+    if self.upsample not in UPSAMPLE:
+      raise ValueError(f"upsample must be one of {UPSAMPLE}, got {self.upsample!r}")
+    resize_tower = self.upsample == "resize"
+    resize_out = self.upsample != "transposed"
     c = list(self.channels)
     num_up = len(c)
     t0, h0, w0 = stream_base_shape(self.frames, self.height, self.width, num_up)
@@ -121,15 +147,14 @@ class Generator(nn.Module):
       video = nn.relu(batch_norm(train, 1e-5, name="bn_fg_in", dtype=dt)(video))
       static_tower, video_tower = c[1:], c[1:]
 
-    static = _UpTower(static_tower, 2, self.impl, dt, name="bg_tower")(static, train)
-    background = jnp.tanh(ConvTranspose(self.out_channels, (4, 4), (2, 2), 1, impl=self.impl,
-                                        dtype=dt, name="bg_out")(static))
-    video = _UpTower(video_tower, 3, self.impl, dt, name="fg_tower")(video, train)
-    foreground = jnp.tanh(ConvTranspose(self.out_channels, (4, 4, 4), (2, 2, 2), 1,
-                                        impl=self.impl, dtype=dt, name="fg_out")(video))
-    mask = nn.sigmoid(ConvTranspose(1, (4, 4, 4), (2, 2, 2), 1, impl=self.impl, dtype=dt,
-                                    bias_init=nn.initializers.constant(self.mask_bias_init),
-                                    name="mask_out")(video))
+    static = _UpTower(static_tower, 2, self.impl, resize_tower, dt, name="bg_tower")(static, train)
+    background = jnp.tanh(upsample_2x(static, self.out_channels, 2, resize_out, self.impl,
+                                      "bg_out", dt))
+    video = _UpTower(video_tower, 3, self.impl, resize_tower, dt, name="fg_tower")(video, train)
+    foreground = jnp.tanh(upsample_2x(video, self.out_channels, 3, resize_out, self.impl,
+                                      "fg_out", dt))
+    mask = nn.sigmoid(upsample_2x(video, 1, 3, resize_out, self.impl, "mask_out", dt,
+                                  nn.initializers.constant(self.mask_bias_init)))
     background = background[:, None]  # replicated over time by broadcasting
     out = mask * foreground + (1.0 - mask) * background
     return {"video": out, "foreground": foreground, "mask": mask, "background": background}
