@@ -16,9 +16,15 @@ def _free_port():
     return s.getsockname()[1]
 
 
+# On a loaded 2-core machine (the suite runs two workers) one process can reach the CPU
+# backend's topology exchange minutes after the other: JAX's default 2-minute wait failed once.
+SLOW_START = {"JAX_CPU_GET_LOCAL_TOPOLOGY_TIMEOUT_MINUTES": "8",
+              "JAX_CPU_GET_GLOBAL_TOPOLOGY_TIMEOUT_MINUTES": "9"}
+
+
 def _run_two(workdir, data_dir, steps):
   port = _free_port()
-  env = dict(os.environ, JAX_NUM_CPU_DEVICES="1", JAX_PLATFORMS="cpu")
+  env = dict(os.environ, JAX_NUM_CPU_DEVICES="1", JAX_PLATFORMS="cpu", **SLOW_START)
   procs = [subprocess.Popen(
       [sys.executable, "-m", "jaxvid.main", "--config=configs/vgan.py:tiny",
        f"--workdir={workdir}", f"--config.data.data_dir={data_dir}",
@@ -58,7 +64,8 @@ def test_sigterm_on_one_host_stops_every_host_at_one_saved_step(tmp_path):
   import time
   workdir, data = str(tmp_path / "run"), str(tmp_path / "tfds")
   port = _free_port()
-  env = dict(os.environ, JAX_NUM_CPU_DEVICES="1", JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1")
+  env = dict(os.environ, JAX_NUM_CPU_DEVICES="1", JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1",
+             **SLOW_START)
   procs = [subprocess.Popen(
       [sys.executable, "-m", "jaxvid.main", "--config=configs/vgan.py:tiny",
        f"--workdir={workdir}", f"--config.data.data_dir={data}",
