@@ -261,8 +261,8 @@ def resize_conv_kernel(kernel3):
 class ResizeConv(_TorchConvBase):
   """Nearest-neighbour x2 upsampling then a k3 s1 p1 conv (Odena et al. 2016), 2-D or 3-D:
   kernel_size (3,)*n. Computed as the equal k4 s2 p1 transposed conv (`resize_conv_kernel`),
-  so it costs what the paper's layer costs and uses the same fast paths; a direct k3 conv at
-  the upsampled size is 8x slower on XLA:CPU."""
+  so it costs what the paper's layer costs and uses the same fast paths (a direct k3 conv at
+  the upsampled size made the CPU demo's whole train step 8x slower: 0.68 s vs 0.09 s)."""
 
   @nn.compact
   def __call__(self, x):
