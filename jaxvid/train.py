@@ -238,13 +238,12 @@ def train_and_evaluate(config, workdir: str) -> dict:
     config_defaults.validate(config)
   except ValueError as e:
     raise UserError(str(e)) from e
-  trainer = get_trainer(config)  # the model's own config errors before the workdir is made
   workdir = _check_workdir(workdir)
   _check_init_from(config)
   if jax.process_index() != 0:  # hosts of one multi-host run share the workdir: one lock
-    return _train(config, workdir, trainer)
+    return _train(config, workdir)
   with workdir_lock.hold(workdir):
-    return _train(config, workdir, trainer)
+    return _train(config, workdir)
 
 
 def _check_init_from(config) -> None:
@@ -272,8 +271,9 @@ def _init_from(config, state, source: str):
   return state
 
 
-def _train(config, workdir: str, trainer) -> dict:
+def _train(config, workdir: str) -> dict:
   is_main = jax.process_index() == 0
+  trainer = get_trainer(config)
   mesh = parallel.make_mesh()
   parallel.check_batch_size(config.train.batch_size, mesh)
   repl, batch_sharding = parallel.replicated(mesh), parallel.batch_sharded(mesh)
