@@ -71,20 +71,10 @@ done
 say "I3D features at steps $steps"
 export XLA_PYTHON_CLIENT_MEM_FRACTION=0.6
 workdirs=$(for name in "${!variants[@]}"; do printf "/tmp/jaxvid_sweep/%s," "$name"; done)
+# few files come back from the GPU machine: the features in one .npz (--pack), logs and the
+# newest sample grid of each run in one tar
 timeout 200 python3 benchmarks/vgan_features.py --workdirs="${workdirs%,}" --steps=$steps \
-  --num=$num --out="$OUT/features" 2>&1 | quiet | tee -a "$LOG"
-# few files come back from the GPU machine: the features in one .npz, logs and the newest
-# sample grid of each run in one tar
-python3 - "$OUT" <<'PY'
-import glob, os, sys
-import numpy as np
-out = sys.argv[1]
-arrays = {}
-for path in glob.glob(f"{out}/features/*.npz"):
-  with np.load(path) as z:
-    arrays.update({f"{os.path.basename(path)[:-4]}__{k}": z[k] for k in z.files})
-np.savez_compressed(f"{out}/features.npz", **arrays)
-PY
+  --num=$num --out="$OUT/features" --pack="$OUT/features.npz" 2>&1 | quiet | tee -a "$LOG"
 rm -rf "$OUT/features"
 (cd /tmp && tar czf "$OUT/runs.tar.gz" jaxvid_sweep/*/metrics.jsonl jaxvid_sweep/*/config.json \
   $(for d in jaxvid_sweep/*/samples; do ls "$d"/*.gif | tail -1; done) 2>/dev/null)

@@ -31,6 +31,7 @@ flags.DEFINE_list("workdirs", [], "VGAN training workdirs")
 flags.DEFINE_list("steps", [], "checkpoint steps to evaluate (besides each run's newest)")
 flags.DEFINE_integer("num", 256, "held-out clips / generated videos")
 flags.DEFINE_string("out", "", "folder for the .npz files (features mode)")
+flags.DEFINE_string("pack", "", "after writing the features: also pack them into this one .npz")
 flags.DEFINE_string("fvd", "", "instead: a folder of .npz files from this script, or the "
                     "sweep's features.npz; print FVD")
 
@@ -62,8 +63,18 @@ def dump_features(workdirs, steps, num: int, out: str) -> None:
       print(f"{name} step {step}: features of {len(videos)} videos", flush=True)
 
 
+def pack(folder: str, path: str) -> None:
+  """Every .npz of `folder` in one compressed .npz with '<file>__<array>' keys (`_unpack`'s
+  inverse): the GPU machine sends back only a few files per call."""
+  arrays = {}
+  for npz in glob.glob(f"{folder}/*.npz"):
+    with np.load(npz) as z:
+      arrays.update({f"{os.path.basename(npz)[:-4]}__{k}": z[k] for k in z.files})
+  np.savez_compressed(path, **arrays)
+
+
 def _unpack(path: str) -> str:
-  """The sweep's one features.npz ('<file>__<array>' keys) as a folder of .npz files."""
+  """The sweep's one features.npz ('<file>__<array>' keys, `pack`) as a folder of .npz files."""
   folder = path[:-4]
   os.makedirs(folder, exist_ok=True)
   with np.load(path) as z:
@@ -102,6 +113,8 @@ def main(argv):
     print_fvd(flags.FLAGS.fvd)
   else:
     dump_features(flags.FLAGS.workdirs, flags.FLAGS.steps, flags.FLAGS.num, flags.FLAGS.out)
+    if flags.FLAGS.pack:
+      pack(flags.FLAGS.out, flags.FLAGS.pack)
 
 
 if __name__ == "__main__":

@@ -147,13 +147,14 @@ def test_sweep_features_come_back_as_one_file_and_give_fvd(tmp_path, capsys):
   """benchmarks/vgan_features.py: the sweep packs every .npz into one features.npz; --fvd
   unpacks it and prints FVD of each run and of the static baseline, as jaxvid.metrics.fvd."""
   import json
-  from vgan_features import print_fvd
+  from vgan_features import pack, print_fvd
   from jaxvid.metrics import fvd as fvd_lib
   rng = np.random.default_rng(0)
   real, static, gen = (rng.normal(size=(40, 6)) + shift for shift in (0.0, 0.5, 1.0))
-  np.savez_compressed(tmp_path / "features.npz", **{
-      "real_ds__real": real, "real_ds__static": static,
-      "run_004800__generated": gen, "run_004800__dataset": np.array("ds")})
+  (tmp_path / "feats").mkdir()
+  np.savez(tmp_path / "feats" / "real_ds.npz", real=real, static=static)
+  np.savez(tmp_path / "feats" / "run_004800.npz", generated=gen, dataset="ds")
+  pack(str(tmp_path / "feats"), str(tmp_path / "features.npz"))
   print_fvd(str(tmp_path / "features.npz"))
   rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
   assert set(rows) == {"run_004800", "static ds"}

@@ -32,16 +32,17 @@ VGANState = GANState
 def build_models(config) -> tuple[vgan_models.Generator, vgan_models.Discriminator]:
   v, d = config.vgan, config.data
   impl = resolve_conv_impl(v.conv_impl, "config.vgan.conv_impl")
-  if v.get("upsample", "transposed") not in vgan_models.UPSAMPLE:
+  upsample = v.get("upsample", "transposed")  # configs written before the option: the paper's
+  if upsample not in vgan_models.UPSAMPLE:
     raise ValueError(f"config.vgan.upsample must be one of {vgan_models.UPSAMPLE}, got "
-                     f"{v.upsample!r}")
+                     f"{upsample!r}")
   if v.conditional and len(v.encoder_channels) != len(v.g_channels):
     raise ValueError(f"conditional VGAN needs one encoder layer per generator layer: "
                      f"encoder_channels={tuple(v.encoder_channels)}, g_channels={tuple(v.g_channels)}")
   g = vgan_models.Generator(
       frames=d.frames, height=d.height, width=d.width, channels=tuple(v.g_channels),
       conditional=v.conditional, encoder_channels=tuple(v.encoder_channels),
-      mask_bias_init=v.get("mask_bias_init", 0.0), upsample=v.get("upsample", "transposed"),
+      mask_bias_init=v.get("mask_bias_init", 0.0), upsample=upsample,
       impl=impl, dtype=compute_dtype(config))
   disc = vgan_models.Discriminator(channels=tuple(v.d_channels), impl=impl,
                                    dtype=compute_dtype(config))
