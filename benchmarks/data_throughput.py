@@ -1,7 +1,7 @@
 """Input-pipeline throughput next to the train step's consumption rate.
 
-  python benchmarks/data_throughput.py --config=configs/vgan.py --batches=50
-  python benchmarks/data_throughput.py --config=configs/vgan.py:paper --batches=10 --workers=0,2
+  python -m benchmarks.data_throughput --config=configs/vgan.py --batches=50
+  python -m benchmarks.data_throughput --config=configs/vgan.py:paper --batches=10 --workers=0,2
 
 Builds the dataset if needed (timed separately), then times `--batches` batches of the grain
 pipeline (after one warm-up batch) and, unless --step_time is given, one timed train step of
@@ -37,7 +37,7 @@ def pipeline_clips_per_s(config, workers: int, batches: int) -> float:
 
 
 def train_step_seconds(config) -> float:
-  from timing import time_config  # benchmarks/timing.py
+  from benchmarks.timing import time_config
   return time_config(config, steps=3)["step_s"]
 
 

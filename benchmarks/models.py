@@ -1,7 +1,7 @@
 """One table for every model's train step: compile time, step time, samples/s, FLOPs, MFU, memory.
 
-  python benchmarks/models.py                                   # the default configs (CPU: ~3 min)
-  python benchmarks/models.py --configs=configs/vgan.py:paper,configs/edn.py:paper --compile_only
+  python -m benchmarks.models                                   # the default configs (CPU: ~3 min)
+  python -m benchmarks.models --configs=configs/vgan.py:paper,configs/edn.py:paper --compile_only
 
 Batches are zeros of the config's shapes (no dataset is built), so only the step is measured.
 FLOPs: XLA's cost analysis of the compiled step ('xla'), and the model FLOPs: every conv and
@@ -39,7 +39,7 @@ def fake_batch(config):
 
 
 def model_flops(trainer, state, batch) -> int:
-  from flops import traced_flops  # benchmarks/flops.py
+  from benchmarks.flops import traced_flops
   return traced_flops(trainer.train_step, state, batch)
 
 
@@ -105,7 +105,7 @@ def measure(spec: str, steps: int, compile_only: bool, overrides: dict) -> dict:
 
 def main(argv):
   del argv
-  from timing import device_peak_tflops  # benchmarks/timing.py
+  from benchmarks.timing import device_peak_tflops
   device = jax.devices()[0]
   overrides = dict(o.split("=", 1) for o in flags.FLAGS.override if o)
   dtype = overrides.get("dtype", "float32")

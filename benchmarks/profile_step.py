@@ -1,6 +1,6 @@
 """Where one train step spends its device time: a jax.profiler trace, summed by kernel.
 
-  python benchmarks/profile_step.py --config=configs/vgan.py:paper --override=dtype=bfloat16 \
+  python -m benchmarks.profile_step --config=configs/vgan.py:paper --override=dtype=bfloat16 \
       [--steps=5] [--trace_dir=DIR] [--top=15] [--json=PATH]
 
 Runs the config's jitted train step on zero batches (as models.py), traces --steps of them and
@@ -20,7 +20,7 @@ import time
 import jax
 from absl import app, flags
 
-from models import jitted_step, load_config  # benchmarks/models.py
+from benchmarks.models import jitted_step, load_config
 
 
 def summarize_trace(path: str, top: int) -> dict:

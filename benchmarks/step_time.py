@@ -1,8 +1,8 @@
 """Train-step time, FLOPs and MFU for a config, per convolution form.
 
-  python benchmarks/step_time.py --config=configs/vgan.py --impls=fast,literal --steps=5
-  python benchmarks/step_time.py --config=configs/vgan.py:paper --config.train.batch_size=4
-  python benchmarks/step_time.py --config=configs/pose_gan.py --impls=fast --steps=5
+  python -m benchmarks.step_time --config=configs/vgan.py --impls=fast,literal --steps=5
+  python -m benchmarks.step_time --config=configs/vgan.py:paper --config.train.batch_size=4
+  python -m benchmarks.step_time --config=configs/pose_gan.py --impls=fast --steps=5
 
 Prints compile time, the median of `--steps` timed steps (after one warm-up), samples/s,
 model FLOPs per step (benchmarks/flops.py: the same count for every conv form), achieved FLOP/s, MFU against --peak_tflops (default:
@@ -14,7 +14,7 @@ import jax
 from absl import app, flags
 from ml_collections import config_flags
 
-from timing import device_peak_tflops, time_config  # benchmarks/timing.py
+from benchmarks.timing import device_peak_tflops, time_config
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/vgan.py", "config[:variant]")
 _IMPLS = flags.DEFINE_list("impls", ["fast", "literal"], "conv forms to time")

@@ -7,7 +7,7 @@ import time
 
 import jax
 
-from flops import forward_flops, gan_step_flops  # benchmarks/flops.py
+from benchmarks.flops import forward_flops, gan_step_flops
 from jaxvid import parallel
 from jaxvid.data import pipeline
 from jaxvid.models import unet3d

@@ -4,23 +4,13 @@ A 2-D encoder of the first frame replaces z and feeds both streams; G is also tr
 lambda * L1 between its first generated frame and the input (lambda = 10); no mask penalty.
 Variants: default (CPU demo), `:paper` (64x64, 32 frames, batch 32), `:tiny` (tests).
 """
-import importlib.util
-import pathlib
-
 import ml_collections
 
-
-def _load_unconditional():
-  """configs/vgan.py, loaded by path so this file works from any working directory."""
-  spec = importlib.util.spec_from_file_location(
-      "jaxvid_configs_vgan", pathlib.Path(__file__).with_name("vgan.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+from configs import vgan  # the configs package (pyproject installs it beside jaxvid)
 
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
-  config = _load_unconditional().get_config(variant)
+  config = vgan.get_config(variant)
   config.vgan.conditional = True
   config.vgan.mask_weight = 0.0
   config.vgan.l1_weight = 10.0

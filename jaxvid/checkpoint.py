@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 
 import grain
 import jax
@@ -17,6 +18,8 @@ import orbax.checkpoint as ocp
 
 from jaxvid import paths
 from jaxvid.errors import UserError
+
+logger = logging.getLogger(__name__)
 
 
 class DamagedCheckpoint(Exception):
@@ -214,7 +217,7 @@ class Checkpointer:
         return step, self.restore(step, abstract_state, data_iter)
       except DamagedCheckpoint as e:
         kept = f"; kept as {self._set_aside(step)}" if set_aside else ""
-        print(f"skipped the damaged checkpoint of step {step} ({e}){kept}", flush=True)
+        logger.info(f"skipped the damaged checkpoint of step {step} ({e}){kept}")
     return None, None
 
   def _set_aside(self, step: int) -> str:
@@ -263,14 +266,13 @@ def dump_config(path: str, config) -> None:
 
 def load_config(workdir: str):
   """The resolved config a training run wrote to `workdir/config.json`."""
+  import ml_collections  # lazy: the CLIs import this module before flags are parsed
   workdir = paths.resolve(workdir)
-  import ml_collections
   path = paths.join(workdir, "config.json")
   if not paths.Path(path).exists():
     raise UserError(f"{workdir} has no config.json: not a jaxvid workdir (train into it with "
                     f"python -m jaxvid.main --config=... --workdir={workdir})")
-  with paths.Path(path).open() as f:
-    return ml_collections.ConfigDict(json.load(f))
+  return ml_collections.ConfigDict(read_json(path, "workdir's config"))
 
 
 def load_latest(trainer, workdir: str, sharding=None, step: int | None = None) -> tuple[int, object]:
@@ -320,3 +322,72 @@ def copy_params(state, source, fields=None) -> tuple[object, list[str]]:
                       f"than this config's (another architecture)")
     copied[name] = jax.tree.map(lambda new, like: jax.device_put(new, like.sharding), theirs, ours)
   return state.replace(**copied), sorted(copied)
+
+
+# ----- exports: the generator's parameters alone, for inference -----
+EXPORT_FILE = "export.json"
+TARGET_POSES_FILE = "target_keypoints.npy"
+
+
+def is_export(directory: str) -> bool:
+  return paths.Path(paths.join(directory, EXPORT_FILE)).exists()
+
+
+def inference_fields(state) -> list[str]:
+  """The state's fields sampling needs: no optimizer state and no discriminator."""
+  return [f.name for f in dataclasses.fields(state)
+          if not f.name.endswith("opt_state") and not f.name.startswith(("d_", "face_d_"))]
+
+
+def read_json(path: str, what: str):
+  """A JSON file of a workdir or export; a one-line error naming the file if it is not JSON."""
+  try:
+    return json.loads(paths.Path(path).read_text())
+  except ValueError as e:
+    raise UserError(f"{path} is not readable JSON ({e}): is the {what} damaged?") from e
+
+
+def save_export(out: str, state, step: int, config, metadata: dict, source: str,
+                target_poses=None) -> None:
+  """Write an export into the (new or empty) directory `out`: the inference fields of `state`
+  (orbax), config.json, export.json (model, step, fields, architecture, where it came from)
+  and, for EDN, the target's training poses."""
+  import numpy as np
+  target = paths.Path(out)
+  fields = inference_fields(state)
+  target.mkdir(parents=True, exist_ok=True)
+  checkpointer = ocp.StandardCheckpointer()
+  checkpointer.save(paths.join(out, "inference"), {name: getattr(state, name) for name in fields})
+  checkpointer.wait_until_finished()
+  dump_config(paths.join(out, "config.json"), config)
+  if target_poses is not None:
+    with (target / TARGET_POSES_FILE).open("wb") as f:
+      np.save(f, target_poses)
+  (target / EXPORT_FILE).write_text(json.dumps(
+      {"model": config.model, "step": int(step), "fields": fields, "metadata": metadata,
+       "from": source}, indent=2))
+
+
+def restore_export(directory: str, trainer, step: int | None = None):
+  """(step, state, target poses or None) of an export: the state has the exported fields and
+  None for the rest (optimizer states, discriminators)."""
+  import numpy as np
+  info = read_json(paths.join(directory, EXPORT_FILE), "export")
+  if step is not None and step != info["step"]:
+    raise UserError(f"{directory} is an export of step {info['step']}, not {step}")
+  if info.get("metadata") != trainer.metadata():
+    raise UserError(f"{directory}: its model record {info.get('metadata')} does not match what "
+                    f"its config builds ({trainer.metadata()})")
+  abstract = jax.eval_shape(trainer.init_state, jax.random.key(0))
+  wanted = {name: getattr(abstract, name) for name in info["fields"]}
+  try:
+    restored = ocp.StandardCheckpointer().restore(paths.join(directory, "inference"), wanted)
+  except Exception as e:  # noqa: BLE001 - orbax/tensorstore raise many kinds here
+    raise UserError(f"{directory}: cannot read the exported parameters ({_reason(e)})") from e
+  state = abstract.replace(**{f.name: restored.get(f.name) for f in dataclasses.fields(abstract)})
+  poses = None
+  target = paths.Path(paths.join(directory, TARGET_POSES_FILE))
+  if target.exists():
+    with target.open("rb") as f:
+      poses = np.load(f)
+  return int(info["step"]), state, poses

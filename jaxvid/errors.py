@@ -1,4 +1,8 @@
 """Errors that mean "the user asked for something wrong": the CLIs print them as one line."""
+from __future__ import annotations
+
+import functools
+import sys
 
 
 class UserError(Exception):
@@ -7,3 +11,21 @@ class UserError(Exception):
 
 class DivergenceError(UserError):
   """A non-finite loss or gradient stopped training (the last good checkpoint is kept)."""
+
+
+def run_cli(main):
+  """main(argv) as every jaxvid command runs it: a UserError (or a ValueError from checking an
+  input) becomes one `error: ...` line on stderr and exit status 1, Ctrl-C exit status 130
+  with one line; anything else is a bug and keeps its traceback."""
+
+  @functools.wraps(main)
+  def run(argv):
+    try:
+      return main(argv)
+    except (UserError, ValueError) as e:
+      print(f"error: {e}", file=sys.stderr, flush=True)
+      sys.exit(1)
+    except KeyboardInterrupt:
+      print("interrupted", file=sys.stderr, flush=True)
+      sys.exit(130)
+  return run

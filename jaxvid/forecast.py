@@ -16,15 +16,11 @@ future, its skeletons and its generated frames.
 from __future__ import annotations
 
 import os
-import sys
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from jaxvid import visualize
-from jaxvid.errors import UserError
+from jaxvid import errors
 
 FLAGS = flags.FLAGS
 
@@ -44,42 +40,9 @@ def define_flags():
   flags.mark_flags_as_required(["vae_workdir", "gan_workdir", "output"])
 
 
-
-def load_model(workdir: str, expected: str, step: int | None = None):
-  """(trainer, state, step) of the model trained in `workdir`."""
-  from jaxvid import api
-  model = api.load(workdir, step, expected=expected)
-  return model.trainer, model.state, model.step
-
-
-def forecast_videos(vae, vae_state, gan, gan_state, video, keypoints, key, num_futures: int):
-  """One call from past frames to video futures.
-
-  video (B, T0, H, W, 3) in [-1, 1] and keypoints (B, T0, 18, 3) in pixels, at the VAE's frame
-  size, T0 >= past_steps + 1. Returns poses (N, B, T, 18, 3) in the GAN's pixels, skeletons and
-  videos (N, B, T, H', W', 3) in [-1, 1], T, H', W' the GAN's clip.
-  """
-  vd, gd = vae.config.data, gan.config.data
-  frames = gd.frames
-  w = vae.split_window({"video": video, "keypoints": keypoints}, 0)
-  run = lambda k: vae.forecast(vae_state, w, frames - 1, k)
-  poses = jax.vmap(run)(jax.random.split(key, num_futures))  # normalised, (N, B, T, 18, 3)
-  poses = poses * jnp.array([gd.width, gd.height, 1.0], jnp.float32)
-  first = w["frame"][..., :3]  # the VAE's input also holds the rendered pose
-  if (vd.height, vd.width) != (gd.height, gd.width):
-    first = jax.image.resize(first, first.shape[:1] + (gd.height, gd.width, 3), "bilinear")
-  skeletons = gan.skeletons(poses)
-
-  def generate(s, k):
-    out, _ = gan.generate({"params": gan_state.g_params, "batch_stats": gan_state.g_batch_stats},
-                          first, s, k)
-    return out
-
-  gan_keys = jax.random.split(jax.random.fold_in(key, 1), num_futures)
-  return {"poses": poses, "skeletons": skeletons, "videos": jax.vmap(generate)(skeletons, gan_keys)}
-
-
 def _load_inputs(vae, num_clips: int) -> dict:
+  from jaxvid.errors import UserError
+  from jaxvid.pixels import to_unit_range
   d, need = vae.config.data, vae.config.pose_vae.past_steps + 1
   if FLAGS.input:
     input_path = os.path.expanduser(FLAGS.input)
@@ -102,8 +65,7 @@ def _load_inputs(vae, num_clips: int) -> dict:
     if not np.isfinite(keypoints).all():
       raise UserError(f"--input {input_path}: keypoints hold NaN or inf (missing joints are "
                       f"confidence 0, not NaN)")
-    return {"video": video.astype(np.float32) / 127.5 - 1.0,
-            "keypoints": keypoints.astype(np.float32)}
+    return {"video": to_unit_range(video), "keypoints": keypoints.astype(np.float32)}
   from jaxvid.data import pipeline
   batch = pipeline.make_sample_batch(vae.config, num_clips)
   return {"video": batch["video"], "keypoints": batch["keypoints"]}
@@ -111,6 +73,7 @@ def _load_inputs(vae, num_clips: int) -> dict:
 
 def figure(inputs: dict, outputs: dict, past: int, frames: int, size: tuple[int, int]):
   """Rows of (T, H, W, 3) cells: real continuation | (skeletons, generated) per future."""
+  import jax
   real = inputs["video"][:, past:past + frames]
   if real.shape[1] < frames:  # hold the last real frame where the clip ends
     real = np.concatenate([real, np.repeat(real[:, -1:], frames - real.shape[1], 1)], 1)
@@ -130,20 +93,19 @@ def figure(inputs: dict, outputs: dict, past: int, frames: int, size: tuple[int,
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  try:
-    vae, vae_state, vae_step = load_model(FLAGS.vae_workdir, "pose_vae", FLAGS.vae_step)
-    gan, gan_state, gan_step = load_model(FLAGS.gan_workdir, "pose_gan", FLAGS.gan_step)
-    inputs = _load_inputs(vae, FLAGS.num_clips)
-  except UserError as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(1)
-  print(f"pose_vae step {vae_step} ({FLAGS.vae_workdir}) -> pose_gan step {gan_step} "
+  import jax
+
+  import jaxvid
+  from jaxvid import visualize
+  from jaxvid.inference import pose_knows
+  vae = jaxvid.load(FLAGS.vae_workdir, FLAGS.vae_step, expected="pose_vae")
+  gan = jaxvid.load(FLAGS.gan_workdir, FLAGS.gan_step, expected="pose_gan")
+  inputs = _load_inputs(vae, FLAGS.num_clips)
+  print(f"pose_vae step {vae.step} ({FLAGS.vae_workdir}) -> pose_gan step {gan.step} "
         f"({FLAGS.gan_workdir}); "
         f"{inputs['video'].shape[0]} clips x {FLAGS.num_futures} futures", flush=True)
-  outputs = jax.jit(forecast_videos, static_argnums=(0, 2, 7))(
-      vae, vae_state, gan, gan_state, jnp.asarray(inputs["video"]),
-      jnp.asarray(inputs["keypoints"]), jax.random.key(FLAGS.seed), FLAGS.num_futures)
-  outputs = jax.tree.map(np.asarray, outputs)
+  outputs = pose_knows.forecast_videos(vae, gan, inputs["video"], inputs["keypoints"],
+                                       jax.random.key(FLAGS.seed), FLAGS.num_futures)
   gd = gan.config.data
   rows, labels = figure(inputs, outputs, vae.config.pose_vae.past_steps, gd.frames,
                         (gd.height, gd.width))
@@ -155,4 +117,4 @@ def main(argv):
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  app.run(errors.run_cli(main))

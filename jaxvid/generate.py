@@ -13,10 +13,11 @@ model's frame and centre-cropped). --running_stats samples with BatchNorm's runn
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 from absl import app, flags
+
+from jaxvid import errors
 
 FLAGS = flags.FLAGS
 
@@ -32,6 +33,7 @@ def define_flags():
   flags.DEFINE_bool("running_stats", False, "BatchNorm with running averages (generate.lua)")
   flags.DEFINE_bool("overwrite", False, "replace files of an earlier run in --output")
   flags.DEFINE_integer("fps", 8, "frames per second of the mp4s and the GIF")
+  flags.DEFINE_bool("progress", True, "show a progress bar (one line per stage off a terminal)")
   flags.mark_flags_as_required(["workdir", "output"])
 
 
@@ -61,36 +63,38 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   import jax
 
-  from jaxvid import api, visualize
+  import jaxvid
+  from jaxvid import progress, visualize
   from jaxvid.errors import UserError
   output = os.path.expanduser(FLAGS.output)
   images = [os.path.expanduser(p) for p in FLAGS.image.split(",") if p.strip()]
-  try:
-    if FLAGS.num < 1:
-      raise UserError(f"--num must be >= 1, got {FLAGS.num}")
-    for path in images:
-      if not os.path.isfile(path):
-        raise UserError(f"--image {path} does not exist")
-    n = len(images) or FLAGS.num
-    clash = [p for p in planned_files(output, n) if os.path.exists(p)]
-    if clash and not FLAGS.overwrite:
-      raise UserError(f"--output {output} already holds {os.path.basename(clash[0])} (and "
-                      f"{len(clash) - 1} more): choose another folder or pass --overwrite")
-    model = api.load(os.path.expanduser(FLAGS.workdir), FLAGS.step, expected="vgan")
-    if model.conditional and not images:
-      raise UserError("this VGAN is conditional: give its first frame(s) with --image")
-    if images and not model.conditional:
-      raise UserError("--image needs a conditional VGAN; this one is unconditional")
-    d = model.config.data
-    if images:
-      out = model.predict(read_images(images, d.height, d.width), FLAGS.running_stats,
-                          outputs=True)
-    else:
-      out = model.generate(n, jax.random.key(FLAGS.seed), running_stats=FLAGS.running_stats,
-                           outputs=True)
-  except (UserError, ValueError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(1)
+  if FLAGS.num < 1:
+    raise UserError(f"--num must be >= 1, got {FLAGS.num}")
+  for path in images:
+    if not os.path.isfile(path):
+      raise UserError(f"--image {path} does not exist")
+  n = len(images) or FLAGS.num
+  clash = [p for p in planned_files(output, n) if os.path.exists(p)]
+  if clash and not FLAGS.overwrite:
+    raise UserError(f"--output {output} already holds {os.path.basename(clash[0])} (and "
+                    f"{len(clash) - 1} more): choose another folder or pass --overwrite")
+  model = jaxvid.load(FLAGS.workdir, FLAGS.step, expected="vgan")
+  if model.conditional and not images:
+    raise UserError("this VGAN is conditional: give its first frame(s) with --image")
+  if images and not model.conditional:
+    raise UserError("--image needs a conditional VGAN; this one is unconditional")
+  d = model.config.data
+  if images:
+    out = model.predict(read_images(images, d.height, d.width), FLAGS.running_stats,
+                        outputs=True)
+  else:
+    with progress.bar(n, "generate", "video", FLAGS.progress) as bar:
+      parts = []
+      for part in model.generate_batches(n, jax.random.key(FLAGS.seed),
+                                         running_stats=FLAGS.running_stats):
+        parts.append(part)
+        bar.update(len(part["video"]))
+    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
   os.makedirs(output, exist_ok=True)
   videos = visualize.to_uint8(out["video"])
   for i, video in enumerate(videos):
@@ -110,4 +114,4 @@ def main(argv):
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  app.run(errors.run_cli(main))

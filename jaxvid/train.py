@@ -8,6 +8,7 @@ TensorBoard logs, a metrics.jsonl, sample videos, progress and divergence checks
 from __future__ import annotations
 
 import json
+import logging
 import math
 import signal
 import time
@@ -15,11 +16,13 @@ import time
 import jax
 import numpy as np
 
+from jaxvid import api, config_defaults, parallel, paths, visualize, workdir_lock
 from jaxvid import checkpoint as ckpt_lib
-from jaxvid import config_defaults, parallel, paths, visualize, workdir_lock
 from jaxvid.data import pipeline
 from jaxvid.errors import DivergenceError, UserError
 from jaxvid.trainers import get_trainer
+
+logger = logging.getLogger(__name__)
 
 
 def _check_workdir(workdir: str) -> str:
@@ -106,8 +109,8 @@ class _MetricLog:
       if self.skip_nonfinite:
         if metrics.get("skipped_update"):
           self.skipped += 1
-          print(f"step {step}: non-finite {', '.join(bad)}; update skipped "
-                f"({self.skipped} so far)", flush=True)
+          logger.info(f"step {step}: non-finite {', '.join(bad)}; update skipped "
+                f"({self.skipped} so far)")
         for k in bad:
           metrics[k] = float("nan")  # logged as NaN, training goes on
         continue
@@ -150,6 +153,7 @@ class _Writers:
     project = config.train.get("wandb", "") if config is not None else ""
     if enabled and project:
       import hashlib
+
       import wandb  # checked at start-up (config_defaults.validate)
       # one W&B run per workdir: a resumed run continues it
       run_id = f"{paths.Path(workdir).name}-{hashlib.sha1(workdir.encode()).hexdigest()[:8]}"
@@ -227,7 +231,7 @@ def write_samples(outputs: dict, trainer, sample_batch: dict, workdir: str, step
     if min(np.shape(real)[-3:-1]) >= 11:
       quality["ssim"] = float(np.mean(image.ssim(flat(generated), flat(real))))
     writers.scalars(step, quality, prefix="samples")
-    print("sample quality: " + " ".join(f"{k}={v:.4f}" for k, v in quality.items()), flush=True)
+    logger.info("sample quality: " + " ".join(f"{k}={v:.4f}" for k, v in quality.items()))
   return written
 
 
@@ -261,13 +265,12 @@ def _init_from(config, state, source: str):
   """A fresh run starting from the parameters of another run's newest checkpoint (big_vision's
   model_init): fine-tuning, or a longer schedule from a shorter run. Optimizer and step start
   afresh."""
-  source = paths.resolve(source)
-  source_trainer = get_trainer(ckpt_lib.load_config(source))
-  step, source_state = ckpt_lib.load_latest(source_trainer, source)
-  state, copied = ckpt_lib.copy_params(state, source_state)
+  source = api.load(source, expected=config.model)
+  state, copied = ckpt_lib.copy_params(state, source.state)
   if not copied:
-    raise UserError(f"config.train.init_from={source}: no parameters in common with this model")
-  print(f"init_from: {', '.join(copied)} from {source} step {step}", flush=True)
+    raise UserError(f"config.train.init_from={source.workdir}: no parameters in common with "
+                    f"this model")
+  logger.info(f"init_from: {', '.join(copied)} from {source.workdir} step {source.step}")
   return state
 
 
@@ -288,12 +291,12 @@ def _train(config, workdir: str) -> dict:
                                                 data_iter=data_iter)
   if start is not None:
     state = restored
-    print(f"resumed from {checkpointer.directory} at step {start}", flush=True)
+    logger.info(f"resumed from {checkpointer.directory} at step {start}")
   else:
     start = 0
     if config.train.get("init_from", ""):
       state = _init_from(config, state, config.train.init_from)
-    state = trainer.warm_start(state)  # e.g. EDN stage 2 starts from stage 1's generator
+    state = trainer.warm_start(state, api.load)  # e.g. EDN stage 2: stage 1's G and D
   if is_main:
     ckpt_lib.dump_config(paths.join(workdir, "config.json"), config)
 
@@ -332,8 +335,8 @@ def _train(config, workdir: str) -> dict:
         t_log, step_at_log = now, step
         if is_main:
           terms = " ".join(f"{k}={v:.4f}" for k, v in last.items())
-          print(f"step {step}/{num_steps} | {rate:.2f} steps/s | ETA "
-                f"{_format_eta((num_steps - step) / rate)} | {terms}", flush=True)
+          logger.info(f"step {step}/{num_steps} | {rate:.2f} steps/s | ETA "
+                f"{_format_eta((num_steps - step) / rate)} | {terms}")
       # preemption: save now, exit cleanly (several hosts: all at the step they agree on)
       preempted = (checkpointer.reached_preemption(step) if coordinated_stop
                    else stop.requested)
@@ -342,8 +345,7 @@ def _train(config, workdir: str) -> dict:
           writers.scalars(s_, m)
         checkpointer.save(step, state, data_iter)
         what = "a preemption notice (SIGTERM) on a host" if coordinated_stop else stop.name
-        print(f"{what} received: saved step {step}; rerun the same command to resume",
-              flush=True)
+        logger.info(f"{what} received: saved step {step}; rerun the same command to resume")
         break
       if step % config.train.checkpoint_every == 0 or step == num_steps:
         log_rest = log.flush()  # never checkpoint a diverged state
@@ -354,11 +356,10 @@ def _train(config, workdir: str) -> dict:
         outputs = parallel.replicated_to_host(sample_fn(state, sample_inputs))  # on every host
         if is_main:
           written = write_samples(outputs, trainer, sample_batch, workdir, step, writers, config)
-          print(f"samples: {', '.join(written)}", flush=True)
+          logger.info(f"samples: {', '.join(written)}")
       writers.flush()
     if start >= num_steps:
-      print(f"nothing to do: the checkpoint is at step {start} >= train.num_steps={num_steps}",
-            flush=True)
+      logger.info(f"nothing to do: the checkpoint is at step {start} >= train.num_steps={num_steps}")
   finally:
     stop.restore()
     checkpointer.close()  # waits for the async save to finish

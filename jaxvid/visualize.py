@@ -8,10 +8,7 @@ from typing import Sequence
 import imageio.v2 as imageio
 import numpy as np
 
-
-def to_uint8(video: np.ndarray) -> np.ndarray:
-  """[-1, 1] float -> uint8 [0, 255]."""
-  return np.round((np.clip(np.asarray(video, np.float32), -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+from jaxvid.pixels import to_uint8, to_unit_range  # noqa: F401  (re-exported: the CLIs use both)
 
 
 def tile(rows: Sequence[Sequence[np.ndarray]], border: int = 2, scale: int = 1,

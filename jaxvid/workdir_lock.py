@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import time
 
 from jaxvid import paths
 from jaxvid.errors import UserError
+
+logger = logging.getLogger(__name__)
 
 LOCK_NAME = ".jaxvid.lock"
 
@@ -65,8 +68,8 @@ def hold(workdir: str):
       holder = _read(path)
       same_host = holder.get("host") == me["host"]
       if same_host and isinstance(holder.get("pid"), int) and not _alive(holder["pid"]):
-        print(f"taking over the lock of a run that is gone (pid {holder['pid']}, since "
-              f"{holder.get('since', '?')})", flush=True)
+        logger.info(f"taking over the lock of a run that is gone (pid {holder['pid']}, since "
+              f"{holder.get('since', '?')})")
         paths.Path(path).unlink()
         continue
       where = f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}"

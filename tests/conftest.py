@@ -1,5 +1,4 @@
 import os
-import sys
 import tempfile
 
 # Tests run on CPU. Compiled XLA executables are cached on disk (keyed by the program and the
@@ -16,6 +15,3 @@ import jax  # noqa: E402  (after the environment above)
 jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "benchmarks"))

@@ -9,7 +9,7 @@ import pytest
 import jaxvid
 from jaxvid import train
 from jaxvid.errors import UserError
-from train_test import load_config
+from helpers import load_config
 
 
 @pytest.fixture(scope="module")

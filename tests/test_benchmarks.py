@@ -2,9 +2,8 @@
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from flops import forward_flops, gan_step_flops, traced_flops  # benchmarks/ on sys.path (conftest)
+from benchmarks.flops import forward_flops, gan_step_flops, traced_flops
 from jaxvid.models import layers
 
 
@@ -48,9 +47,9 @@ def test_traced_flops_count_the_work_without_the_dilation_zeros():
 
 
 def test_model_table_measures_every_model_kind():
-  from models import measure  # benchmarks/models.py
+  from benchmarks.models import measure
   import os
-  from train_test import REPO
+  from helpers import REPO
   for name in ("vgan.py", "pose_vae.py", "pose_gan.py", "edn.py"):
     r = measure(os.path.join(REPO, "configs", name) + ":tiny", 1, False, {})
     assert r["step_s"] > 0 and r["compile_s"] > 0 and r["peak_gib"] > 0 and r["xla_flops"] > 0
@@ -61,7 +60,7 @@ def test_model_table_measures_every_model_kind():
 
 
 def test_cpu_peak_follows_the_isa():
-  from timing import cpu_flops_per_cycle, cpu_peak_tflops
+  from benchmarks.timing import cpu_flops_per_cycle, cpu_peak_tflops
   intel = {"avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16"}
   assert cpu_flops_per_cycle(intel, "GenuineIntel", "float32") == 64
   assert cpu_flops_per_cycle(intel, "GenuineIntel", "bfloat16") == 1024
@@ -76,88 +75,10 @@ def test_cpu_peak_follows_the_isa():
   assert 0.001 < peak < 100 and "cores" in source  # this machine, whatever it is
 
 
-def test_mode_statistics_count_hits_and_frequencies():
-  from pose_forecast import mode_statistics  # benchmarks/pose_forecast.py
-  rng = np.random.default_rng(0)
-  branches = rng.normal(0, 10, (4, 3, 5, 18, 2))  # 4 clips, 3 moves
-  modes = np.array([0, 1, 2, 0])
-  # clip 0-2: samples on moves (0, 1, 2, 0), clip 3: only move 1, each with a little noise
-  picks = np.array([[0, 1, 2, 0], [0, 1, 2, 0], [0, 1, 2, 0], [1, 1, 1, 1]])
-  samples = np.stack([branches[c, picks[c]] for c in range(4)]) + rng.normal(0, 0.1, (4, 4, 5, 18, 2))
-  stats = mode_statistics(samples, branches, modes)
-  assert stats["mode_hit_rate"] == 0.75
-  np.testing.assert_allclose(stats["sampled_mode_freq"], [6 / 16, 7 / 16, 3 / 16])
-  np.testing.assert_allclose(stats["true_mode_freq"], [0.5, 0.25, 0.25])
-  np.testing.assert_allclose(stats["mode_freq_max_abs_dev"], 3 / 16)
-
-
-def test_pose_forecast_reports_the_issue_keys(tmp_path):
-  from pose_forecast import evaluate, write_figure  # benchmarks/pose_forecast.py
-  from train_test import load_config
-  from jaxvid import checkpoint as ckpt_lib, train
-  from jaxvid.data import pipeline
-  from jaxvid.trainers import get_trainer
-  config = load_config("pose_vae.py", data__branching=True)
-  train.train_and_evaluate(config, str(tmp_path))
-  trainer = get_trainer(config)
-  _, state = ckpt_lib.load_latest(trainer, str(tmp_path))
-  clips = pipeline.make_sample_batch(config, config.data.num_test)
-  results, extra = evaluate(trainer, state, clips, num_samples=3)
-  assert set(results) == {"best_of_n_px", "mean_of_n_px", "constant_velocity_px",
-                          "zero_velocity_px", "err_posterior_px", "err_prior_px", "err_zero_z_px",
-                          "active_units", "mode_hit_rate", "mode_freq_max_abs_dev"}
-  assert results["best_of_n_px"] <= results["mean_of_n_px"] == results["err_prior_px"]
-  assert 0 <= results["mode_hit_rate"] <= 1 and 0 <= results["active_units"] <= 20
-  assert len(extra["unit_kl_nats"]) == config.pose_vae.future_steps * config.pose_vae.latent
-  import imageio.v2 as imageio
-  path = write_figure(trainer, state, clips, str(tmp_path / "modes.gif"), 2, 3)
-  assert len(imageio.mimread(path)) == config.pose_vae.future_steps + 1
-
-
-def test_vgan_stream_measures_tell_a_mask_on_the_mover_from_a_flat_one():
-  from vgan_streams import checker_response, per_clip, roc_auc  # benchmarks/vgan_streams.py
-  from jaxvid.data import synthetic_scenes
-  assert roc_auc(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1])) == 1.0
-  assert roc_auc(np.array([0.5, 0.5, 0.5]), np.array([0, 1, 1])) == 0.5
-  checker = np.indices((4, 4)).sum(0) % 2 * 2.0 - 1.0  # +-1 alternating
-  assert np.allclose(checker_response(np.repeat(checker[..., None], 3, -1)), 1.0)
-  assert np.allclose(checker_response(np.full((4, 4, 3), 0.3)), 0.0)
-  video, sprites = synthetic_scenes.render_clip(0, 1, 8, 32, 32, with_mask=True)
-  assert video.shape == (8, 32, 32, 3) and sprites.shape == (8, 32, 32)
-  assert np.array_equal(video, synthetic_scenes.render_clip(0, 1, 8, 32, 32))  # same clip
-  assert 0.01 < sprites.mean() < 0.5
-  video = synthetic_scenes.to_model_range(video)[None]
-  true = per_clip(video, sprites[None], None)
-  flat = per_clip(video, np.full_like(sprites, 0.5)[None], np.zeros_like(video))
-  assert true["mask AUC on motion"][0] > 0.8 and flat["mask AUC on motion"][0] == 0.5
-  assert true["mask where static"][0] < 0.05 and flat["mask where static"][0] == 0.5
-  assert flat["checkerboard f, m>0.5"][0] == 0.0 or np.isnan(flat["checkerboard f, m>0.5"][0])
-
-
 def test_model_table_reads_tuple_overrides_as_literals():
-  from models import load_config  # benchmarks/models.py
+  from benchmarks.models import load_config
   import os
-  from train_test import REPO
+  from helpers import REPO
   config = load_config(os.path.join(REPO, "configs", "vgan.py"),
                        {"vgan.g_channels": "(64, 32, 16)", "train.batch_size": "4"})
   assert tuple(config.vgan.g_channels) == (64, 32, 16) and config.train.batch_size == 4
-
-
-def test_sweep_features_come_back_as_one_file_and_give_fvd(tmp_path, capsys):
-  """benchmarks/vgan_features.py: the sweep packs every .npz into one features.npz; --fvd
-  unpacks it and prints FVD of each run and of the static baseline, as jaxvid.metrics.fvd."""
-  import json
-  from vgan_features import pack, print_fvd
-  from jaxvid.metrics import fvd as fvd_lib
-  rng = np.random.default_rng(0)
-  real, static, gen = (rng.normal(size=(40, 6)) + shift for shift in (0.0, 0.5, 1.0))
-  (tmp_path / "feats").mkdir()
-  np.savez(tmp_path / "feats" / "real_ds.npz", real=real, static=static)
-  np.savez(tmp_path / "feats" / "run_004800.npz", generated=gen, dataset="ds")
-  pack(str(tmp_path / "feats"), str(tmp_path / "features.npz"))
-  print_fvd(str(tmp_path / "features.npz"))
-  rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-  assert set(rows) == {"run_004800", "static ds"}
-  np.testing.assert_allclose(rows["run_004800"]["fvd"], fvd_lib.fvd(gen, real), rtol=1e-9)
-  np.testing.assert_allclose(rows["static ds"]["fvd"], fvd_lib.fvd(static, real), rtol=1e-9)
-  assert rows["static ds"]["fvd"] < rows["run_004800"]["fvd"]

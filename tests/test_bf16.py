@@ -7,7 +7,7 @@ import pytest
 
 from jaxvid import train
 from jaxvid.trainers import get_trainer
-from train_test import load_config, load_final_state, read_metrics
+from helpers import load_config, load_final_state, read_metrics
 
 
 @pytest.mark.parametrize("name", ["vgan.py", "vgan_cond.py", "pose_vae.py", "pose_gan.py",

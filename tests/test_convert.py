@@ -12,7 +12,7 @@ import jaxvid
 from jaxvid import convert
 from jaxvid.errors import UserError
 from t7_writer import Module, Tensor, save
-from train_test import REPO
+from helpers import REPO
 
 Z, C = 5, (8, 4)  # z size, widths: clips of 2*4 x 4*4 x 4*4 = 8 x 16 x 16
 

@@ -12,9 +12,10 @@ import pytest
 from jaxvid import checkpoint as ckpt_lib
 from jaxvid import train
 from jaxvid.errors import UserError
+from jaxvid.pixels import to_unit_range
 from jaxvid.trainers import edn as edn_lib
 from jaxvid.trainers import get_trainer
-from train_test import REPO, load_config, read_metrics
+from helpers import REPO, load_config, read_metrics
 
 
 @pytest.fixture(scope="module")
@@ -138,9 +139,12 @@ def test_transfer_from_a_wide_25fps_video_lands_in_the_target_frame_at_its_speed
   assert "Traceback" not in result.stderr and not (tmp_path / "y.mp4").exists()
 
 
-def test_quality_benchmark_compares_models_with_the_baselines(stages):
-  from edn_quality import evaluate  # benchmarks/ is on sys.path (conftest)
-  report = evaluate(list(stages), max_clips=2, transfer_source="dancer:2")
+def test_quality_suite_compares_models_with_the_baselines(stages):
+  import jaxvid
+  from jaxvid import api, evaluators
+  from jaxvid.evaluators.common import Options
+  report = evaluators.run(evaluators.get("edn"), [jaxvid.load(s) for s in stages],
+                          Options(num_videos=2, transfer="dancer:2", progress=False), api.load)
   names = list(report["results"])
   assert names[:3] == ["background plate (no person)", "random frame of the subject",
                        "nearest-neighbour retrieval"] and len(names) == 5
@@ -152,7 +156,7 @@ def test_quality_benchmark_compares_models_with_the_baselines(stages):
 
 
 def test_pose_following_measures_a_figure_that_moves_with_the_pose():
-  from edn_quality import pose_follow
+  from jaxvid.evaluators.edn import pose_follow
   t = 12
   plate = np.zeros((32, 48, 3), np.float32)
   xs = np.linspace(10, 38, t)
@@ -218,9 +222,9 @@ def test_a_target_learned_from_the_users_own_video(tmp_path):
 def test_a_briefly_trained_model_moves_the_figure_with_a_wide_sources_poses():
   """80 steps at 32x32, then a 640x360 source whose dancer crosses the frame: the generated
   foreground's centroid follows the normalised pose's in x; after one step it does not."""
-  from edn_quality import background_plate, pose_follow
-  from jaxvid import transfer
   from jaxvid.data import pipeline, synthetic_dancer
+  from jaxvid.evaluators.edn import background_plate, pose_follow
+  from jaxvid.inference.edn import EDNModel, Source
   config = load_config("edn.py", "tiny", data__frames=4, data__num_clips=64, edn__ngf=8,
                        edn__n_blocks=2, edn__ndf=8, train__batch_size=4)
   trainer = get_trainer(config)
@@ -233,13 +237,14 @@ def test_a_briefly_trained_model_moves_the_figure_with_a_wide_sources_poses():
       after_one = jax.tree.map(jnp.copy, state)
   clip = synthetic_dancer.render_clip(7, 1, 24, 360, 640, subject_id=2)
   clip["keypoints"][..., 0] += np.linspace(-70, 70, 24)[:, None]  # walks across the frame
-  poses = transfer.to_target_frame(trainer, transfer.Source(clip["keypoints"], (360, 640), 25.0))
+  model = lambda s: EDNModel(config=config, trainer=trainer, state=s, step=0, workdir="")
+  poses = model(state).to_target_frame(Source(clip["keypoints"], (360, 640), 25.0))
   assert ((poses[..., 0] >= 0) & (poses[..., 0] < 32)).all()
   train_clips = pipeline.data_source(config, "train")
   plate = background_plate(np.concatenate([train_clips[i]["video"]
                                            for i in range(len(train_clips))]))
-  plate = plate.astype(np.float32) / 127.5 - 1.0
-  follow = {name: pose_follow(transfer.transfer(trainer, s, poses)["video"], poses, plate)
+  plate = to_unit_range(plate)
+  follow = {name: pose_follow(model(s).generate_frames(poses, len(poses))["video"], poses, plate)
             for name, s in (("trained", state), ("one step", after_one))}
   assert follow["trained"]["corr x"] > 0.5, follow  # 0.80 when written; one step: -0.82
   assert not follow["one step"]["corr x"] > 0.3, follow
@@ -262,7 +267,7 @@ def test_stage2_conditions_frame_t_on_the_refined_t_minus_1():
   assert float(jnp.abs(a["g_f_cur"] - b["g_f_cur"]).max()) > 1e-6  # G's frame t, its face
   poses = jnp.stack([pair["x_prev"], pair["x_cur"]], 1)
   boxes = jnp.stack([pair["box_prev"], pair["box_cur"]], 1)
-  va = trainer.generate_video(state.g_params, poses, state.face_g_params, boxes)["video"]
-  vb = trainer.generate_video(state.g_params, poses, bumped, boxes)["video"]
+  va = trainer.generate_video(state.g_params, poses, state.face_g_params, boxes)["stage1"]
+  vb = trainer.generate_video(state.g_params, poses, bumped, boxes)["stage1"]
   np.testing.assert_array_equal(va[:, 0], vb[:, 0])  # frame 0: before any refinement
   assert float(jnp.abs(va[:, 1] - vb[:, 1]).max()) > 1e-6

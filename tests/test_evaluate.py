@@ -1,15 +1,18 @@
-"""python -m jaxvid.evaluate on a tiny trained pose GAN, baselines included."""
+"""python -m jaxvid.evaluate and its suites (jaxvid/evaluators) on tiny trained models."""
 import json
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from jaxvid import evaluate, train
+import jaxvid
+from jaxvid import api, evaluators, train
 from jaxvid.errors import UserError
-from jaxvid.trainers import get_trainer
-from train_test import REPO, load_config
+from jaxvid.evaluators import common, video
+from jaxvid.metrics import fvd as fvd_lib
+from helpers import REPO, load_config
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +22,19 @@ def gan_workdir(tmp_path_factory):
   return workdir
 
 
+def _run(suite, workdir, **options):
+  return evaluators.run(evaluators.get(suite), [jaxvid.load(workdir)],
+                        common.Options(progress=False, **options), api.load)
+
+
+def _cli(*args):
+  return subprocess.run([sys.executable, "-m", "jaxvid.evaluate", "--noprogress", *args],
+                        cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
 def test_report_has_the_model_and_the_baselines(gan_workdir):
-  report = evaluate.evaluate(gan_workdir, ["fvd", "ssim", "psnr", "lpips"], 2, baselines=True)
+  report = _run("video", gan_workdir, metrics=("fvd", "ssim", "psnr", "lpips"), num_videos=2,
+                baselines=True)
   rows = report["rows"]
   assert len(rows) == 6 and report["paired"] and report["videos"] == 2
   model = rows[next(iter(rows))]
@@ -38,7 +52,28 @@ def test_report_has_the_model_and_the_baselines(gan_workdir):
   assert 0 < still["ssim"] < 1.0 and still["lpips"] > 0
   # the model driven by the other clip's poses gives other videos than by the clip's own
   assert rows["another clip's poses"]["psnr"] != pytest.approx(model["psnr"], abs=1e-6)
-  assert "step 4" in evaluate.format_table(report)
+  assert "step 4" in video.format_table(report)
+
+
+def test_features_are_computed_once_per_clip_set_and_cached_in_the_workdir(gan_workdir,
+                                                                          monkeypatch):
+  import shutil
+  shutil.rmtree(os.path.join(gan_workdir, common.CACHE_DIR), ignore_errors=True)
+  calls = []
+  real_call = fvd_lib.I3DFeatures.__call__
+  monkeypatch.setattr(fvd_lib.I3DFeatures, "__call__",
+                      lambda self, v, progress=None: calls.append(len(v)) or real_call(self, v))
+  first = _run("video", gan_workdir, metrics=("fvd",), num_videos=2, baselines=True)
+  # real, model, train clips, shuffled, first frame, another clip's poses, untrained: 7 sets,
+  # the real clips once although every row compares with them
+  assert len(calls) == 7
+  cached = os.listdir(os.path.join(gan_workdir, common.CACHE_DIR))
+  assert len(cached) == 7 and all(f.startswith("i3d_") and f.endswith(".npy") for f in cached)
+  calls.clear()
+  again = _run("video", gan_workdir, metrics=("fvd",), num_videos=2, baselines=True)
+  assert calls == [] and again["rows"] == first["rows"]  # every set from the cache
+  _run("video", gan_workdir, metrics=("fvd",), num_videos=2, cache=False)
+  assert calls == [2, 2]  # without the cache: real and model computed again
 
 
 def test_asking_for_more_clips_than_the_test_split_has_is_refused(gan_workdir):
@@ -46,43 +81,81 @@ def test_asking_for_more_clips_than_the_test_split_has_is_refused(gan_workdir):
   from jaxvid.data import pipeline
   held_out = len(pipeline.held_out_source(ckpt_lib.load_config(gan_workdir)))
   with pytest.raises(UserError, match=f"held-out split has {held_out} clips"):
-    evaluate.evaluate(gan_workdir, ["ssim"], held_out + 1, baselines=False)
+    _run("video", gan_workdir, metrics=("ssim",), num_videos=held_out + 1)
 
 
-def test_cli_writes_json_and_rejects_unknown_metrics(gan_workdir, tmp_path):
+def test_cli_writes_json_per_step_and_rejects_bad_requests(gan_workdir, tmp_path):
   out = tmp_path / "new" / "report.json"  # a folder that does not exist yet
-  run = lambda *a: subprocess.run([sys.executable, "-m", "jaxvid.evaluate", *a], cwd=REPO,
-                                  capture_output=True, text=True, timeout=600)
-  result = run(f"--workdir={gan_workdir}", "--metrics=ssim,psnr", "--num_videos=2",
-               f"--output={out}")
+  result = _cli(f"--workdir={gan_workdir}", "--suite=video", "--metrics=ssim,psnr",
+                "--num_videos=2", f"--output={out}")
   assert result.returncode == 0, result.stderr[-2000:]
   assert set(json.loads(out.read_text())["rows"]["pose_gan (step 4)"]) == {
       "ssim", "ssim_95", "psnr", "psnr_95"}
-  result = run(f"--workdir={gan_workdir}", "--step=2", "--metrics=ssim", "--num_videos=2",
-               f"--output={out}")  # an earlier checkpoint
-  assert result.returncode == 0 and json.loads(out.read_text())["step"] == 2, result.stderr[-2000:]
-  result = run(f"--workdir={gan_workdir}", "--metrics=ssim,inception")
+  # the default report is named by suite, step and metrics: an earlier step's is kept
+  for step in (2, 4):
+    result = _cli(f"--workdir={gan_workdir}", "--suite=video", f"--step={step}",
+                  "--metrics=ssim", "--num_videos=2")
+    assert result.returncode == 0, result.stderr[-2000:]
+  reports = sorted(os.listdir(os.path.join(gan_workdir, "eval")))
+  assert reports == ["video-step2-ssim.json", "video-step4-ssim.json"]
+  assert json.load(open(os.path.join(gan_workdir, "eval", reports[0])))["step"] == 2
+  result = _cli(f"--workdir={gan_workdir}", "--suite=video", "--metrics=ssim,inception")
   assert result.returncode == 1 and "unknown metrics" in result.stderr
+  result = _cli(f"--workdir={gan_workdir}", "--suite=nope")
+  assert result.returncode == 1 and "unknown suite 'nope'" in result.stderr
+  result = _cli(f"--workdir={gan_workdir}", "--suite=edn")
+  assert result.returncode == 1 and "measures edn models" in result.stderr
+  result = _cli(f"--workdir={gan_workdir}", f"--output={tmp_path}")
+  assert result.returncode == 1 and "is a folder" in result.stderr
+  listing = _cli("--suite")  # a bare --suite lists them
+  assert listing.returncode == 0 and all(name in listing.stdout for name in evaluators.SUITES)
+
+
+def test_a_suite_reads_an_export_as_it_reads_the_workdir(gan_workdir, tmp_path):
+  exported = jaxvid.export(gan_workdir, str(tmp_path / "export"))
+  options = dict(metrics=("ssim", "psnr"), num_videos=2)
+  assert _run("video", exported, **options)["rows"] == _run("video", gan_workdir,
+                                                            **options)["rows"]
+  result = _cli(f"--workdir={exported}", "--nofvd", "--num_videos=2")  # the model's own suite
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "suite pose_gan" in result.stderr and "first frame repeated" in result.stdout
+
+
+def test_a_pose_model_is_sent_to_its_own_suite(tmp_path):
+  workdir = str(tmp_path / "vae")
+  train.train_and_evaluate(load_config("pose_vae.py"), workdir)
+  with pytest.raises(UserError, match="suite video measures vgan, pose_gan, edn"):
+    _run("video", workdir)
   with pytest.raises(UserError, match="pose_forecast"):
-    evaluate.generate(get_trainer(load_config("pose_vae.py")), None, {"video": []}, None)
+    jaxvid.load(workdir).videos_for({"video": np.zeros((1,))}, None)
+
+
+def test_unconditional_paired_metrics_are_refused_before_any_work(tmp_path):
+  workdir = str(tmp_path / "vgan")
+  train.train_and_evaluate(load_config("vgan.py"), workdir)
+  with pytest.raises(UserError, match="unconditional"):
+    _run("video", workdir, metrics=("ssim", "psnr"))
+  with pytest.raises(UserError, match="--metrics is empty"):
+    _run("video", workdir, metrics=())
 
 
 def test_stylegan_v_protocol_is_fvd_of_its_own_clip_count_and_refuses_what_it_cannot(
     tmp_path, monkeypatch):
   workdir = str(tmp_path / "vgan16")
   train.train_and_evaluate(load_config("vgan.py", data__frames=16), workdir)
+  fvd_only = dict(metrics=("fvd",), protocol="stylegan_v")
   with pytest.raises(UserError, match="needs 2048 real clips"):
-    evaluate.evaluate_stylegan_v(workdir)  # the tiny dataset has far fewer
-  monkeypatch.setattr(evaluate, "STYLEGAN_V_VIDEOS", 8)  # the same path on a tiny budget
-  report = evaluate.evaluate_stylegan_v(workdir)
+    _run("video", workdir, **fvd_only)  # the tiny dataset has far fewer
+  monkeypatch.setattr(video, "STYLEGAN_V_VIDEOS", 8)  # the same path on a tiny budget
+  report = _run("video", workdir, **fvd_only)
   row = next(iter(report["rows"].values()))
   assert report["protocol"] == "stylegan_v" and report["videos"] == 8 and not report["paired"]
   assert set(row) == {"fvd", "fvd_95"} and row["fvd"] > 0
-  assert "StyleGAN-V protocol" in evaluate.format_table(report)
+  assert "StyleGAN-V protocol" in video.format_table(report)
   with pytest.raises(UserError, match="takes clips of 16 frames"):
-    evaluate.evaluate_stylegan_v(_trained(tmp_path, "vgan.py"))  # 8-frame clips
+    _run("video", _trained(tmp_path, "vgan.py"), **fvd_only)  # 8-frame clips
   with pytest.raises(UserError, match="unconditional"):
-    evaluate.evaluate_stylegan_v(_trained(tmp_path, "vgan_cond.py"))
+    _run("video", _trained(tmp_path, "vgan_cond.py"), **fvd_only)
 
 
 def _trained(tmp_path, name):

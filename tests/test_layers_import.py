@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from train_test import REPO
+from helpers import REPO
 
 ABOVE = {
     "jaxvid.errors jaxvid.paths jaxvid.video_io jaxvid.checkpoint jaxvid.config_defaults "

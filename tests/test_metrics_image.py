@@ -1,5 +1,4 @@
 """PSNR, SSIM and LPIPS against independent computations."""
-import jax
 import numpy as np
 import pytest
 

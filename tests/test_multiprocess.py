@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 
-from train_test import REPO, read_metrics
+from helpers import REPO, read_metrics
 
 
 def _free_port():

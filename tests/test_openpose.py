@@ -63,29 +63,29 @@ def test_bad_folders_and_files_are_clear_errors(tmp_path):
 
 def test_transfer_reads_an_openpose_folder_with_its_frame_size(tmp_path):
   """OpenPose JSON has no frame size: transfer takes it from --source_size or the video."""
-  from jaxvid import transfer
+  from jaxvid.inference import edn as edn_lib
   for frame in range(3):
     kp = np.zeros((18, 3))
     kp[:, 0], kp[:, 1], kp[:, 2] = 300 + frame, np.linspace(100, 300, 18), 0.9
     _write(tmp_path, frame, [{"pose_keypoints_2d": kp.reshape(-1).tolist()}])
-  src = transfer.load_source(str(tmp_path), (32, 32), source_size="360x640")
+  src = edn_lib.load_source(str(tmp_path), (32, 32), source_size="360x640")
   assert src.size == (360, 640) and src.keypoints.shape == (3, 18, 3) and src.fps == 0
   with pytest.raises(UserError, match="--source_video=VIDEO or --source_size"):
-    transfer.load_source(str(tmp_path), (32, 32))
+    edn_lib.load_source(str(tmp_path), (32, 32))
   with pytest.raises(UserError, match="HEIGHTxWIDTH"):
-    transfer.load_source(str(tmp_path), (32, 32), source_size="640by360")
+    edn_lib.load_source(str(tmp_path), (32, 32), source_size="640by360")
 
 
 def test_transfer_treats_nan_keypoints_as_missing(tmp_path):
-  from jaxvid import transfer
+  from jaxvid.inference import edn as edn_lib
   kp = np.random.default_rng(0).uniform(10, 300, (4, 18, 3)).astype(np.float32)
   kp[..., 2] = 0.9
   kp[1, 3] = np.nan  # one joint of one frame
   np.save(tmp_path / "k.npy", kp)
-  src = transfer.load_source(str(tmp_path / "k.npy"), (32, 32), source_size="360x640")
+  src = edn_lib.load_source(str(tmp_path / "k.npy"), (32, 32), source_size="360x640")
   assert np.isfinite(src.keypoints).all() and src.keypoints[1, 3, 2] == 0
   np.save(tmp_path / "nan.npy", np.full((4, 18, 3), np.nan, np.float32))
   with pytest.raises(UserError, match="no finite keypoint"):
-    transfer.load_source(str(tmp_path / "nan.npy"), (32, 32), source_size="360x640")
+    edn_lib.load_source(str(tmp_path / "nan.npy"), (32, 32), source_size="360x640")
   with pytest.raises(UserError, match="--frames must be >= 2"):
-    transfer.load_source("dancer:1", (32, 32), frames=0)
+    edn_lib.load_source("dancer:1", (32, 32), frames=0)

@@ -41,7 +41,7 @@ def test_uris_are_kept_and_local_paths_resolved(monkeypatch):
 def test_config_metrics_tensorboard_samples_and_lock_go_to_the_bucket(bucket):
   from jaxvid import checkpoint as ckpt_lib
   from jaxvid import train, workdir_lock
-  from train_test import load_config
+  from helpers import load_config
   workdir = train._check_workdir("gs://bucket/run/")
   assert workdir == "gs://bucket/run" and (bucket / "run").is_dir()
   config = load_config("vgan.py")

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from jaxvid import checkpoint as ckpt_lib
-from jaxvid import forecast, train
+from jaxvid import train
 from jaxvid.errors import UserError
 from jaxvid.trainers import get_trainer
-from train_test import REPO, load_config, read_metrics
+from helpers import REPO, load_config, read_metrics
 
 
 @pytest.fixture(scope="module")
@@ -96,12 +96,14 @@ def test_pose_gan_config_errors_are_clear(tmp_path):
 
 def test_forecast_videos_end_to_end(trained):
   vae_dir, gan_dir = trained
-  vae, vae_state, _ = forecast.load_model(vae_dir, "pose_vae")
-  gan, gan_state, _ = forecast.load_model(gan_dir, "pose_gan")
+  import jaxvid
   from jaxvid.data import pipeline
+  from jaxvid.inference import pose_knows
+  vae_model, gan_model = jaxvid.load(vae_dir), jaxvid.load(gan_dir)
+  vae, gan, gan_state = vae_model.trainer, gan_model.trainer, gan_model.state
   batch = pipeline.make_sample_batch(vae.config, 2)
-  out = forecast.forecast_videos(vae, vae_state, gan, gan_state, jnp.asarray(batch["video"]),
-                                 jnp.asarray(batch["keypoints"]), jax.random.key(0), 3)
+  out = pose_knows.forecast_videos(vae_model, gan_model, batch["video"], batch["keypoints"],
+                                   jax.random.key(0), 3)
   assert out["poses"].shape == (3, 2, 8, 18, 3)
   assert out["skeletons"].shape == out["videos"].shape == (3, 2, 8, 16, 16, 3)
   # the forecast starts at frame t = past_steps, rescaled from the VAE's 32x32 to the GAN's 16x16
@@ -154,9 +156,12 @@ def test_forecast_cli_writes_the_video(trained, tmp_path):
     assert result.returncode == 1 and says in result.stderr, result.stderr[-1000:]
 
 
-def test_quality_benchmark_reports_gan_and_the_pose_blind_baselines(trained):
-  from pose_gan_quality import evaluate, fvd_with_interval  # benchmarks/ is on sys.path (conftest)
-  report = evaluate(trained[1], max_clips=2, with_lpips=False)
+def test_quality_suite_reports_gan_and_the_pose_blind_baselines(trained):
+  import jaxvid
+  from jaxvid import api, evaluators
+  from jaxvid.evaluators.common import Options, fvd_row
+  report = evaluators.run(evaluators.get("pose_gan"), [jaxvid.load(trained[1])],
+                          Options(num_videos=2, fvd=False, progress=False), api.load)
   assert report["clips"] == 2
   assert len(report["rows"]) == 3 and {"first frame repeated", "another clip's poses"} <= set(
       report["rows"])
@@ -166,5 +171,5 @@ def test_quality_benchmark_reports_gan_and_the_pose_blind_baselines(trained):
   # Gaussians whose FVD is known: means 0.5 apart in each of 40 dimensions, same covariance
   rng = np.random.default_rng(0)
   a, b = rng.normal(size=(256, 40)), rng.normal(0.5, 1, size=(256, 40))
-  result = fvd_with_interval(a, b)
-  assert result["FVD_95"][0] < 40 * 0.25 < result["FVD_95"][1]
+  result = fvd_row(a, b, paired=True)
+  assert result["fvd_95"][0] < 40 * 0.25 < result["fvd_95"][1]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from jaxvid import train
-from train_test import REPO, load_config, load_final_state, poison_batches, read_metrics
+from helpers import REPO, load_config, load_final_state, poison_batches, read_metrics
 
 
 def _start(workdir, data_dir, *extra):
@@ -138,11 +138,11 @@ def test_bad_inputs_give_one_line_errors_and_change_nothing(tmp_path):
       "forecast: wrong models": ("jaxvid.forecast", f"--vae_workdir={workdir}",
                                  f"--gan_workdir={workdir}", f"--output={user}/o.gif"),
       "evaluate: missing workdir": ("jaxvid.evaluate", f"--workdir={tmp_path}/none"),
-      "extract: corrupt video": ("jaxvid.poses.extract", f"--input={user}/corrupt.mp4",
+      "extract: corrupt video": ("jaxvid.extract", f"--input={user}/corrupt.mp4",
                                  f"--output={user}/o.npz"),
-      "extract: empty video": ("jaxvid.poses.extract", f"--input={user}/empty.mp4",
+      "extract: empty video": ("jaxvid.extract", f"--input={user}/empty.mp4",
                                f"--output={user}/o.npz"),
-      "extract: missing input": ("jaxvid.poses.extract", f"--input={user}/none.mp4",
+      "extract: missing input": ("jaxvid.extract", f"--input={user}/none.mp4",
                                  f"--output={user}/o.npz"),
   }
   for name, (module, *args) in cases.items():

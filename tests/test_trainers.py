@@ -8,7 +8,7 @@ import pytest
 from jaxvid.data import pipeline
 from jaxvid.trainers import get_trainer
 from jaxvid.trainers.base import Trainer
-from train_test import load_config
+from helpers import load_config
 
 CONFIGS = ["vgan.py", "vgan_cond.py", "pose_vae.py", "pose_gan.py", "edn.py"]
 
@@ -49,7 +49,7 @@ def test_the_loop_asks_the_trainer_not_its_name():
   generated, target = cond.paired_outputs(outputs, real)  # training-time PSNR/SSIM covers it now
   assert generated is outputs["video"] and target is real["video"]
   state = object()
-  assert vgan.warm_start(state) is state  # the default: nothing to load
+  assert vgan.warm_start(state, load=None) is state  # the default: nothing to load
 
 
 def test_trainers_declare_the_features_they_need_and_the_dataset_is_checked():

@@ -10,6 +10,7 @@ run sees exactly the batches an uninterrupted run would have seen.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Any
 
@@ -20,6 +21,8 @@ import tensorflow_datasets as tfds
 from jaxvid import config_defaults
 from jaxvid.data import builders, tfds_compat
 from jaxvid.errors import UserError
+
+logger = logging.getLogger(__name__)
 
 
 def make_builder(data_config) -> tfds.core.DatasetBuilder:
@@ -95,8 +98,8 @@ def prepare(data_config) -> tfds.core.DatasetBuilder:
     if manual_dir and not os.path.isdir(os.path.expanduser(manual_dir)):
       raise UserError(f"config.data.manual_dir={manual_dir} is not a directory")
     _check_writable(builder.data_dir, data_config)
-    print(f"preparing dataset {data_config.name}/{builder.builder_config.name} in "
-          f"{builder.data_dir} ...", flush=True)
+    logger.info(f"preparing dataset {data_config.name}/{builder.builder_config.name} in "
+          f"{builder.data_dir} ...")
     download_config = tfds.download.DownloadConfig(
         manual_dir=os.path.expanduser(manual_dir) if manual_dir else None)
     try:
@@ -109,7 +112,7 @@ def prepare(data_config) -> tfds.core.DatasetBuilder:
       raise UserError(f"dataset {data_config.name!r} produced an empty split ({e}). "
                       f"{detail}") from e
     if hasattr(builder, "summary"):
-      print(f"dataset {data_config.name}: {builder.summary()}", flush=True)
+      logger.info(f"dataset {data_config.name}: {builder.summary()}")
   return builder
 
 

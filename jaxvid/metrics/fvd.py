@@ -71,7 +71,8 @@ class I3DFeatures:
     frames = resize_bilinear_tf1(frames, 224, 224)
     return jnp.clip(frames, -1.0, 1.0).reshape(b, t, 224, 224, 3)
 
-  def __call__(self, videos) -> np.ndarray:
+  def __call__(self, videos, progress=None) -> np.ndarray:
+    """`progress(n)`, if given, is called with each batch's clip count."""
     videos = np.asarray(videos, np.float32)
     if videos.ndim != 5 or videos.shape[1] < MIN_FRAMES or videos.shape[-1] != 3:
       raise ValueError(f"FVD needs (N, T>={MIN_FRAMES}, H, W, 3) videos, got {videos.shape}")
@@ -82,6 +83,8 @@ class I3DFeatures:
       if pad:
         chunk = np.concatenate([chunk, np.repeat(chunk[-1:], pad, 0)])
       out.append(np.asarray(self._fn(self.variables, chunk), np.float64)[:len(chunk) - pad])
+      if progress is not None:
+        progress(len(chunk) - pad)
     return np.concatenate(out)
 
 

@@ -15,6 +15,7 @@ before the first conv, or fed as they are (`input_norm='raw'`, what pix2pixHD's 
 """
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 
@@ -23,6 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvid.errors import UserError
+
+logger = logging.getLogger(__name__)
 
 # Convs per block up to what the taps need (block k starts with the conv whose ReLU is relu{k}_1).
 BLOCKS = {"vgg16_lpips": (2, 2, 3, 3, 1), "vgg19": (2, 2, 4, 4, 1), "vgg16_full": (2, 2, 3, 3, 3)}
@@ -159,6 +162,6 @@ def load_backbone(backbone: str, weights_path: str = "",
     raise UserError(f"perceptual backbone must be 'vgg16_lpips' or 'vgg19', got {backbone!r}")
   if input_norm not in ("imagenet", "raw"):
     raise UserError(f"perceptual input must be 'imagenet' or 'raw', got {input_norm!r}")
-  print(f"perceptual loss backbone: {backbone} ({source}), relu1_1..relu5_1, "
-        f"{input_norm} input", flush=True)
+  logger.info(f"perceptual loss backbone: {backbone} ({source}), relu1_1..relu5_1, "
+        f"{input_norm} input")
   return VGGFeatures(backbone, input_norm=input_norm), params

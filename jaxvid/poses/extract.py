@@ -1,8 +1,5 @@
 """Offline pose extraction: MediaPipe's pose model on every frame -> COCO-18 keypoints + face boxes.
-
-  python -m jaxvid.poses.extract --input=VIDEO_OR_FOLDER --output=poses.npz|DIR
-
-A folder's videos give DIR/<relative path with extension>.npz (sub/a.mp4 -> DIR/sub/a.mp4.npz).
+The command is jaxvid/extract.py (python -m jaxvid.extract --input=VIDEO_OR_FOLDER --output=...).
 
 The detector is MediaPipe's legacy `solutions.pose` (BlazePose, model_complexity=1, whose
 weights ship inside the wheel: nothing is downloaded). Install: see README "Poses from real
@@ -255,80 +252,13 @@ def fill_gaps(keypoints: np.ndarray, detected: np.ndarray, max_gap: int):
   return out, filled
 
 
-def extract_file(path: str, extractor: PoseExtractor, max_frames: int | None = None) -> Poses:
+def extract_file(path: str, extractor: PoseExtractor, max_frames: int | None = None,
+                 show_progress: bool = True) -> Poses:
   """Poses of one video, decoded frame by frame (memory does not grow with its length); the
   result's `fps` and `source` say where they came from."""
-  from jaxvid import video_io
+  from jaxvid import progress, video_io
   info = video_io.probe(path)  # VideoReadError on bad files
   total = min(info.num_frames, max_frames) if max_frames else info.num_frames
-  try:
-    from tqdm import tqdm
-    progress = tqdm(total=total or None, desc=os.path.basename(path), unit="frame", leave=False)
-  except ImportError:
-    progress = None
-  try:
-    poses = extractor.video(video_io.iter_frames(path, max_frames=max_frames), progress)
-  finally:
-    if progress:
-      progress.close()
+  with progress.bar(total or None, os.path.basename(path), "frame", show_progress) as bar:
+    poses = extractor.video(video_io.iter_frames(path, max_frames=max_frames), bar)
   return dataclasses.replace(poses, fps=info.fps, source=os.path.abspath(path))
-
-
-def main(argv):
-  from absl import flags
-  from jaxvid import video_io
-  f = flags.FLAGS
-  if len(argv) > 1:
-    raise SystemExit(f"unexpected arguments: {' '.join(argv[1:])}")
-  source, output = os.path.expanduser(f.input), os.path.expanduser(f.output)
-  inputs = ([source] if os.path.isfile(source) else
-            video_io.list_videos(source) if os.path.isdir(source) else [])
-  if not inputs:
-    print(f"error: --input {source}: no such video file or folder with videos", file=sys.stderr)
-    sys.exit(1)
-  single = os.path.isfile(source)
-  if single and not output.endswith(".npz"):
-    output += ".npz"  # what np.savez writes; say that name
-  if single:  # made before the (long) extraction, not after it
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-  if not single and os.path.isfile(output):
-    print(f"error: --output {output} is a file; a folder of videos needs an output folder",
-          file=sys.stderr)
-    sys.exit(1)
-  if not single:
-    os.makedirs(output, exist_ok=True)
-  try:
-    extractor = PoseExtractor(max_gap=f.max_gap)
-  except UserError as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(1)
-  failed = 0
-  for path in inputs:
-    # FOLDER/sub/a.mp4 -> OUTPUT/sub/a.mp4.npz: the relative path and the extension kept, so
-    # clip.mp4 and clip.mkv, or sub/a.mp4 and sub__a.mp4, never share an output
-    out = output if single else os.path.join(output, os.path.relpath(path, source) + ".npz")
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    try:
-      poses = extract_file(path, extractor, f.max_frames or None)
-    except (video_io.VideoReadError, ValueError) as e:
-      print(f"error: {path}: {e}", file=sys.stderr)
-      failed += 1
-      continue
-    poses.save(out)
-    print(f"{path}: {len(poses.detected)} frames ({poses.size[1]}x{poses.size[0]} at "
-          f"{poses.fps:g} fps), person found in {100 * poses.detection_rate:.1f}% "
-          f"({int(poses.filled.sum())} filled) -> {out}", flush=True)
-  extractor.close()
-  if failed:
-    print(f"{failed} of {len(inputs)} videos failed", file=sys.stderr)
-    sys.exit(1 if failed == len(inputs) else 0)
-
-
-if __name__ == "__main__":
-  from absl import app, flags
-  flags.DEFINE_string("input", None, "a video file or a folder of videos")
-  flags.DEFINE_string("output", None, "an .npz (one video) or a folder (one .npz per video)")
-  flags.DEFINE_integer("max_frames", 0, "frames per video at most (0: all)")
-  flags.DEFINE_integer("max_gap", 5, "fill undetected runs of at most this many frames")
-  flags.mark_flags_as_required(["input", "output"])
-  app.run(main)

@@ -1,4 +1,4 @@
-"""The trainer contract: what the shared loop (jaxvid/train.py), `evaluate` and `jaxvid.load` ask
+"""The trainer contract: what the shared loop (jaxvid/train.py), the evaluators and `jaxvid.load` ask
 of a model. One subclass per model in this package; the loop never probes for methods.
 
 Required (each trainer implements):
@@ -11,7 +11,9 @@ Required (each trainer implements):
   figure(outputs, sample_batch) -> rows          rows of (T, H, W, 3) cells in [-1, 1]
   figure_columns() -> list[str]
 Optional (defaults here):
-  warm_start(state) -> state   a fresh run's state before step 1 (EDN stage 2 loads stage 1)
+  warm_start(state, load) -> state
+                               a fresh run's state before step 1 (EDN stage 2 loads stage 1 with
+                               `load`, which is jaxvid.load: trainers never read checkpoints)
   paired_outputs(outputs, sample_batch) -> (generated, real) | None
                                videos made for given real clips, for the loop's PSNR/SSIM
   paired                       whether `evaluate`'s generated clips correspond to its real ones
@@ -63,7 +65,8 @@ class Trainer:
     raise NotImplementedError
 
   # ----- optional -----
-  def warm_start(self, state):
+  def warm_start(self, state, load):
+    del load
     return state
 
   def paired_outputs(self, outputs: dict, sample_batch: dict):

@@ -22,6 +22,7 @@ through the updated D.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import flax
@@ -39,6 +40,8 @@ from jaxvid.models import pix2pixhd, vgg
 from jaxvid.models.layers import resolve_conv_impl
 from jaxvid.poses.render import render_skeleton_jax
 from jaxvid.trainers.gan_common import adam, train_g_d
+
+logger = logging.getLogger(__name__)
 
 PyTree = Any
 
@@ -214,32 +217,35 @@ class EDNTrainer(Trainer):
     return Stage2State(**common, face_g_params=fg, face_d_params=fd,
                        face_g_opt_state=self.tx.init(fg), face_d_opt_state=self.tx.init(fd))
 
-  def warm_start(self, state):
+  def warm_start(self, state, load):
     """Stage 2 starts from stage 1's generator and temporal D (the newest checkpoint in
-    edn.stage1_workdir); the D's optimizer starts afresh, as in the code."""
+    edn.stage1_workdir, read by `load`: jaxvid.load); the D's optimizer starts afresh, as in
+    the code."""
     e = self.config.edn
     if e.stage != 2:
       return state
     if not e.stage1_workdir:
       raise UserError("stage 2 (face GAN) needs config.edn.stage1_workdir: the workdir of a "
                       "finished stage-1 run")
-    stage1_config = ckpt_lib.load_config(e.stage1_workdir)
-    if stage1_config.get("model") != "edn" or stage1_config.edn.stage != 1:
+    stage1 = load(e.stage1_workdir, expected="edn")
+    if stage1.config.edn.stage != 1:
       raise UserError(f"{e.stage1_workdir} is not an edn stage-1 workdir")
-    ours, theirs = generator_architecture(e), generator_architecture(stage1_config.edn)
+    ours, theirs = generator_architecture(e), generator_architecture(stage1.config.edn)
     if ours != theirs:
       raise UserError(f"stage-1 generator in {e.stage1_workdir} is {theirs}; this config has "
                       f"{ours}")
     ours_d = [int(e.num_d), int(e.ndf), int(e.n_layers_d)]
-    theirs_d = [int(stage1_config.edn.num_d), int(stage1_config.edn.ndf),
-                int(stage1_config.edn.n_layers_d)]
+    theirs_d = [int(stage1.config.edn.num_d), int(stage1.config.edn.ndf),
+                int(stage1.config.edn.n_layers_d)]
     if ours_d != theirs_d:
       raise UserError(f"stage-1 discriminator in {e.stage1_workdir} is (num_d, ndf, n_layers_d) "
                       f"= {theirs_d}; this config has {ours_d}")
-    step, stage1 = ckpt_lib.load_latest(EDNTrainer(stage1_config), e.stage1_workdir)
-    print(f"stage 2: generator (frozen) and temporal D from {e.stage1_workdir} step {step}",
-          flush=True)
-    return ckpt_lib.copy_params(state, stage1, fields=("g_params", "d_params"))[0]
+    if stage1.state.d_params is None:
+      raise UserError(f"{e.stage1_workdir} is an export (no discriminator): stage 2 starts from "
+                      f"stage 1's training workdir")
+    logger.info("stage 2: generator (frozen) and temporal D from %s step %d", e.stage1_workdir,
+                 stage1.step)
+    return ckpt_lib.copy_params(state, stage1.state, fields=("g_params", "d_params"))[0]
 
   # ----- training -----
   def train_step(self, state, batch):
@@ -375,8 +381,8 @@ class EDNTrainer(Trainer):
   # ----- whole videos: sampling and transfer -----
   def generate_video(self, g_params, skeleton_video, face_g_params=None, face_boxes=None):
     """Frame by frame, each conditioned on the previous output: skeleton_video (B, T, H, W, 3) in
-    [-1, 1] -> {'video': (B, T, H, W, 3) stage 1's frames[, 'refined': with the face GAN's faces
-    pasted in]}."""
+    [-1, 1] -> {'video': (B, T, H, W, 3) the output (with the face GAN: its faces pasted in)
+    [, 'stage1': stage 1's frames before the face GAN]}."""
 
     out, _ = self.generate_chunk(g_params, skeleton_video, face_g_params, face_boxes)
     return out
@@ -390,10 +396,10 @@ class EDNTrainer(Trainer):
     def step(previous, inputs):
       pose, box = inputs
       frame = self.generate_frame(g_params, pose, previous)
-      out = {"video": frame}
-      if face_g_params is not None:
-        out["refined"] = self.refine_face(face_g_params, pose, frame, box)[0]
-      return out.get("refined", frame), out
+      if face_g_params is None:
+        return frame, {"video": frame}
+      refined = self.refine_face(face_g_params, pose, frame, box)[0]
+      return refined, {"video": refined, "stage1": frame}
 
     poses = jnp.moveaxis(skeleton_video, 1, 0)
     boxes = (jnp.moveaxis(face_boxes, 1, 0) if face_boxes is not None
@@ -416,17 +422,17 @@ class EDNTrainer(Trainer):
     """Per sample: pose | generated [| + face GAN] | real."""
     rows = []
     for i in range(outputs["video"].shape[0]):
-      row = [outputs["skeletons"][i], outputs["video"][i]]
-      if "refined" in outputs:
-        row.append(outputs["refined"][i])
-      rows.append(row + [sample_batch["video"][i]])
+      row = [outputs["skeletons"][i]]
+      if "stage1" in outputs:
+        row.append(outputs["stage1"][i])
+      rows.append(row + [outputs["video"][i], sample_batch["video"][i]])
     return rows
 
   paired = True  # each video is made for a real clip (its first frame / poses)
 
   def paired_outputs(self, outputs: dict, sample_batch: dict):
     """(generated, real) videos for the loop's sample metrics."""
-    return outputs.get("refined", outputs["video"]), sample_batch["video"]
+    return outputs["video"], sample_batch["video"]
 
   def figure_columns(self) -> list[str]:
     face = ["+ face GAN"] if self.config.edn.stage == 2 else []

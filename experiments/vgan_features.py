@@ -1,6 +1,6 @@
 """I3D features of VGAN runs' samples at several checkpoints, for FVD computed elsewhere.
 
-  python benchmarks/vgan_features.py --workdirs=runs/a,runs/b --steps=4800,9600 --out=feats/
+  python -m experiments.vgan_features --workdirs=runs/a,runs/b --steps=4800,9600 --out=feats/
 
 Writes one `.npz` per (run, step) with the I3D logits of `--num` generated videos, and per
 dataset the real held-out clips' features and those of the real first frame repeated (the
@@ -20,12 +20,11 @@ import jax
 import numpy as np
 from absl import app, flags
 
+import jaxvid
 from jaxvid import checkpoint as ckpt_lib
 from jaxvid.data import pipeline
-from jaxvid.evaluate import generate
 from jaxvid.metrics import fvd as fvd_lib
 from jaxvid.metrics.intervals import fvd_interval
-from jaxvid.trainers import get_trainer
 
 flags.DEFINE_list("workdirs", [], "VGAN training workdirs")
 flags.DEFINE_list("steps", [], "checkpoint steps to evaluate (besides each run's newest)")
@@ -46,7 +45,6 @@ def dump_features(workdirs, steps, num: int, out: str) -> None:
   real_done = set()
   for workdir in workdirs:
     config = ckpt_lib.load_config(workdir)
-    trainer = get_trainer(config)
     dataset = pipeline.make_builder(config.data).builder_config.name
     batch = pipeline.make_sample_batch(config, num)
     if dataset not in real_done:
@@ -56,8 +54,7 @@ def dump_features(workdirs, steps, num: int, out: str) -> None:
       real_done.add(dataset)
     have = _steps(workdir)
     for step in sorted({s for s in map(int, steps) if s in have} | set(have[-1:])):
-      _, state = ckpt_lib.load_latest(trainer, workdir, step=step)
-      videos, _ = generate(trainer, state, batch, jax.random.key(0))
+      videos = jaxvid.load(workdir, step=step).videos_for(batch, jax.random.key(0))
       name = os.path.basename(os.path.normpath(workdir))
       np.savez(f"{out}/{name}_{step:06d}.npz", generated=features(videos), dataset=dataset)
       print(f"{name} step {step}: features of {len(videos)} videos", flush=True)

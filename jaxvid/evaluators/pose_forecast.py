@@ -1,11 +1,9 @@
-"""Pose forecast of a trained pose-VAE: diversity, modes and error against velocity baselines.
+"""Suite 'pose_forecast': a trained pose-VAE's forecasts — diversity, modes and error against
+velocity baselines.
 
-  python benchmarks/pose_forecast.py --config=configs/pose_vae.py:branching \
-      --workdir=runs/pose_vae_branching --json=runs/pose_forecast.json
-
-On the held-out (test) clips of the config's dataset, each window is rolled out free-running
-(poses integrated from the decoded velocities). Error = mean L2 in pixels between predicted and
-true joints over the future steps. Rows (the JSON has exactly these keys):
+On the held-out (test) clips of its dataset, each window is rolled out free-running (poses
+integrated from the decoded velocities). Error = mean L2 in pixels between predicted and true
+joints over the future steps. Rows (the report's `results` has exactly these keys):
 
   best_of_n_px / mean_of_n_px   N futures with z from the prior: the best one, and their mean
                                 (err_prior_px is the same mean)
@@ -17,35 +15,27 @@ true joints over the future steps. Rows (the JSON has exactly these keys):
   mode_freq_max_abs_dev         (branching dancer) largest gap between the fraction of samples
                                 nearest a move and the fraction of clips that make it
 
-Error rows carry a bootstrap 95 % interval over clips in the printed table. `--figure` (default
-WORKDIR/pose_forecast.gif) writes, for a few clips, every move's true future beside the samples.
+Error rows carry a bootstrap 95 % interval over clips. The figure (default
+WORKDIR/pose_forecast.gif, --figure=none skips it) shows, for a few clips, every move's true
+future beside the samples.
 """
 from __future__ import annotations
 
-import json
 import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import app, flags
-from ml_collections import config_flags
 
-from jaxvid import checkpoint as ckpt_lib
 from jaxvid import visualize
 from jaxvid.data import pipeline
+from jaxvid.errors import UserError
+from jaxvid.evaluators import common
 from jaxvid.metrics.intervals import bootstrap_mean_interval
-from jaxvid.trainers import get_trainer
 
-_CONFIG = config_flags.DEFINE_config_file("config", "configs/pose_vae.py", "config[:variant]")
-_WORKDIR = flags.DEFINE_string("workdir", "runs/pose_vae", "training workdir with checkpoints")
-_SAMPLES = flags.DEFINE_integer("samples", 10, "futures sampled per window (N)")
-_JSON = flags.DEFINE_string("json", None, "write the results here")
-_FIGURE = flags.DEFINE_string("figure", None, "figure path (.gif/.mp4; default "
-                              "WORKDIR/pose_forecast.gif; 'none' to skip)")
-_FIGURE_CLIPS = flags.DEFINE_integer("figure_clips", 4, "clips in the figure")
 _BATCH = 64
 ACTIVE_KL_NATS = 0.01
+FIGURE_CLIPS = 4
 
 
 def joint_error(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -67,9 +57,10 @@ def mode_statistics(samples: np.ndarray, branches: np.ndarray, modes: np.ndarray
           "sampled_mode_freq": sampled.tolist(), "true_mode_freq": true.tolist()}
 
 
-def evaluate(trainer, state, clips: dict, num_samples: int, seed: int = 1) -> tuple[dict, dict]:
+def forecast_errors(model, clips: dict, num_samples: int, seed: int = 1) -> tuple[dict, dict]:
   """(results, details) over every clip of `clips` (held-out clips as make_sample_batch gives
   them: float32 video in [-1, 1], keypoints in pixels)."""
+  trainer, state = model.trainer, model.state
   config, p = trainer.config, trainer.config.pose_vae
   scale = np.array([config.data.width, config.data.height], np.float32)
   offsets = ([trainer.fixed_offset] if trainer.fixed_offset is not None
@@ -140,9 +131,10 @@ def evaluate(trainer, state, clips: dict, num_samples: int, seed: int = 1) -> tu
   return results, extra
 
 
-def write_figure(trainer, state, clips: dict, path: str, num_clips: int, num_samples: int) -> str:
+def write_figure(model, clips: dict, path: str, num_clips: int, num_samples: int) -> str:
   """The trainer's sample figure for the first clips with `num_samples` futures: the frames
   from X_t | every true future (or the one) | the sampled futures."""
+  trainer, state = model.trainer, model.state
   clips = {k: v[:num_clips] for k, v in clips.items()}
   sample = jax.jit(lambda s, i: trainer.sample(s, i, num_futures=num_samples))
   outputs = jax.device_get(sample(state, trainer.sample_inputs(jax.random.key(7), clips)))
@@ -152,50 +144,61 @@ def write_figure(trainer, state, clips: dict, path: str, num_clips: int, num_sam
   return visualize.write_video(path, grid, fps=2)
 
 
-def main(argv):
-  del argv
-  config = _CONFIG.value
-  trainer = get_trainer(config)
-  p = config.pose_vae
-  step, state = ckpt_lib.load_latest(trainer, _WORKDIR.value)
-  num_test = len(pipeline.prepare(config.data).as_data_source(split="test"))
+NAMES = {"best": ("best_of_n_px", "VAE best of {n}"), "mean": ("mean_of_n_px", "VAE mean of {n} (prior)"),
+         "posterior": ("err_posterior_px", "VAE z from Q(true future)"),
+         "zero_z": ("err_zero_z_px", "VAE z = 0"),
+         "constant": ("constant_velocity_px", "constant-velocity"),
+         "zero": ("zero_velocity_px", "zero-velocity")}
+
+
+def check(model, options: common.Options) -> None:
+  if model.kind != "pose_vae":
+    raise UserError(f"suite pose_forecast measures a pose_vae model; this is {model.kind!r}")
+  if options.samples < 1:
+    raise UserError(f"--samples must be >= 1, got {options.samples}")
+
+
+def run(models, options: common.Options, features=None, load=None) -> dict:
+  (model,) = models
+  check(model, options)
+  config, p = model.config, model.config.pose_vae
+  num_test = len(pipeline.data_source(config, "test"))
   if num_test == 0:
-    raise app.UsageError("the dataset has no held-out (test) clips to forecast")
-  clips = pipeline.make_sample_batch(config, num_test)  # every held-out clip, once
-  results, extra = evaluate(trainer, state, clips, _SAMPLES.value)
-  n = _SAMPLES.value
-  print(f"pose forecast on {num_test} held-out clips ({config.data.name}"
-        f"{', branching' if config.data.get('branching', False) else ''}, "
-        f"{config.data.height}x{config.data.width}, checkpoint step {step}, {p.past_steps} past / "
-        f"{p.future_steps} future steps, {extra['windows']} windows), mean joint L2 in pixels:")
-  names = {"best": f"VAE best of {n}", "mean": f"VAE mean of {n} (prior)",
-           "posterior": "VAE z from Q(true future)", "zero_z": "VAE z = 0",
-           "constant": "constant-velocity", "zero": "zero-velocity"}
-  for key, name in names.items():
-    lo, hi = extra["intervals"][key]
-    value = results[{"best": "best_of_n_px", "mean": "mean_of_n_px",
-                     "posterior": "err_posterior_px", "zero_z": "err_zero_z_px",
-                     "constant": "constant_velocity_px", "zero": "zero_velocity_px"}[key]]
-    print(f"  {name:28s} {value:7.3f}  [{lo:.3f}, {hi:.3f}]")
-  print(f"  best/mean ratio              {results['best_of_n_px'] / results['mean_of_n_px']:7.3f}")
-  print(f"  active latent units          {results['active_units']} of {len(extra['unit_kl_nats'])}"
-        f" (KL > {ACTIVE_KL_NATS} nat)")
-  if results["mode_hit_rate"] is not None:
-    print(f"  mode hit rate (all moves among the {n} samples)  {results['mode_hit_rate']:.3f}")
-    print(f"  mode frequencies sampled {np.round(extra['sampled_mode_freq'], 3).tolist()} vs true "
-          f"{np.round(extra['true_mode_freq'], 3).tolist()} (max gap "
-          f"{results['mode_freq_max_abs_dev']:.3f})")
-  if _JSON.value:
-    os.makedirs(os.path.dirname(os.path.abspath(_JSON.value)), exist_ok=True)
-    with open(_JSON.value, "w") as f:
-      json.dump(results, f, indent=1)
-    with open(os.path.splitext(_JSON.value)[0] + ".details.json", "w") as f:
-      json.dump(dict(extra, step=step, config=config.to_dict()), f, indent=1)
-    print(f"wrote {_JSON.value}")
-  figure = _FIGURE.value or os.path.join(_WORKDIR.value, "pose_forecast.gif")
+    raise UserError("the dataset has no held-out (test) clips to forecast")
+  num = min(options.num_videos or num_test, num_test)
+  clips = pipeline.make_sample_batch(config, num)  # every held-out clip, once
+  results, extra = forecast_errors(model, clips, options.samples)
+  report = {"model": model.kind, "step": int(model.step), "clips": num,
+            "dataset": config.data.name, "branching": bool(config.data.get("branching", False)),
+            "frame": [int(config.data.height), int(config.data.width)],
+            "past_steps": int(p.past_steps), "future_steps": int(p.future_steps),
+            "results": results, "details": extra}
+  figure = options.figure or os.path.join(model.workdir, "pose_forecast.gif")
   if figure != "none":
-    print(f"wrote {write_figure(trainer, state, clips, figure, _FIGURE_CLIPS.value, n)}")
+    report["figure"] = write_figure(model, clips, figure, FIGURE_CLIPS, options.samples)
+  return report
 
 
-if __name__ == "__main__":
-  app.run(main)
+def format_table(report: dict) -> str:
+  results, extra, n = report["results"], report["details"], report["details"]["n"]
+  lines = [f"pose forecast on {report['clips']} held-out clips ({report['dataset']}"
+           f"{', branching' if report['branching'] else ''}, "
+           f"{report['frame'][0]}x{report['frame'][1]}, checkpoint step {report['step']}, "
+           f"{report['past_steps']} past / {report['future_steps']} future steps, "
+           f"{extra['windows']} windows), mean joint L2 in pixels:"]
+  for key, (result_key, name) in NAMES.items():
+    lo, hi = extra["intervals"][key]
+    lines.append(f"  {name.format(n=n):28s} {results[result_key]:7.3f}  [{lo:.3f}, {hi:.3f}]")
+  lines.append(f"  best/mean ratio              "
+               f"{results['best_of_n_px'] / results['mean_of_n_px']:7.3f}")
+  lines.append(f"  active latent units          {results['active_units']} of "
+               f"{len(extra['unit_kl_nats'])} (KL > {ACTIVE_KL_NATS} nat)")
+  if results["mode_hit_rate"] is not None:
+    lines.append(f"  mode hit rate (all moves among the {n} samples)  "
+                 f"{results['mode_hit_rate']:.3f}")
+    lines.append(f"  mode frequencies sampled {np.round(extra['sampled_mode_freq'], 3).tolist()} "
+                 f"vs true {np.round(extra['true_mode_freq'], 3).tolist()} (max gap "
+                 f"{results['mode_freq_max_abs_dev']:.3f})")
+  if "figure" in report:
+    lines.append(f"  figure: {report['figure']}")
+  return "\n".join(lines)

@@ -1,6 +1,5 @@
-"""Does a trained VGAN separate the scene the way the paper says? Mask and checkerboard measures.
-
-  python benchmarks/vgan_streams.py --workdir=runs/vgan [--num=256] [--json]
+"""Suite 'vgan_streams': does a trained VGAN separate the scene the way the paper says? Mask
+and checkerboard measures.
 
 For an unconditional VGAN trained on `synthetic_scenes` (the scene's true sprite masks are known
 there). Generated clips carry no true mask, so the mask is judged against what moves in the clip
@@ -16,18 +15,19 @@ because a sprite's inside hardly changes from frame to frame, so it counts as "n
                          mask, of the background and of the composite video (real clips: ~0.01)
 Each row is computed for three ways of sampling: BatchNorm with the statistics of a batch of 4
 (the training figure's size), of a batch of 64, and with the running averages (`generate.lua`).
-Each value is a mean over clips with a bootstrap 95 % interval over clips.
-`--fvd` adds FVD against the held-out clips (I3D, ~5 min for 256 clips on 2 cores) of the
-generated videos and of the background stream alone repeated over time: which stream holds the
-model back.
+Each value is a mean over clips with a bootstrap 95 % interval over clips. With FVD on (the
+default; --nofvd skips it), FVD against the held-out clips of the generated videos and of the
+background stream alone repeated over time: which stream holds the model back.
 """
 from __future__ import annotations
 
-import json
-import sys
-
+import jax
 import numpy as np
-from absl import app, flags
+from scipy.stats import rankdata
+
+from jaxvid.data import pipeline, synthetic_scenes
+from jaxvid.errors import UserError
+from jaxvid.evaluators import common
 
 MOTION_THRESHOLD = 0.1  # in [-1, 1] units, summed over colour: a change of ~5 grey levels
 
@@ -46,7 +46,6 @@ def moving_pixels(video: np.ndarray) -> np.ndarray:
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
   """Area under the ROC curve (Mann-Whitney U with tied ranks averaged); nan without both."""
-  from scipy.stats import rankdata
   scores, labels = scores.ravel(), labels.ravel().astype(bool)
   pos, neg = labels.sum(), (~labels).sum()
   if pos == 0 or neg == 0:
@@ -78,56 +77,54 @@ def per_clip(video: np.ndarray, mask: np.ndarray, foreground: np.ndarray | None,
 
 
 def summarise(values: dict, seed: int = 0) -> dict:
-  from jaxvid.metrics.intervals import bootstrap_mean_interval
+  """metric -> (N,) per clip  ->  metric -> {mean, low, high, n} (NaN clips left out)."""
   out = {}
   for name, v in values.items():
-    v = v[np.isfinite(v)]
-    low, high = bootstrap_mean_interval(v, seed=seed)
-    out[name] = {"mean": float(v.mean()), "low": float(low), "high": float(high), "n": int(v.size)}
+    row = common.mean_row(name, v, seed)
+    out[name] = {"mean": row[name], "low": row[f"{name}_95"][0], "high": row[f"{name}_95"][1],
+                 "n": int(np.isfinite(np.asarray(v, np.float64)).sum())}
   return out
 
 
 def real_reference(config, num: int) -> dict:
   """Held-out synthetic_scenes clips with their true sprite masks."""
-  from jaxvid.data import pipeline, synthetic_scenes
-  if config.data.name != "synthetic_scenes":
-    raise SystemExit(f"error: {config.data.name!r} has no true masks; this benchmark needs a "
-                     f"VGAN trained on synthetic_scenes")
   c = pipeline.prepare(config.data).builder_config
-  if num > c.num_test:
-    raise SystemExit(f"error: --num={num} but the test split has {c.num_test} clips")
   clips = [synthetic_scenes.render_clip(c.seed, c.num_train + i, c.frames, c.height, c.width,
                                         c.max_sprites, with_mask=True) for i in range(num)]
   video = synthetic_scenes.to_model_range(np.stack([v for v, _ in clips]))
   return per_clip(video, np.stack([m for _, m in clips]), None)
 
 
-def stream_fvd(model, num: int, seed: int = 0) -> dict:
+def stream_fvd(model, num: int, features: common.Features, seed: int = 0) -> dict:
   """FVD (with its 95 % interval) of the videos and of the background stream alone."""
-  import jax
-  from jaxvid.data import pipeline
-  from jaxvid.metrics import fvd as fvd_lib
-  from jaxvid.metrics.intervals import fvd_interval
   real = pipeline.make_sample_batch(model.config, num)["video"]
   out = model.generate(num, key=jax.random.key(seed), outputs=True)
-  features = fvd_lib.I3DFeatures()
-  real_features = features(real)
+  real_features = features.i3d(real, "real clips")
   rows = {}
-  for name, videos in (("generated", out["video"]), ("background stream only",
-                                                      np.broadcast_to(out["background"],
-                                                                      out["video"].shape))):
-    f = features(videos)
-    low, high = fvd_interval(f, real_features, paired=False)
-    rows[name] = {"fvd": fvd_lib.fvd(f, real_features), "low": low, "high": high}
+  for name, videos in (("generated", out["video"]),
+                       ("background stream only",
+                        np.broadcast_to(out["background"], out["video"].shape))):
+    row = common.fvd_row(features.i3d(videos, name), real_features, paired=False)
+    rows[name] = {"fvd": row["fvd"], "low": row["fvd_95"][0], "high": row["fvd_95"][1]}
   return rows
 
 
-def measure(workdir: str, num: int, seed: int = 0, with_fvd: bool = False) -> dict:
-  import jax
-  import jaxvid
-  model = jaxvid.load(workdir, expected="vgan")
-  if model.conditional:
-    raise SystemExit("error: this benchmark measures an unconditional VGAN")
+def check(model, options: common.Options) -> None:
+  if model.kind != "vgan" or model.conditional:
+    raise UserError("suite vgan_streams measures an unconditional VGAN")
+  if model.config.data.name != "synthetic_scenes":
+    raise UserError(f"suite vgan_streams needs a VGAN trained on synthetic_scenes (its true "
+                    f"sprite masks); this one was trained on {model.config.data.name!r}")
+  num_test = pipeline.prepare(model.config.data).builder_config.num_test
+  if options.num_videos > num_test:
+    raise UserError(f"--num_videos={options.num_videos} but the test split has {num_test} clips")
+
+
+def run(models, options: common.Options, features: common.Features, load=None) -> dict:
+  (model,) = models
+  check(model, options)
+  num = options.num_videos or min(256, pipeline.prepare(model.config.data).builder_config.num_test)
+  seed = options.seed
   rows = {"real clips, true sprite mask": summarise(real_reference(model.config, num), seed)}
   modes = {"batch statistics of 4": dict(batch_size=4), "batch statistics of 64":
            dict(batch_size=64), "running averages": dict(batch_size=64, running_stats=True)}
@@ -135,9 +132,9 @@ def measure(workdir: str, num: int, seed: int = 0, with_fvd: bool = False) -> di
     out = model.generate(num, key=jax.random.key(seed), outputs=True, **kwargs)
     rows[name] = summarise(per_clip(out["video"], out["mask"][..., 0], out["foreground"],
                                     out["background"]), seed)
-  report = {"workdir": workdir, "step": model.step, "clips": num, "rows": rows}
-  if with_fvd:
-    report["fvd"] = stream_fvd(model, num, seed)
+  report = {"model": model.kind, "step": model.step, "clips": num, "rows": rows}
+  if options.fvd:
+    report["fvd"] = stream_fvd(model, num, features, seed)
   return report
 
 
@@ -154,19 +151,3 @@ def format_table(report: dict) -> str:
   for name, row in report.get("fvd", {}).items():
     lines.append(f"  FVD, {name}: {row['fvd']:.1f} [{row['low']:.1f}, {row['high']:.1f}]")
   return "\n".join(lines)
-
-
-def main(argv):
-  del argv
-  f = flags.FLAGS
-  report = measure(f.workdir, f.num, f.seed, f.fvd)
-  print(json.dumps(report) if f.json else format_table(report))
-
-
-if __name__ == "__main__":
-  flags.DEFINE_string("workdir", None, "a VGAN workdir trained on synthetic_scenes", required=True)
-  flags.DEFINE_integer("num", 256, "clips generated and real clips compared")
-  flags.DEFINE_integer("seed", 0, "sampling and bootstrap seed")
-  flags.DEFINE_bool("json", False, "print one JSON object")
-  flags.DEFINE_bool("fvd", False, "add FVD of the videos and of the background stream alone")
-  sys.exit(app.run(main))

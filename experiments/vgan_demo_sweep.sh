@@ -4,8 +4,8 @@
 #   SMOKE=1 bash benchmarks/vgan_demo_sweep.sh      # the same plumbing on a CPU, tiny runs
 # Trains several variants of the CPU demo at once, each for TRAIN_S seconds of wall time
 # (SIGTERM: the loop saves its step), checkpoints every 2,400 steps, then writes the I3D
-# features of 256 samples at chosen steps (benchmarks/vgan_features.py); FVD and intervals are
-# computed from them afterwards (`python benchmarks/vgan_features.py --fvd=DIR` on the
+# features of 256 samples at chosen steps (experiments/vgan_features.py); FVD and intervals are
+# computed from them afterwards (`python3 -m experiments.vgan_features --fvd=DIR` on the
 # unpacked features.npz). SET=budget (default) or SET=upsample picks the variants. The steps a
 # 10-minute run on 2 CPU cores reaches (benchmarks/models.py, 2026-11-26): ~5,000 at the demo's
 # batch 8, ~9,000 at batch 4 or at half the widths, ~15,000 at both.
@@ -73,7 +73,7 @@ export XLA_PYTHON_CLIENT_MEM_FRACTION=0.6
 workdirs=$(for name in "${!variants[@]}"; do printf "/tmp/jaxvid_sweep/%s," "$name"; done)
 # few files come back from the GPU machine: the features in one .npz (--pack), logs and the
 # newest sample grid of each run in one tar
-timeout 200 python3 benchmarks/vgan_features.py --workdirs="${workdirs%,}" --steps=$steps \
+timeout 200 python3 -m experiments.vgan_features --workdirs="${workdirs%,}" --steps=$steps \
   --num=$num --out="$OUT/features" --pack="$OUT/features.npz" 2>&1 | quiet | tee -a "$LOG"
 rm -rf "$OUT/features"
 (cd /tmp && tar czf "$OUT/runs.tar.gz" jaxvid_sweep/*/metrics.jsonl jaxvid_sweep/*/config.json \

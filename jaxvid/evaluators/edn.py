@@ -1,6 +1,7 @@
-"""Everybody Dance Now quality on held-out frames of the target: models vs baselines.
+"""Suite 'edn': Everybody Dance Now quality on held-out frames of the target, models vs
+baselines (the paper's table).
 
-  python benchmarks/edn_quality.py --workdirs=runs/edn_frame,runs/edn,runs/edn_face [--json]
+  python -m jaxvid.evaluate --suite=edn --workdir=runs/edn_frame,runs/edn,runs/edn_face
 
 Every test-split clip of the target is generated from its ground-truth poses, frame by frame
 (each conditioned on the previous output), and compared with the real frames. Metrics:
@@ -21,12 +22,18 @@ centroid (|frame - plate| above a threshold) with the normalised pose's centroid
 """
 from __future__ import annotations
 
-import contextlib
-import json
-import sys
-
+import jax.numpy as jnp
 import numpy as np
-from absl import app, flags
+
+from jaxvid.data import pipeline
+from jaxvid.errors import UserError
+from jaxvid.evaluators import common
+from jaxvid.inference import edn as edn_lib
+from jaxvid.metrics import image
+from jaxvid.metrics.intervals import bootstrap_mean_interval
+from jaxvid.metrics.retrieval import PoseRetrieval
+from jaxvid.pixels import to_unit_range
+from jaxvid.trainers import edn as edn_trainer
 
 METRICS = ("SSIM", "PSNR", "LPIPS", "body SSIM", "body LPIPS", "face SSIM", "face LPIPS",
            "temporal L1")
@@ -54,7 +61,6 @@ def background_plate(frames: np.ndarray) -> np.ndarray:
 def per_clip_metrics(video, real, crops, lpips) -> dict[str, np.ndarray]:
   """video, real: (N, T, H, W, 3) in [-1, 1]; crops: name -> fn(frames (M, H, W, 3)) -> crops.
   Returns metric -> (N,) per-clip means."""
-  from jaxvid.metrics import image
   n, t = video.shape[:2]
   flat = lambda v: v.reshape((-1,) + v.shape[2:])
   per_frame = lambda f, a, b: np.asarray(f(a, b), np.float64).reshape(n, t).mean(1)
@@ -70,7 +76,6 @@ def per_clip_metrics(video, real, crops, lpips) -> dict[str, np.ndarray]:
 
 
 def summarise(per_clip: dict) -> dict:
-  from jaxvid.metrics.intervals import bootstrap_mean_interval
   return {k: {"mean": float(v.mean()), "interval": bootstrap_mean_interval(v)}
           for k, v in per_clip.items()}
 
@@ -99,110 +104,92 @@ def pose_follow(generated: np.ndarray, keypoints: np.ndarray, plate: np.ndarray)
           "mean distance px": float(np.linalg.norm(fg[valid] - pose[valid], axis=-1).mean())}
 
 
-def evaluate(workdirs, max_clips: int, transfer_source: str = "", seed: int = 0,
-             num_test: int = 0) -> dict:
-  """num_test > 0: a larger held-out split of the same generator (synthetic data: the test
-  split is the clips after the training ones, so the training clips are unchanged)."""
-  import jax
-  import jax.numpy as jnp
+def check(models, options: common.Options) -> None:
+  wrong = [m.workdir for m in models if m.kind != "edn"]
+  if wrong:
+    raise UserError(f"suite edn measures edn models; {wrong[0]} holds another kind")
+  first = models[0].config.data
+  for m in models[1:]:
+    if m.config.data.to_dict() != first.to_dict():
+      raise UserError(f"suite edn compares models of one dataset: {m.workdir}'s config.data "
+                      f"differs from {models[0].workdir}'s")
+  if options.num_videos < 0 or options.num_test < 0:
+    raise UserError("--num_videos and --num_test must be >= 0")
 
-  from jaxvid.data import pipeline
-  from jaxvid.metrics.lpips import LPIPS
-  from jaxvid.metrics.retrieval import PoseRetrieval
-  from jaxvid.trainers import edn as edn_lib
-  from jaxvid.transfer import load_model
 
-  models = [load_model(w) for w in workdirs]
-  config = models[0][0].config
-  if num_test:
+def run(models, options: common.Options, features=None, load=None) -> dict:
+  """Every model and baseline on up to --num_videos (default 64) held-out clips of the first
+  model's data; num_test > 0: a larger held-out split of the same generator (synthetic data:
+  the test split is the clips after the training ones, so the training clips are unchanged)."""
+  check(models, options)
+  config = models[0].config
+  if options.num_test:
     config = config.copy_and_resolve_references()
-    config.data.num_test = num_test
+    config.data.num_test = options.num_test
   d = config.data
   test = pipeline.data_source(config, "test")
   train = pipeline.data_source(config, "train")
-  clips = [test[i] for i in range(min(len(test), max_clips))]
+  clips = [test[i] for i in range(min(len(test), options.num_videos or 64))]
   if not clips:
-    raise SystemExit("no test clips of the target subject")
-  to_unit = lambda v: np.asarray(v, np.float32) / 127.5 - 1.0
-  real = to_unit(np.stack([c["video"] for c in clips]))
+    raise UserError("no test clips of the target subject")
+  real = to_unit_range(np.stack([c["video"] for c in clips]))
   keypoints = np.stack([c["keypoints"] for c in clips])
   boxes = np.stack([c["face_box"] for c in clips])
   bank = [train[i] for i in range(len(train))]
   bank_frames = np.concatenate([b["video"] for b in bank])
   bank_keypoints = np.concatenate([b["keypoints"] for b in bank])
   flat = lambda v: v.reshape((-1,) + v.shape[2:])
-  crop = lambda boxes_, size: (lambda frames: np.asarray(edn_lib.crop_faces(
+  crop = lambda boxes_, size: (lambda frames: np.asarray(edn_trainer.crop_faces(
       jnp.asarray(frames), jnp.asarray(flat(boxes_)), size)[0]))
   body = body_boxes(keypoints)
   body_size = body_crop_size(keypoints, d.height, d.width)
   crops = {"body": crop(body, body_size), "face": crop(boxes, config.edn.face_size)}
-  lpips = LPIPS("vgg")  # the VGG16 variant, as the numbers in its docstring and notes
-  rng = np.random.default_rng(seed)
-  plate = to_unit(background_plate(bank_frames[rng.choice(len(bank_frames),
-                                                           min(len(bank_frames), 2000), False)]))
+  lpips = common.lpips_net({}, "vgg")  # the VGG16 variant, as the numbers in its docs
+  rng = np.random.default_rng(options.seed)
+  plate = to_unit_range(background_plate(bank_frames[rng.choice(len(bank_frames),
+                                                                min(len(bank_frames), 2000),
+                                                                False)]))
   baselines = {
       "background plate (no person)": np.broadcast_to(plate, real.shape).copy(),
-      "random frame of the subject": to_unit(bank_frames[rng.integers(
+      "random frame of the subject": to_unit_range(bank_frames[rng.integers(
           0, len(bank_frames), real.shape[:2])]),
-      "nearest-neighbour retrieval": to_unit(PoseRetrieval(bank_keypoints, bank_frames).retrieve(
-          flat(keypoints))).reshape(real.shape)}
+      "nearest-neighbour retrieval": to_unit_range(PoseRetrieval(
+          bank_keypoints, bank_frames).retrieve(flat(keypoints))).reshape(real.shape)}
   results = {name: summarise(per_clip_metrics(video, real, crops, lpips))
              for name, video in baselines.items()}
-  for workdir, (trainer, state, step) in zip(workdirs, models):
-    e = trainer.config.edn
-    face = state.face_g_params if e.stage == 2 else None
-    out = jax.jit(trainer.generate_video)(state.g_params, trainer.skeletons(jnp.asarray(keypoints)),
-                                         face, jnp.asarray(boxes))
-    video = np.asarray(out.get("refined", out["video"]))
-    name = (f"{workdir} (stage {e.stage}, " + ("temporal" if e.temporal else "frame-by-frame")
-            + f", step {step})")
-    results[name] = summarise(per_clip_metrics(video, real, crops, lpips))
-  report = {"clips": len(clips), "frames": int(real.shape[0] * real.shape[1]),
+  for model in models:
+    e = model.config.edn
+    out = model.jitted_trainer_sample(model.state, {"video": jnp.asarray(real),
+                                                    "keypoints": jnp.asarray(keypoints),
+                                                    "face_box": jnp.asarray(boxes)})
+    name = (f"{model.workdir} (stage {e.stage}, " + ("temporal" if e.temporal else "frame-by-frame")
+            + f", step {model.step})")
+    results[name] = summarise(per_clip_metrics(np.asarray(out["video"]), real, crops, lpips))
+  report = {"model": "edn", "clips": len(clips), "frames": int(real.shape[0] * real.shape[1]),
             "body_crop": body_size, "face_crop": int(config.edn.face_size), "results": results}
-  if transfer_source:
-    from jaxvid import transfer
-    trainer, state, _ = models[-1]
-    src = transfer.load_source(transfer_source, (d.height, d.width), frames=64)
-    poses = transfer.to_target_frame(trainer, src)
-    out = transfer.transfer(trainer, state, poses)
-    report["transfer"] = {"source": transfer_source, "workdir": workdirs[-1],
-                          **pose_follow(out.get("refined", out["video"]), poses, plate)}
+  if options.transfer:
+    model = models[-1]
+    src = edn_lib.load_source(options.transfer, (d.height, d.width), frames=64)
+    poses = model.to_target_frame(src)
+    out = model.generate_frames(poses, chunk=len(poses))
+    report["transfer"] = {"source": options.transfer, "workdir": model.workdir,
+                          **pose_follow(out["video"], poses, plate)}
   return report
 
 
-def print_report(report: dict) -> None:
-  print(f"held-out target frames: {report['frames']} ({report['clips']} clips); body crop "
-        f"{report['body_crop']} px, face crop {report['face_crop']} px. Mean [95% interval over "
-        f"clips]; higher SSIM/PSNR, lower LPIPS and temporal L1 are better")
-  print(f"{'method':44s} " + " ".join(f"{c:>20s}" for c in METRICS))
+def format_table(report: dict) -> str:
+  lines = [f"held-out target frames: {report['frames']} ({report['clips']} clips); body crop "
+           f"{report['body_crop']} px, face crop {report['face_crop']} px. Mean [95% interval "
+           f"over clips]; higher SSIM/PSNR, lower LPIPS and temporal L1 are better"]
+  lines.append(f"{'method':44s} " + " ".join(f"{c:>20s}" for c in METRICS))
   for name, row in report["results"].items():
     cells = [f"{row[c]['mean']:.3f} [{row[c]['interval'][0]:.3f},{row[c]['interval'][1]:.3f}]"
              for c in METRICS]
-    print(f"{name[:44]:44s} " + " ".join(f"{c:>20s}" for c in cells))
+    lines.append(f"{name[:44]:44s} " + " ".join(f"{c:>20s}" for c in cells))
   if "transfer" in report:
     t = report["transfer"]
-    print(f"transfer of {t['source']} by {t['workdir']}: foreground centroid vs normalised pose "
-          f"centroid over {t['frames']} frames: corr x {t['corr x']:.3f}, corr y "
-          f"{t['corr y']:.3f}, mean distance {t['mean distance px']:.1f} px (foreground found "
-          f"in {100 * t['foreground found']:.0f}%)")
-
-
-def main(argv):
-  del argv
-  f = flags.FLAGS
-  with contextlib.redirect_stdout(sys.stderr):  # progress lines; stdout keeps the report alone
-    report = evaluate(f.workdirs, f.max_clips, f.transfer, num_test=f.num_test)
-  if f.json:
-    print(json.dumps(report, indent=1))
-  else:
-    print_report(report)
-
-
-if __name__ == "__main__":  # flags only here: the tests import evaluate()
-  flags.DEFINE_list("workdirs", ["runs/edn"], "edn workdirs to compare")
-  flags.DEFINE_integer("max_clips", 64, "test clips used at most")
-  flags.DEFINE_integer("num_test", 0, "synthetic data: build this many held-out clips (all "
-                       "subjects; 0: the config's)")
-  flags.DEFINE_string("transfer", "", "also transfer this source and measure pose following")
-  flags.DEFINE_bool("json", False, "print the report as JSON")
-  app.run(main)
+    lines.append(f"transfer of {t['source']} by {t['workdir']}: foreground centroid vs "
+                 f"normalised pose centroid over {t['frames']} frames: corr x {t['corr x']:.3f}, "
+                 f"corr y {t['corr y']:.3f}, mean distance {t['mean distance px']:.1f} px "
+                 f"(foreground found in {100 * t['foreground found']:.0f}%)")
+  return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Training configs: `get_config(variant)` per model; `--config=configs/vgan.py[:variant]`."""

@@ -1,0 +1,1 @@
+"""Experiments beyond one training run (sweeps of settings on an accelerator): `python -m experiments.X`."""
