@@ -16,8 +16,7 @@ warm starts go through `load`. The orbax I/O is jaxvid/checkpoint.py's.
 from __future__ import annotations
 
 from jaxvid import checkpoint as ckpt_lib
-from jaxvid import inference
-from jaxvid import paths
+from jaxvid import inference, paths
 from jaxvid.errors import UserError
 from jaxvid.trainers import get_trainer
 

@@ -14,6 +14,7 @@ import logging
 
 import grain
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 from jaxvid import paths
@@ -352,7 +353,6 @@ def save_export(out: str, state, step: int, config, metadata: dict, source: str,
   """Write an export into the (new or empty) directory `out`: the inference fields of `state`
   (orbax), config.json, export.json (model, step, fields, architecture, where it came from)
   and, for EDN, the target's training poses."""
-  import numpy as np
   target = paths.Path(out)
   fields = inference_fields(state)
   target.mkdir(parents=True, exist_ok=True)
@@ -371,7 +371,6 @@ def save_export(out: str, state, step: int, config, metadata: dict, source: str,
 def restore_export(directory: str, trainer, step: int | None = None):
   """(step, state, target poses or None) of an export: the state has the exported fields and
   None for the rest (optimizer states, discriminators)."""
-  import numpy as np
   info = read_json(paths.join(directory, EXPORT_FILE), "export")
   if step is not None and step != info["step"]:
     raise UserError(f"{directory} is an export of step {info['step']}, not {step}")

@@ -1,6 +1,8 @@
 """Config sections every model shares; configs/*.py start from these and override."""
-import ml_collections
+import importlib.util
+import os
 
+import ml_collections
 
 # config.data's settings beside the clip size, with their defaults: the one place they live
 # (data() copies them; data_value() fills them in for configs written before a key existed;
@@ -73,8 +75,6 @@ def tiny_train(batch_size: int, num_steps: int = 4, sample_fps: int = 8) -> ml_c
 def load(spec: str) -> ml_collections.ConfigDict:
   """'path/to/config.py[:variant]' -> its get_config(variant), as --config would load it
   (for notebooks and scripts)."""
-  import importlib.util
-  import os
   path, _, variant = spec.partition(":")
   if not os.path.exists(path):
     raise FileNotFoundError(f"config file {path} does not exist")
@@ -109,7 +109,6 @@ def validate(config) -> None:
   need(t.get("on_nonfinite", "stop") in ("stop", "skip"), "train.on_nonfinite",
        t.get("on_nonfinite"), "'stop' or 'skip'")
   if t.get("wandb"):
-    import importlib.util
     need(importlib.util.find_spec("wandb") is not None, "train.wandb", t.wandb,
          "Weights & Biases logging needs `pip install wandb` (or leave train.wandb empty)")
   for key in ("frames", "height", "width", "num_clips", "clip_stride", "frame_step"):

@@ -22,7 +22,8 @@ import sys
 
 from absl import app, flags
 
-from jaxvid import errors
+from jaxvid import api, errors, evaluators, paths
+from jaxvid.errors import UserError
 
 FLAGS = flags.FLAGS
 
@@ -68,8 +69,6 @@ def report_name(suite: str, step: int, options) -> str:
 
 
 def _check_output_folder(folder: str) -> None:
-  from jaxvid import paths
-  from jaxvid.errors import UserError
   if paths.is_remote(folder):
     return  # a bucket: written through etils.epath, nothing to check before
   try:
@@ -85,8 +84,6 @@ def _check_output_folder(folder: str) -> None:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  from jaxvid import api, evaluators, paths
-  from jaxvid.errors import UserError
   if FLAGS.suite == "":
     print(evaluators.listing())
     return

@@ -17,10 +17,16 @@ from __future__ import annotations
 
 import os
 
+import jax
 import numpy as np
 from absl import app, flags
 
-from jaxvid import errors
+import jaxvid
+from jaxvid import errors, visualize
+from jaxvid.data import pipeline
+from jaxvid.errors import UserError
+from jaxvid.inference import pose_knows
+from jaxvid.pixels import to_unit_range
 
 FLAGS = flags.FLAGS
 
@@ -41,8 +47,6 @@ def define_flags():
 
 
 def _load_inputs(vae, num_clips: int) -> dict:
-  from jaxvid.errors import UserError
-  from jaxvid.pixels import to_unit_range
   d, need = vae.config.data, vae.config.pose_vae.past_steps + 1
   if FLAGS.input:
     input_path = os.path.expanduser(FLAGS.input)
@@ -66,14 +70,12 @@ def _load_inputs(vae, num_clips: int) -> dict:
       raise UserError(f"--input {input_path}: keypoints hold NaN or inf (missing joints are "
                       f"confidence 0, not NaN)")
     return {"video": to_unit_range(video), "keypoints": keypoints.astype(np.float32)}
-  from jaxvid.data import pipeline
   batch = pipeline.make_sample_batch(vae.config, num_clips)
   return {"video": batch["video"], "keypoints": batch["keypoints"]}
 
 
 def figure(inputs: dict, outputs: dict, past: int, frames: int, size: tuple[int, int]):
   """Rows of (T, H, W, 3) cells: real continuation | (skeletons, generated) per future."""
-  import jax
   real = inputs["video"][:, past:past + frames]
   if real.shape[1] < frames:  # hold the last real frame where the clip ends
     real = np.concatenate([real, np.repeat(real[:, -1:], frames - real.shape[1], 1)], 1)
@@ -93,11 +95,7 @@ def figure(inputs: dict, outputs: dict, past: int, frames: int, size: tuple[int,
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  import jax
 
-  import jaxvid
-  from jaxvid import visualize
-  from jaxvid.inference import pose_knows
   vae = jaxvid.load(FLAGS.vae_workdir, FLAGS.vae_step, expected="pose_vae")
   gan = jaxvid.load(FLAGS.gan_workdir, FLAGS.gan_step, expected="pose_gan")
   inputs = _load_inputs(vae, FLAGS.num_clips)

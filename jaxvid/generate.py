@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import os
 
+import jax
 import numpy as np
 from absl import app, flags
+from PIL import Image
 
-from jaxvid import errors
+import jaxvid
+from jaxvid import errors, progress, video_io, visualize
+from jaxvid.errors import UserError
 
 FLAGS = flags.FLAGS
 
@@ -38,10 +42,7 @@ def define_flags():
 
 
 def read_images(paths: list[str], height: int, width: int) -> np.ndarray:
-  from PIL import Image
 
-  from jaxvid import video_io
-  from jaxvid.errors import UserError
   frames = []
   for path in paths:
     try:
@@ -61,11 +62,7 @@ def planned_files(output: str, n: int) -> list[str]:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  import jax
 
-  import jaxvid
-  from jaxvid import progress, visualize
-  from jaxvid.errors import UserError
   output = os.path.expanduser(FLAGS.output)
   images = [os.path.expanduser(p) for p in FLAGS.image.split(",") if p.strip()]
   if FLAGS.num < 1:

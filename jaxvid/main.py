@@ -61,6 +61,10 @@ def _start_distributed(jax) -> None:
           f"give --jax_coordinator=HOST:PORT --jax_num_processes=N --jax_process_id=I, and "
           f"start every process within --jax_init_timeout", file=sys.stderr)
     sys.exit(1)
+  # Orbax's barriers (CheckpointManager's syncs) default to a device collective, which on CPU
+  # hosts is Gloo: its context gives a late process 30 s, a deadline a loaded machine misses
+  # (a dataset build or a compile on one host). JAX's coordination service waits minutes.
+  flags.FLAGS.experimental_orbax_use_distributed_barrier = True
 
 
 def _quiet_orphaned_writes():

@@ -7,19 +7,23 @@ TensorBoard logs, a metrics.jsonl, sample videos, progress and divergence checks
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 import signal
+import threading
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxvid import api, config_defaults, parallel, paths, visualize, workdir_lock
 from jaxvid import checkpoint as ckpt_lib
 from jaxvid.data import pipeline
 from jaxvid.errors import DivergenceError, UserError
+from jaxvid.metrics import image
 from jaxvid.trainers import get_trainer
 
 logger = logging.getLogger(__name__)
@@ -57,7 +61,6 @@ class _StopRequest:
 
   def __init__(self, single_process: bool = True):
     self.requested, self.name, self._previous = False, "", {}
-    import threading
     if not single_process or threading.current_thread() is not threading.main_thread():
       return
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -77,7 +80,6 @@ class _StopRequest:
 def _skipping(train_step):
   """train.on_nonfinite='skip': an update whose metrics (losses, gradient norms) are not all
   finite is dropped (the state is kept, only the step counter advances) and counted."""
-  import jax.numpy as jnp
 
   def step(state, batch):
     new_state, metrics = train_step(state, batch)
@@ -152,7 +154,6 @@ class _Writers:
     self.wandb = None
     project = config.train.get("wandb", "") if config is not None else ""
     if enabled and project:
-      import hashlib
 
       import wandb  # checked at start-up (config_defaults.validate)
       # one W&B run per workdir: a resumed run continues it
@@ -224,7 +225,6 @@ def write_samples(outputs: dict, trainer, sample_batch: dict, workdir: str, step
   writers.image("samples/" + "|".join(trainer.figure_columns()), step, visualize.filmstrip(grid, 4))
   pairs = trainer.paired_outputs(outputs, sample_batch)
   if pairs is not None:  # cheap quality metrics of the fixed samples
-    from jaxvid.metrics import image
     generated, real = pairs
     flat = lambda v: np.asarray(v).reshape((-1,) + np.shape(v)[-3:])
     quality = {"psnr": float(np.mean(image.psnr(flat(generated), flat(real))))}
@@ -274,6 +274,19 @@ def _init_from(config, state, source: str):
   return state
 
 
+HOST_SYNC_TIMEOUT_S = 900  # how long a host waits for the others at a sync point
+
+
+def sync_hosts(name: str) -> None:
+  """Several processes: wait until every one reaches `name`, through JAX's coordination
+  service (minutes of patience) rather than a device collective: the first collective of CPU
+  hosts opens a Gloo context that gives a late process only 30 s, so the hosts meet here
+  first, after the work whose length differs between them (dataset build, compilation)."""
+  if jax.process_count() > 1:
+    from orbax.checkpoint import multihost
+    multihost.get_barrier_sync_fn()(key=f"jaxvid_{name}", timeout_ms=HOST_SYNC_TIMEOUT_S * 1000)
+
+
 def _train(config, workdir: str) -> dict:
   is_main = jax.process_index() == 0
   trainer = get_trainer(config)
@@ -285,6 +298,7 @@ def _train(config, workdir: str) -> dict:
   init_key, sample_key = jax.random.split(root_key)
   state = jax.jit(trainer.init_state, out_shardings=repl)(init_key)
   data_iter = pipeline.make_train_iterator(config, jax.process_index(), jax.process_count())
+  sync_hosts("data_ready")
   checkpointer = ckpt_lib.Checkpointer(paths.join(workdir, "checkpoints"),
                                        config.train.max_to_keep, trainer.metadata())
   start, restored = checkpointer.restore_newest(ckpt_lib.abstract_like(state, repl),
@@ -319,8 +333,14 @@ def _train(config, workdir: str) -> dict:
   t_log, step_at_log = time.perf_counter(), start
   try:
     step = start
+    if coordinated_stop and step < num_steps:  # compile first, then meet (see sync_hosts)
+      first = parallel.host_batch_to_global(next(data_iter), mesh)
+      step_fn = step_fn.lower(state, first).compile()
+      sample_fn = sample_fn.lower(state, sample_inputs).compile()
+      sync_hosts("compiled")
     while step < num_steps:
-      batch = parallel.host_batch_to_global(next(data_iter), mesh)
+      batch = (first if coordinated_stop and step == start
+               else parallel.host_batch_to_global(next(data_iter), mesh))
       state, metrics = step_fn(state, batch)
       step += 1
       log.add(step, metrics)

@@ -27,8 +27,12 @@ import os
 import numpy as np
 from absl import app, flags
 
-from jaxvid import errors
+import jaxvid
+from jaxvid import errors, progress, video_io, visualize
+from jaxvid.errors import UserError
+from jaxvid.inference import edn as edn_lib
 from jaxvid.pixels import to_unit_range
+from jaxvid.poses.render import render_skeleton
 
 FLAGS = flags.FLAGS
 DEFAULT_FPS = 12.0  # when the source does not say
@@ -60,7 +64,6 @@ def define_flags():
 
 def _source_frames(src, height: int, width: int):
   """The source video's frames letterboxed into (height, width), or None without a video."""
-  from jaxvid import video_io
   if src.video is not None:
     return (video_io.fit_frame(f, height, width) for f in src.video)
   if src.video_path:
@@ -71,11 +74,6 @@ def _source_frames(src, height: int, width: int):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  import jaxvid
-  from jaxvid import progress, video_io, visualize
-  from jaxvid.errors import UserError
-  from jaxvid.inference import edn as edn_lib
-  from jaxvid.poses.render import render_skeleton
   output = os.path.expanduser(FLAGS.output)
   if not output.endswith((".mp4", ".gif")):
     raise UserError(f"--output {FLAGS.output}: use a .mp4 or .gif path")

@@ -12,7 +12,9 @@ import dataclasses
 import os
 from typing import Iterator
 
+import av
 import numpy as np
+from PIL import Image
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v")
 
@@ -40,7 +42,6 @@ class VideoInfo:
 
 def probe(path: str) -> VideoInfo:
   """Frame rate, frame size and frame count without decoding the frames."""
-  import av
   try:
     with av.open(path) as container:
       if not container.streams.video:
@@ -66,7 +67,6 @@ def iter_frames(path: str, frame_step: int = 1, max_frames: int | None = None,
   (H, W, 3), one at a time: memory does not grow with the video's length. VideoReadError if it
   cannot be decoded or has no frames of non-zero size; a file damaged part-way yields the
   frames before the damage."""
-  import av
   count = 0
   try:
     with av.open(path) as container:
@@ -103,7 +103,6 @@ def _crop_geometry(size: tuple[int, int], height: int, width: int):
 
 def resize_center_crop_frame(frame: np.ndarray, height: int, width: int) -> np.ndarray:
   """One (H, W, 3) uint8 frame scaled to cover (height, width), centre cropped."""
-  from PIL import Image
   new_h, new_w, top, left = _crop_geometry(frame.shape[:2], height, width)
   resized = np.asarray(Image.fromarray(frame).resize((new_w, new_h), Image.BILINEAR))
   return resized[top:top + height, left:left + width]
@@ -126,7 +125,6 @@ def _fit_geometry(size: tuple[int, int], height: int, width: int):
 
 def fit_frame(frame: np.ndarray, height: int, width: int, fill: int = 0) -> np.ndarray:
   """One frame scaled to fit inside (height, width) and centred (letterbox): nothing cut off."""
-  from PIL import Image
   new_h, new_w, top, left = _fit_geometry(frame.shape[:2], height, width)
   out = np.full((height, width, 3), fill, np.uint8)
   out[top:top + new_h, left:left + new_w] = np.asarray(

@@ -7,6 +7,7 @@ from typing import Sequence
 
 import imageio.v2 as imageio
 import numpy as np
+from PIL import Image, ImageDraw
 
 from jaxvid.pixels import to_uint8, to_unit_range  # noqa: F401  (re-exported: the CLIs use both)
 
@@ -39,7 +40,6 @@ def tile(rows: Sequence[Sequence[np.ndarray]], border: int = 2, scale: int = 1,
 
 def _header(labels: Sequence[str], total_width: int, column_width: int, offset: int) -> np.ndarray:
   """A white strip with each column's name in black (PIL's built-in bitmap font)."""
-  from PIL import Image, ImageDraw
   image = Image.new("RGB", (total_width, 14), (255, 255, 255))
   draw = ImageDraw.Draw(image)
   for c, label in enumerate(labels):

@@ -23,7 +23,8 @@ import tensorflow_datasets as tfds
 
 from jaxvid import video_io
 from jaxvid.data import synthetic_dancer, synthetic_scenes, tfds_prepared
-from jaxvid.data.clip_config import ClipConfig, video_feature as _video_feature
+from jaxvid.data.clip_config import ClipConfig
+from jaxvid.data.clip_config import video_feature as _video_feature
 from jaxvid.data.video_folder import VideoFolder
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,8 @@ import dataclasses
 import numpy as np
 
 from jaxvid.data import synthetic_scenes
-from jaxvid.poses.keypoints import COCO18_NAMES, JOINT as J
+from jaxvid.poses.keypoints import COCO18_NAMES
+from jaxvid.poses.keypoints import JOINT as J
 from jaxvid.poses.render import draw_capsule
 
 

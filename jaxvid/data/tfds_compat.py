@@ -14,6 +14,8 @@ import importlib.util
 import os
 import types
 
+from tensorflow_datasets.core import shuffle
+
 
 class _NeverRaised(Exception):
   """Stands for tf.errors.ResourceExhaustedError, which local files never raise."""
@@ -29,7 +31,6 @@ _LOCAL_TF = types.SimpleNamespace(
 
 @contextlib.contextmanager
 def local_shuffler_files():
-  from tensorflow_datasets.core import shuffle
   if importlib.util.find_spec("tensorflow") is not None:
     yield
     return

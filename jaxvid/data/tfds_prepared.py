@@ -15,6 +15,8 @@ import struct
 from typing import Iterator
 
 import numpy as np
+from PIL import Image
+from tensorflow_datasets.proto import tf_example_pb2
 
 
 class TFRecordError(Exception):
@@ -43,8 +45,6 @@ def read_records(path: str) -> Iterator[bytes]:
 
 def decode_video(serialized_example: bytes, feature_key: str) -> np.ndarray:
   """The frames of `feature_key` (a TFDS Video feature) as uint8 (T, H, W, C)."""
-  from PIL import Image
-  from tensorflow_datasets.proto import tf_example_pb2
   example = tf_example_pb2.Example.FromString(serialized_example)
   features = example.features.feature
   if feature_key not in features:

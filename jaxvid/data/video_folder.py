@@ -12,6 +12,7 @@ import tensorflow_datasets as tfds
 
 from jaxvid import video_io
 from jaxvid.data.clip_config import ClipConfig, video_feature
+from jaxvid.poses import extract
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,6 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
   def _poses(self, path: str):
     """Keypoints and face boxes of a whole video (detected on the full-resolution frames, one
     at a time), mapped like the frames; once per video (train and test may both need them)."""
-    from jaxvid.poses import extract
     if path in self._pose_cache:
       return self._pose_cache[path]
     c = self.builder_config

@@ -11,6 +11,7 @@ import numpy as np
 from jaxvid import paths, progress
 from jaxvid.metrics import fvd as fvd_lib
 from jaxvid.metrics.intervals import bootstrap_mean_interval, fvd_interval
+from jaxvid.metrics.lpips import LPIPS
 
 # Bump when the I3D network, its weights or its preprocessing change: cached features of an
 # older extractor are then never read.
@@ -119,7 +120,6 @@ def derangement(rng, n: int) -> np.ndarray:
 def lpips_net(cache: dict, net: str):
   """One LPIPS network per call (its weights load once)."""
   if net not in cache:
-    from jaxvid.metrics.lpips import LPIPS
     cache[net] = LPIPS(net)
   return cache[net]
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from jaxvid import progress
+from jaxvid import progress, visualize
 from jaxvid.data import pipeline
 from jaxvid.errors import UserError
 from jaxvid.evaluators import common
+from jaxvid.metrics import image
+from jaxvid.metrics.pose_distance import pose_distance
 
 # lpips: AlexNet LPIPS (the LPIPS package's default, what video-prediction papers report);
 # lpips_vgg: the VGG16 variant
@@ -58,7 +60,6 @@ class RowMaker:
     flat = lambda v: v.reshape((-1,) + v.shape[2:])
     n = len(generated)
     clip_means = lambda per_frame: np.asarray(per_frame, np.float64).reshape(n, -1).mean(1)
-    from jaxvid.metrics import image
     if paired and "ssim" in self.metrics:
       out.update(common.mean_row("ssim", clip_means(image.ssim(flat(generated), flat(real)))))
     if paired and "psnr" in self.metrics:
@@ -69,8 +70,6 @@ class RowMaker:
         out.update(common.mean_row(metric, clip_means(
             common.per_frame_lpips(lpips, flat(generated), flat(real)))))
     if paired and "pose" in self.metrics and keypoints is not None:
-      from jaxvid import visualize
-      from jaxvid.metrics.pose_distance import pose_distance
       result = pose_distance(visualize.to_uint8(flat(generated)), flat(keypoints))
       out["pose_distance_px"] = result["distance"]
       out["pose_missed"] = result["missed"] / max(result["frames"], 1)

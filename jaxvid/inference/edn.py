@@ -11,10 +11,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvid import video_io
+from jaxvid.data import pipeline, synthetic_dancer
 from jaxvid.errors import UserError
 from jaxvid.inference.base import TrainedModel, checked_poses
 from jaxvid.pixels import to_uint8
 from jaxvid.poses import normalize as pose_norm
+from jaxvid.poses import openpose
 from jaxvid.poses.keypoints import JOINT
 
 HEAD_JOINTS = ("nose", "r_eye", "l_eye", "r_ear", "l_ear")
@@ -40,7 +43,6 @@ def parse_size(text: str, flag: str = "--source_size") -> tuple[int, int]:
 
 
 def _dancer(source: str, size: tuple[int, int], frames: int) -> Source:
-  from jaxvid.data import synthetic_dancer
   if frames < 2:
     raise UserError(f"--frames must be >= 2 for a dancer source, got {frames}")
   parts = source.split(":")
@@ -59,7 +61,6 @@ def load_source(source: str, target_size: tuple[int, int], frames: int = 48,
                 source_video: str = "", source_size: str = "") -> Source:
   """The source's poses with the frame size, fps and video they belong to, from
   FILE.npz (jaxvid.extract), an OpenPose JSON folder, FILE.npy or dancer:SUBJECT[:INDEX]."""
-  from jaxvid import video_io
   source, source_video = os.path.expanduser(source), os.path.expanduser(source_video)
   info = None
   if source_video:
@@ -76,7 +77,6 @@ def load_source(source: str, target_size: tuple[int, int], frames: int = 48,
     raise UserError(f"--source {source} does not exist")
   size, fps, path = None, 0.0, source_video
   if os.path.isdir(source):
-    from jaxvid.poses import openpose
     keypoints = openpose.read_folder(source).keypoints
   else:
     try:
@@ -113,7 +113,6 @@ def load_source(source: str, target_size: tuple[int, int], frames: int = 48,
 
 def training_poses(config) -> np.ndarray:
   """The target person's poses (N, 18, 3) from the training split."""
-  from jaxvid.data import pipeline
   source = pipeline.data_source(config, "train")
   return np.concatenate([source[i]["keypoints"] for i in range(len(source))])
 

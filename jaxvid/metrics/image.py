@@ -12,7 +12,6 @@ import dm_pix
 import jax
 import jax.numpy as jnp
 
-
 MAX_PSNR = 100.0  # dB, for identical images (so averages over frames stay finite)
 
 

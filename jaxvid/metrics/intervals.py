@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxvid.metrics import fvd as fvd_lib
+
 
 def bootstrap_mean_interval(values, reps: int = 1000, seed: int = 0) -> tuple[float, float]:
   """95 % percentile-bootstrap interval of the mean of `values` (one number per clip)."""
@@ -20,7 +22,6 @@ def fvd_interval(features: np.ndarray, real_features: np.ndarray, paired: bool =
   (on 256 Gaussian samples in 40-d the percentile interval lay wholly above the estimate); the
   basic interval takes that shift out, so it is centred on the bias-corrected value and can lie
   just below the plain estimate F."""
-  from jaxvid.metrics import fvd as fvd_lib
   rng = np.random.default_rng(seed)
   n, m = len(features), len(real_features)
   values = []

@@ -17,7 +17,6 @@ import jax.numpy as jnp
 
 from jaxvid.models import vgg
 
-
 NETS = ("alex", "vgg")
 # AlexNet's 11x11/4 stem and two 3x3/2 max pools leave nothing of smaller images
 ALEX_MIN_SIZE = 32

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxvid.poses.extract import PoseExtractor, landmarks_to_coco18
+
 
 def pose_distance(frames_uint8: np.ndarray, target_keypoints: np.ndarray, extractor=None,
                   min_conf: float = 0.5) -> dict:
   """frames (N, H, W, 3) uint8, target keypoints (N, 18, 3) px -> {'distance', 'missed', 'frames'}."""
-  from jaxvid.poses.extract import PoseExtractor
   own = extractor is None
   extractor = extractor or PoseExtractor(max_gap=0)
   height, width = frames_uint8.shape[1:3]
@@ -27,7 +28,6 @@ def pose_distance(frames_uint8: np.ndarray, target_keypoints: np.ndarray, extrac
       if found is None:
         missed += 1
         continue
-      from jaxvid.poses.extract import landmarks_to_coco18
       kp = landmarks_to_coco18(found)
       kp[:, :2] = (kp[:, :2] + 0.5) / factor - 0.5
       both = (kp[:, 2] >= min_conf) & (target[:, 2] >= min_conf)

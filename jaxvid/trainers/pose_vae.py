@@ -21,10 +21,10 @@ import optax
 from jaxvid import config_defaults, losses
 from jaxvid.data import pipeline, synthetic_dancer
 from jaxvid.errors import UserError
-from jaxvid.trainers.base import Trainer, compute_dtype
 from jaxvid.models.pose_vae import POSTERIORS, PoseVAE
 from jaxvid.poses import velocity_code
 from jaxvid.poses.render import render_skeleton, render_skeleton_jax
+from jaxvid.trainers.base import Trainer, compute_dtype
 
 PyTree = Any
 

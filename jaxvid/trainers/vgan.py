@@ -17,11 +17,17 @@ import optax
 
 from jaxvid import losses
 from jaxvid.errors import UserError
+from jaxvid.models import vgan as vgan_models
 from jaxvid.models.layers import resolve_conv_impl
 from jaxvid.trainers.base import Trainer, compute_dtype
-from jaxvid.models import vgan as vgan_models
-from jaxvid.trainers.gan_common import (GANState, adam, discriminate, discriminator_update,
-                                       ema_update, train_g_d)
+from jaxvid.trainers.gan_common import (
+  GANState,
+  adam,
+  discriminate,
+  discriminator_update,
+  ema_update,
+  train_g_d,
+)
 
 PyTree = Any
 

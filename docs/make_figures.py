@@ -1,0 +1,138 @@
+"""The pictures of the README and the model pages, made again from trained workdirs.
+
+  python docs/make_figures.py vgan runs/vgan
+  python docs/make_figures.py pose_knows runs/pose_vae_branching runs/pose_gan
+  python docs/make_figures.py edn runs/edn_face
+  python docs/make_figures.py edn_temporal runs/edn_frame runs/edn
+
+Each writes docs/images/<figure>.png (edn: everybody_dance_now.png; `--out` elsewhere): frames of held-out real clips beside
+what the model makes for them, as still images (a PNG shows on GitHub and in any viewer; the
+videos themselves are in the workdirs' samples/). Everything comes through `jaxvid.load`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+import imageio.v3 as iio
+import jax
+import numpy as np
+
+import jaxvid
+from jaxvid import video_io, visualize
+from jaxvid.data import pipeline
+from jaxvid.inference import edn as edn_lib
+from jaxvid.inference import pose_knows
+from jaxvid.pixels import to_unit_range
+from jaxvid.poses.render import render_skeleton
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def frames_of(video: np.ndarray, picks) -> list[np.ndarray]:
+  """(T, H, W, 3) in [-1, 1] -> the picked frames as one-frame cells (1, H, W, 3)."""
+  return [video[p:p + 1] for p in picks]
+
+
+def save(grid: np.ndarray, path: str) -> str:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  iio.imwrite(path, grid[0])
+  return path
+
+
+def vgan_figure(workdir: str, out: str, n: int = 4, seed: int = 1) -> str:
+  """Per row: a held-out real clip (frames 0, mid, last) | a sample (the same frames) | its
+  background | its mask (mid frame) | its foreground (mid frame)."""
+  model = jaxvid.load(workdir, expected="vgan")
+  real = pipeline.make_sample_batch(model.config, n)["video"]
+  out_ = model.generate(n, key=jax.random.key(seed), outputs=True, batch_size=max(
+      n, int(model.config.train.num_samples)))
+  t = real.shape[1]
+  picks = (0, t // 2, t - 1)
+  rows = []
+  for i in range(n):
+    mask = np.repeat(out_["mask"][i], 3, -1) * 2.0 - 1.0
+    rows.append(frames_of(real[i], picks) + frames_of(out_["video"][i], picks)
+                + [out_["background"][i]] + frames_of(mask, picks[1:2])
+                + frames_of(out_["foreground"][i], picks[1:2]))
+  labels = ([f"real t={p}" for p in picks] + [f"sample t={p}" for p in picks]
+            + ["background", f"mask t={picks[1]}", f"fg t={picks[1]}"])
+  scale = max(1, 64 // model.config.data.height)
+  return save(visualize.tile(rows, scale=scale, labels=labels), out)
+
+
+def pose_knows_figure(vae_dir: str, gan_dir: str, out: str, clips: int = 2, futures: int = 3,
+                      seed: int = 0) -> str:
+  """Per clip: the real continuation (first, middle, last frame) | for each sampled future its
+  skeletons and the pose GAN's frames (the last frame)."""
+  vae = jaxvid.load(vae_dir, expected="pose_vae")
+  gan = jaxvid.load(gan_dir, expected="pose_gan")
+  batch = pipeline.make_sample_batch(vae.config, clips)
+  outputs = pose_knows.forecast_videos(vae, gan, batch["video"], batch["keypoints"],
+                                       jax.random.key(seed), futures)
+  gd, past = gan.config.data, vae.config.pose_vae.past_steps
+  real = batch["video"][:, past:]
+  if real.shape[2:4] != (gd.height, gd.width):
+    real = np.asarray(jax.image.resize(real, real.shape[:2] + (gd.height, gd.width, 3),
+                                       "bilinear"))
+  last = min(real.shape[1], gd.frames) - 1
+  rows = []
+  for i in range(clips):
+    row = frames_of(real[i], (0, last))
+    for k in range(futures):
+      row += frames_of(outputs["skeletons"][k, i], (last,)) + frames_of(
+          outputs["videos"][k, i], (last,))
+    rows.append(row)
+  labels = ["real now", f"real +{last}"] + [f"{kind} {k + 1}" for k in range(futures)
+                                            for kind in ("poses", "video")]
+  return save(visualize.tile(rows, scale=max(1, 96 // gd.height), labels=labels), out)
+
+
+def edn_figure(workdir: str, out: str, source: str = "dancer:2", frames: int = 24,
+               picks=(0, 8, 16, 23)) -> str:
+  """Per picked frame: the source | its pose | the pose normalised into the target's frame |
+  the output."""
+  model = jaxvid.load(workdir, expected="edn")
+  d = model.config.data
+  src = edn_lib.load_source(source, (d.height, d.width), frames)
+  poses = model.to_target_frame(src)
+  result = model.generate_frames(poses)
+  source_frames = to_unit_range(np.stack([video_io.fit_frame(f, d.height, d.width)
+                                          for f in src.video]))
+  source_pose = to_unit_range(render_skeleton(src.keypoints, d.height, d.width))
+  rows = [[source_frames[p:p + 1], source_pose[p:p + 1], result["skeletons"][p:p + 1],
+           result["video"][p:p + 1]] for p in picks]
+  labels = ["source", "source pose", "normalised", "output"]
+  return save(visualize.tile(rows, scale=max(1, 96 // d.height), labels=labels), out)
+
+
+def edn_temporal_figure(frame_dir: str, temporal_dir: str, out: str, start: int = 0,
+                        count: int = 5) -> str:
+  """Consecutive held-out frames: real | frame-by-frame | temporal, one row each."""
+  models = [jaxvid.load(w, expected="edn") for w in (frame_dir, temporal_dir)]
+  clip = pipeline.data_source(models[0].config, "test")[0]
+  real = to_unit_range(clip["video"])
+  rows = [frames_of(real, range(start, start + count))]
+  for model in models:
+    video = model.generate_frames(clip["keypoints"])["video"]
+    rows.append(frames_of(video, range(start, start + count)))
+  d = models[0].config.data
+  labels = [f"t={t}" for t in range(start, start + count)]
+  return save(visualize.tile(rows, scale=max(1, 96 // d.height), labels=labels), out)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("figure", choices=["vgan", "pose_knows", "edn", "edn_temporal"])
+  parser.add_argument("workdirs", nargs="+")
+  parser.add_argument("--out", default="")
+  args = parser.parse_args()
+  name = {"edn": "everybody_dance_now"}.get(args.figure, args.figure)
+  out = args.out or os.path.join(HERE, "images", f"{name}.png")
+  make = {"vgan": vgan_figure, "pose_knows": pose_knows_figure, "edn": edn_figure,
+          "edn_temporal": edn_temporal_figure}[args.figure]
+  print(f"wrote {make(*args.workdirs, out=out)}")
+
+
+if __name__ == "__main__":
+  main()
