@@ -12,7 +12,8 @@
 several, compared side by side. Without --suite, the model's own: video (VGAN), pose_gan,
 pose_forecast (pose-VAE), edn. Writes a JSON report (default WORKDIR/eval/<suite>-step<N>.json,
 so no report replaces another's) and prints a table. I3D features (FVD) of every clip set are
-computed once and kept in WORKDIR/eval_cache, keyed by the clips' content (--nocache: not).
+computed once and kept, keyed by the clips' content, in WORKDIR/eval_cache (a model's) and
+DATA_DIR/eval_cache (the dataset's own: real clips, baselines); --nocache: not.
 """
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ def define_flags():
                       "--source syntax) and measure how the figure follows the poses")
   flags.DEFINE_integer("seed", 0, "seed of the samples and the bootstrap")
   flags.DEFINE_string("output", "", "JSON report (default WORKDIR/eval/<suite>-step<N>.json)")
-  flags.DEFINE_bool("cache", True, "keep I3D features in WORKDIR/eval_cache")
+  flags.DEFINE_bool("cache", True, "keep I3D features in WORKDIR/eval_cache and "
+                    "DATA_DIR/eval_cache")
   flags.DEFINE_bool("progress", True, "progress bars (one line per stage off a terminal)")
 
 

@@ -12,7 +12,7 @@ from jaxvid import api, evaluators, train
 from jaxvid.errors import UserError
 from jaxvid.evaluators import common, video
 from jaxvid.metrics import fvd as fvd_lib
-from helpers import REPO, load_config
+from helpers import DATA_DIR, REPO, load_config
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,9 @@ def test_report_has_the_model_and_the_baselines(gan_workdir):
 def test_features_are_computed_once_per_clip_set_and_cached_in_the_workdir(gan_workdir,
                                                                           monkeypatch):
   import shutil
-  shutil.rmtree(os.path.join(gan_workdir, common.CACHE_DIR), ignore_errors=True)
+  data_cache = os.path.join(DATA_DIR, common.CACHE_DIR)  # the dataset's own sets, shared by runs
+  for cache in (os.path.join(gan_workdir, common.CACHE_DIR), data_cache):
+    shutil.rmtree(cache, ignore_errors=True)
   calls = []
   real_call = fvd_lib.I3DFeatures.__call__
   monkeypatch.setattr(fvd_lib.I3DFeatures, "__call__",
@@ -67,8 +69,10 @@ def test_features_are_computed_once_per_clip_set_and_cached_in_the_workdir(gan_w
   # real, model, train clips, shuffled, first frame, another clip's poses, untrained: 7 sets,
   # the real clips once although every row compares with them
   assert len(calls) == 7
-  cached = os.listdir(os.path.join(gan_workdir, common.CACHE_DIR))
-  assert len(cached) == 7 and all(f.startswith("i3d_") and f.endswith(".npy") for f in cached)
+  model_sets = os.listdir(os.path.join(gan_workdir, common.CACHE_DIR))
+  data_sets = os.listdir(data_cache)  # real, train clips, shuffled, first frame repeated
+  assert len(model_sets) == 3 and len(data_sets) == 4
+  assert all(f.startswith("i3d_") and f.endswith(".npy") for f in model_sets + data_sets)
   calls.clear()
   again = _run("video", gan_workdir, metrics=("fvd",), num_videos=2, baselines=True)
   assert calls == [] and again["rows"] == first["rows"]  # every set from the cache

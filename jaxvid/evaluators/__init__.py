@@ -66,7 +66,10 @@ def run(suite: Suite, models: list, options: common.Options, load) -> dict:
     if model.kind not in suite.kinds:
       raise UserError(f"suite {suite.name} measures {', '.join(suite.kinds)} models; "
                       f"{model.workdir} holds a {model.kind!r} model")
+  # a model's clip sets in its workdir; the dataset's own (real clips, baselines) beside it
+  data_dir = models[0].config.data.get("data_dir", "")
   features = common.Features(common.cache_dir_for(models[0].workdir, options.cache),
-                             options.progress)
+                             options.progress,
+                             shared_dir=common.cache_dir_for(data_dir, options.cache))
   report = suite.module.run(models, options, features, load)
   return {"suite": suite.name, "workdir": ",".join(m.workdir for m in models), **report}

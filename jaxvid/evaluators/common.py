@@ -46,28 +46,36 @@ def digest(array: np.ndarray) -> str:
 
 class Features:
   """I3D features (FVD) of clip sets, each computed once: kept in memory for the call and, with
-  a cache directory, on disk as `<dir>/i3d_<content key>.npy` — the same clips (the real ones,
+  cache directories, on disk as `<dir>/i3d_<content key>.npy` — the same clips (the real ones,
   the baselines made from them, a checkpoint's samples with the same seed) are never run
-  through I3D twice, whichever row or call asks."""
+  through I3D twice, whichever row or call asks. Sets made from the dataset alone (`shared`:
+  the real clips and the baselines built from them) go to `shared_dir` (beside the dataset),
+  where every run trained on that dataset finds them; a model's go to `cache_dir` (its
+  workdir)."""
 
-  def __init__(self, cache_dir: str | None = None, show_progress: bool = True):
+  def __init__(self, cache_dir: str | None = None, show_progress: bool = True,
+               shared_dir: str | None = None):
     self.cache_dir = cache_dir
+    self.shared_dir = shared_dir or cache_dir
     self.show_progress = show_progress
     self._memory: dict[str, np.ndarray] = {}
     self._i3d = None
 
-  def i3d(self, videos: np.ndarray, what: str = "clips") -> np.ndarray:
+  def i3d(self, videos: np.ndarray, what: str = "clips", shared: bool = False) -> np.ndarray:
     videos = np.asarray(videos, np.float32)
     key = f"{I3D_VERSION}-{digest(videos)}"
     if key in self._memory:
       return self._memory[key]
-    path = os.path.join(self.cache_dir, f"i3d_{key}.npy") if self.cache_dir else None
-    if path and os.path.exists(path):
+    name = f"i3d_{key}.npy"
+    folders = [d for d in (self.shared_dir if shared else self.cache_dir, self.cache_dir,
+                           self.shared_dir) if d]
+    path = os.path.join(folders[0], name) if folders else None
+    for folder in dict.fromkeys(folders):
       try:
-        self._memory[key] = np.load(path)
+        self._memory[key] = np.load(os.path.join(folder, name))
         return self._memory[key]
       except (OSError, ValueError):
-        pass  # a damaged cache file: recompute and overwrite it
+        pass  # not there, or a damaged cache file: recompute (and overwrite it)
     if self._i3d is None:
       self._i3d = fvd_lib.I3DFeatures()
     with progress.bar(len(videos), f"I3D features, {what}", "clip", self.show_progress) as bar:
@@ -80,11 +88,11 @@ class Features:
     return features
 
 
-def cache_dir_for(workdir: str, enabled: bool) -> str | None:
-  """WORKDIR/eval_cache when it can be written there (a local workdir, not read-only)."""
-  if not enabled or paths.is_remote(workdir):
+def cache_dir_for(folder: str, enabled: bool) -> str | None:
+  """FOLDER/eval_cache when it can be written there (a local folder, not read-only)."""
+  if not enabled or not folder or paths.is_remote(folder):
     return None
-  directory = os.path.join(workdir, CACHE_DIR)
+  directory = os.path.join(paths.resolve(folder), CACHE_DIR)
   try:
     os.makedirs(directory, exist_ok=True)
   except OSError:

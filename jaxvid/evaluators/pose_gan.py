@@ -68,8 +68,9 @@ def run(models, options: common.Options, features: common.Features, load=None) -
     for metric, values in per_clip.items():
       row.update(common.mean_row(metric, values))
     if options.fvd:
-      fvd = common.fvd_row(features.i3d(pred, name), features.i3d(real, "real clips"),
-                           paired=True)
+      baseline = name == "first frame repeated"  # from the dataset alone
+      fvd = common.fvd_row(features.i3d(pred, name, shared=baseline),
+                           features.i3d(real, "real clips", shared=True), paired=True)
       row.update({"FVD": fvd["fvd"], "FVD_95": fvd["fvd_95"]})
     rows[name] = row
   return {"model": model.kind, "clips": int(real.shape[0]), "step": int(model.step),

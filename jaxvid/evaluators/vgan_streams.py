@@ -99,7 +99,7 @@ def stream_fvd(model, num: int, features: common.Features, seed: int = 0) -> dic
   """FVD (with its 95 % interval) of the videos and of the background stream alone."""
   real = pipeline.make_sample_batch(model.config, num)["video"]
   out = model.generate(num, key=jax.random.key(seed), outputs=True)
-  real_features = features.i3d(real, "real clips")
+  real_features = features.i3d(real, "real clips", shared=True)
   rows = {}
   for name, videos in (("generated", out["video"]),
                        ("background stream only",

@@ -52,11 +52,14 @@ class RowMaker:
     self.seed = seed
     self._lpips: dict = {}
 
-  def row(self, generated, real, paired: bool, keypoints=None, what: str = "clips") -> dict:
+  def row(self, generated, real, paired: bool, keypoints=None, what: str = "clips",
+          shared: bool = False) -> dict:
+    """`shared`: `generated` comes from the dataset alone (a baseline), not from a model."""
     out = {}
     if "fvd" in self.metrics:
-      real_features = self.features.i3d(real, "real clips")
-      out.update(common.fvd_row(self.features.i3d(generated, what), real_features, paired))
+      real_features = self.features.i3d(real, "real clips", shared=True)
+      out.update(common.fvd_row(self.features.i3d(generated, what, shared), real_features,
+                                paired))
     flat = lambda v: v.reshape((-1,) + v.shape[2:])
     n = len(generated)
     clip_means = lambda per_frame: np.asarray(per_frame, np.float64).reshape(n, -1).mean(1)
@@ -116,7 +119,8 @@ def run_stylegan_v(model, options: common.Options, features: common.Features) ->
   index = np.random.default_rng(options.seed).choice(len(train), n, replace=False)
   real = np.stack([to_model.map(train[int(i)])["video"] for i in index])
   generated = _generate(model, {"video": real}, jax.random.key(options.seed), options, "model")
-  row = common.fvd_row(features.i3d(generated, "model"), features.i3d(real, "real clips"), False)
+  row = common.fvd_row(features.i3d(generated, "model"),
+                       features.i3d(real, "real clips", shared=True), False)
   return {"model": model.kind, "step": int(model.step), "videos": n,
           "clip": list(real.shape[1:4]), "paired": False, "protocol": "stylegan_v",
           "rows": {f"{model.kind} (step {model.step})": row}}
@@ -147,14 +151,15 @@ def run(models, options: common.Options, features: common.Features, load=None) -
     train = pipeline.data_source(config, "train")
     to_model = pipeline.ToModel()
     other = np.stack([to_model.map(train[i])["video"] for i in range(min(len(real), len(train)))])
-    rows["real vs real (train clips)"] = maker.row(other, real, True, what="train clips")
+    rows["real vs real (train clips)"] = maker.row(other, real, True, what="train clips",
+                                                   shared=True)
     rng = np.random.default_rng(options.seed)
     shuffled = np.stack([v[common.derangement(rng, len(v))] for v in real])
     rows["real vs temporally shuffled real"] = maker.row(shuffled, real, True, keypoints,
-                                                         "shuffled clips")
+                                                         "shuffled clips", shared=True)
     still = np.broadcast_to(real[:, :1], real.shape)
     rows["real first frame repeated"] = maker.row(still, real, True, keypoints,
-                                                  "first frame repeated")
+                                                  "first frame repeated", shared=True)
     if paired and keypoints is not None and len(real) > 1:
       # Each clip made from its own first frame and the next clip's poses.
       other_poses = dict(batch, keypoints=np.roll(batch["keypoints"], 1, axis=0))
