@@ -27,7 +27,7 @@ import sys
 
 import numpy as np
 
-from jaxvid.errors import UserError
+from jaxvid.errors import UserError, run_cli
 
 USAGE = ("usage: python -m jaxvid.convert vgan-t7 MODEL.t7 --workdir=DIR\n"
          "       python -m jaxvid.convert vgg19 VGG19.pth|.npz OUT.npz")
@@ -217,22 +217,18 @@ def convert_vgg19(src: str, dst: str) -> int:
 def main(argv: list[str]) -> int:
   args = [a for a in argv[1:] if not a.startswith("--")]
   opts = dict(a[2:].split("=", 1) for a in argv[1:] if a.startswith("--") and "=" in a)
-  try:
-    if len(args) == 2 and args[0] == "vgan-t7" and "workdir" in opts:
-      shapes = convert_vgan_t7(args[1], opts["workdir"])
-      print(f"wrote {opts['workdir']}: VGAN generator, z {shapes['z_dim']}, widths "
-            f"{shapes['g_channels']}, clips {'x'.join(map(str, shapes['clip']))} (T x H x W); "
-            f"sample with python -m jaxvid.generate --workdir={opts['workdir']} --running_stats")
-    elif len(args) == 3 and args[0] == "vgg19":
-      print(f"wrote {args[2]}: {convert_vgg19(args[1], args[2])} conv layers")
-    else:
-      print(USAGE, file=sys.stderr)
-      return 2
-  except UserError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 1
+  if len(args) == 2 and args[0] == "vgan-t7" and "workdir" in opts:
+    shapes = convert_vgan_t7(args[1], opts["workdir"])
+    print(f"wrote {opts['workdir']}: VGAN generator, z {shapes['z_dim']}, widths "
+          f"{shapes['g_channels']}, clips {'x'.join(map(str, shapes['clip']))} (T x H x W); "
+          f"sample with python -m jaxvid.generate --workdir={opts['workdir']} --running_stats")
+  elif len(args) == 3 and args[0] == "vgg19":
+    print(f"wrote {args[2]}: {convert_vgg19(args[1], args[2])} conv layers")
+  else:
+    print(USAGE, file=sys.stderr)
+    return 2
   return 0
 
 
 if __name__ == "__main__":
-  sys.exit(main(sys.argv))
+  sys.exit(run_cli(main)(sys.argv))

@@ -8,7 +8,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxvid.errors import UserError
+from jaxvid import errors
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a config file[:variant].",
                                           lock_config=True)
@@ -105,13 +105,10 @@ def main(argv):
     sys.exit(2)
   try:
     train.train_and_evaluate(config, os.path.expanduser(_WORKDIR.value))
-  except UserError as e:
-    print(f"error: {e}", file=sys.stderr, flush=True)
-    sys.exit(1)
   except KeyboardInterrupt:
     print("interrupted; the last completed checkpoint is kept", file=sys.stderr, flush=True)
     sys.exit(130)
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=parse_flags)
+  app.run(errors.run_cli(main), flags_parser=parse_flags)

@@ -78,3 +78,24 @@ def test_sweep_features_come_back_as_one_file_and_give_fvd(tmp_path, capsys):
   np.testing.assert_allclose(rows["run_004800"]["fvd"], fvd_lib.fvd(gen, real), rtol=1e-9)
   np.testing.assert_allclose(rows["static ds"]["fvd"], fvd_lib.fvd(static, real), rtol=1e-9)
   assert rows["static ds"]["fvd"] < rows["run_004800"]["fvd"]
+
+
+def test_vgan_streams_suite_reports_every_sampling_beside_the_true_masks(tmp_path):
+  train.train_and_evaluate(load_config("vgan.py"), str(tmp_path))
+  report = evaluators.run(evaluators.get("vgan_streams"), [jaxvid.load(str(tmp_path))],
+                          Options(num_videos=4, fvd=False, progress=False), api.load)
+  rows = report["rows"]
+  assert list(rows) == ["real clips, true sprite mask", "batch statistics of 4",
+                        "batch statistics of 64", "running averages"]
+  real = rows["real clips, true sprite mask"]
+  assert real["mask AUC on motion"]["mean"] > 0.8 and "checkerboard f, m>0.5" not in real
+  for name in list(rows)[1:]:
+    row = rows[name]
+    assert 0 <= row["mask mean"]["mean"] <= 1 and row["mask mean"]["n"] == 4
+    assert row["mask mean"]["low"] <= row["mask mean"]["mean"] <= row["mask mean"]["high"]
+  assert "fvd" not in report and "running averages" in vgan_streams.format_table(report)
+  import pytest
+  from jaxvid.errors import UserError
+  with pytest.raises(UserError, match="test split has 4 clips"):
+    evaluators.run(evaluators.get("vgan_streams"), [jaxvid.load(str(tmp_path))],
+                   Options(num_videos=5, fvd=False, progress=False), api.load)

@@ -24,7 +24,7 @@ def pose_distance(frames_uint8: np.ndarray, target_keypoints: np.ndarray, extrac
   try:
     for frame, target in zip(frames_uint8, target_keypoints):
       big = frame.repeat(factor, 0).repeat(factor, 1)
-      found = extractor._run(extractor._still, big)  # each frame on its own: no tracking
+      found = extractor.still_landmarks(big)  # each frame on its own: no tracking
       if found is None:
         missed += 1
         continue

@@ -157,6 +157,11 @@ class PoseExtractor:
     self._video.close()
     self._still.close()
 
+  def still_landmarks(self, image: np.ndarray):
+    """MediaPipe's 33 landmarks (x, y px, visibility) of one image on its own (no tracking
+    across frames), or None where it finds nobody."""
+    return self._run(self._still, image)
+
   @staticmethod
   def _run(model, image: np.ndarray):
     result = model.process(np.ascontiguousarray(image))
