@@ -61,6 +61,24 @@ def probe(path: str) -> VideoInfo:
   return VideoInfo(float(rate), size, count)
 
 
+def decodable_frames(path: str, info: VideoInfo | None = None) -> int:
+  """How many frames of the video actually decode. The container's count is not trusted: old
+  AVI files and truncated downloads claim frames that are not there. The packets are counted
+  (reading, no decoding); where they fall short of the header, the frames are decoded to count
+  them (a cut-off last packet does not decode)."""
+  info = info or probe(path)
+  try:
+    with av.open(path) as container:
+      stream = container.streams.video[0]
+      packets = sum(1 for packet in container.demux(stream) if packet.size)
+      if packets >= info.num_frames:
+        return info.num_frames
+      container.seek(0)
+      return sum(1 for _ in container.decode(video=0))
+  except Exception as e:  # noqa: BLE001 - av raises many error types for corrupt input
+    raise VideoReadError(f"{path}: cannot read ({type(e).__name__}: {e})") from e
+
+
 def iter_frames(path: str, frame_step: int = 1, max_frames: int | None = None,
                 start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
   """The frames (every `frame_step`-th of source frames [start, stop)) of a video as uint8

@@ -192,6 +192,40 @@ def test_a_folder_of_one_or_two_videos_holds_out_the_end_of_each(tmp_path, count
   assert pipeline.make_sample_batch(config, 2)["video"].shape == (2, 8, 16, 16, 3)
 
 
+def _write_truncated_avi(path, frames: int, keep: float) -> None:
+  """An MJPEG AVI of `frames` textured frames whose file is cut to `keep` of its bytes: its
+  header still claims every frame (what old AVIs and cut-off downloads look like)."""
+  import av
+  video = _textured_video(frames, seed=5)
+  with av.open(str(path), "w") as container:
+    stream = container.add_stream("mjpeg", rate=25)
+    stream.width, stream.height, stream.pix_fmt = video.shape[2], video.shape[1], "yuvj420p"
+    for image in video:
+      for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+        container.mux(packet)
+    for packet in stream.encode():
+      container.mux(packet)
+  data = path.read_bytes()
+  path.write_bytes(data[:int(len(data) * keep)])
+
+
+def test_a_video_whose_header_claims_frames_it_lacks_is_split_by_what_decodes(tmp_path):
+  from jaxvid import video_io
+  videos = tmp_path / "videos"
+  videos.mkdir()
+  _write_truncated_avi(videos / "old.avi", 100, keep=0.4)
+  info = video_io.probe(str(videos / "old.avi"))
+  decoded = sum(1 for _ in video_io.iter_frames(str(videos / "old.avi")))
+  assert info.num_frames == 100 and 20 < decoded < 60  # the header lies
+  assert video_io.decodable_frames(str(videos / "old.avi")) == decoded
+  builder = _build(builders.VideoFolder, tmp_path, manual_dir=videos, frames=8, height=16,
+                   width=16, clip_stride=4, test_fraction=0.25)
+  test = builder.as_data_source(split="test")
+  assert len(test) >= 1  # was: "produced an empty split" (held out past the last frame)
+  assert all(t["start_frame"] + 8 <= decoded for t in test)
+  assert "claims 100 frames" in builder.summary()
+
+
 def test_another_folder_or_changed_videos_build_another_dataset(tmp_path):
   """The dataset's identity includes the folder and its files: no silent reuse."""
   first, second = tmp_path / "first", tmp_path / "second"

@@ -36,6 +36,7 @@ class BuildReport:
   clips_written: int = 0
   clips_dropped_unstable: int = 0
   split: str = ""  # how train and test were separated
+  header_mismatches: list = dataclasses.field(default_factory=list)  # headers that lie
   pose_warnings: list = dataclasses.field(default_factory=list)
 
 
@@ -73,13 +74,22 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
     return self.dataset_info_from_configs(features=tfds.features.FeaturesDict(features))
 
   def _frame_count(self, path: str) -> int | None:
-    """Frames after frame_step, or None (reported and skipped) for an unreadable file."""
+    """Frames that decode, after frame_step, or None (reported and skipped) for an unreadable
+    file. Not the header's count: where it claims more (old AVIs, truncated files), the
+    held-out end of the video would lie past its last frame; the summary says so."""
     c = self.builder_config
     try:
-      return -(-video_io.probe(path).num_frames // c.frame_step)
+      info = video_io.probe(path)
+      count = video_io.decodable_frames(path, info)
     except video_io.VideoReadError as e:
       self._skip(path, str(e))
       return None
+    if count < info.num_frames:
+      note = (f"{path}: its header claims {info.num_frames} frames, {count} decode; split by "
+              f"the {count}")
+      log.warning("%s", note)
+      self.report.header_mismatches.append(note)
+    return -(-count // c.frame_step)
 
   def _skip(self, path: str, reason: str) -> None:
     log.warning("skipping %s", reason)
@@ -131,7 +141,7 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
     return (f"{r.videos_found} videos found, {len(r.videos_skipped)} skipped ({skipped}), "
             f"{r.clips_written} clips written, {r.clips_dropped_unstable} dropped as "
             f"unstabilisable; split {r.split}"
-            + "".join(f"; WARNING {w}" for w in r.pose_warnings))
+            + "".join(f"; WARNING {w}" for w in r.pose_warnings + r.header_mismatches))
 
   def video_clips(self, path: str, first: int = 0, last: int | None = None):
     """(start, clip uint8 (frames, H, W, 3)) for the clips inside frames [first, last) (after
