@@ -10,11 +10,14 @@ package) -> a jaxvid workdir that `jaxvid.load`, `jaxvid.generate` and `jaxvid.e
 The module tree main.lua builds is walked in order: the 2-D full convolutions and their
 SpatialBatchNormalization are the background stream (bg_in, bg_tower/up_i, bg_out), the 3-D
 ones the foreground stream (fg_in, fg_tower/up_i, then the ConcatTable's video head fg_out and
-mask head mask_out); BatchNorm weight/bias/running_mean/running_var become scale/bias/mean/var.
+mask head mask_out); BatchNorm weight/bias/running_mean/running_var become scale/bias/mean/var
+(the 2016 modules' running_std = 1/sqrt(var + eps) is read as well).
 Torch's full-convolution weight (in, out, k...) is our (k..., in, out) with the same (unflipped)
 semantics (tests/test_layers.py). The widths, z size and clip size (T, H, W) = base x 2^n are
-read from the weights. Only the generator was released: the workdir's discriminator is freshly
-initialised (sampling only; training from it would start D from scratch). Sample with BatchNorm's
+read from the weights. main.lua saves the discriminator beside the generator (iterN_netD.t7):
+it is converted too when it is there (or given with --discriminator), its two-way softmax
+output as our one logit (their difference); otherwise the workdir's D is freshly initialised
+(fine for sampling; training on from it would start D from scratch). Sample with BatchNorm's
 running statistics (`--running_stats`), as the authors' generate.lua does.
 
 vgg19: torchvision's VGG19 ImageNet state dict (.pth, needs torch) or an .npz of its
@@ -29,7 +32,8 @@ import numpy as np
 
 from jaxvid.errors import UserError, run_cli
 
-USAGE = ("usage: python -m jaxvid.convert vgan-t7 MODEL.t7 --workdir=DIR\n"
+USAGE = ("usage: python -m jaxvid.convert vgan-t7 MODEL_net.t7 --workdir=DIR "
+         "[--discriminator=MODEL_netD.t7]\n"
          "       python -m jaxvid.convert vgg19 VGG19.pth|.npz OUT.npz")
 
 
@@ -68,16 +72,20 @@ def _array(module, key: str) -> np.ndarray:
   return np.array(value, np.float32)
 
 
-def read_vgan_t7(path: str) -> dict:
-  """The generator's layers from a main.lua .t7: {'bg': [(kind, module)], 'fg': [...]}."""
+def _load_t7(path: str):
   try:
-    import torchfile
+    import torchfile  # lazy: only the converter reads Torch7 files
   except ImportError as e:
     raise UserError("reading .t7 needs the torchfile package: pip install torchfile") from e
   try:
-    net = torchfile.load(path)
+    return torchfile.load(path)
   except Exception as e:  # noqa: BLE001 - torchfile raises many kinds on a bad file
     raise UserError(f"{path}: not a readable Torch7 file ({type(e).__name__}: {e})") from e
+
+
+def read_vgan_t7(path: str) -> dict:
+  """The generator's layers from a main.lua .t7: {'bg': [(kind, module)], 'fg': [...]}."""
+  net = _load_t7(path)
   streams = {"bg": [], "fg": []}
   for module in _walk(net):
     name = _class(module)
@@ -100,8 +108,17 @@ def _conv(module) -> dict:
 
 
 def _bn(module) -> tuple[dict, dict]:
+  """(params, statistics) of a BatchNormalization. The 2016 nn/cudnn modules kept
+  running_std = 1 / sqrt(var + eps) instead of running_var: var = running_std^-2 - eps."""
+  if _field(module, "running_var") is not None:
+    var = _array(module, "running_var")
+  elif _field(module, "running_std") is not None:
+    eps = float(_field(module, "eps") or 1e-5)
+    var = np.maximum(1.0 / np.square(_array(module, "running_std")) - eps, 0.0)
+  else:
+    raise UserError(f"{_class(module)} has neither running_var nor running_std")
   return ({"scale": _array(module, "weight"), "bias": _array(module, "bias")},
-          {"mean": _array(module, "running_mean"), "var": _array(module, "running_var")})
+          {"mean": _array(module, "running_mean"), "var": var.astype(np.float32)})
 
 
 def vgan_params_from_t7(streams: dict) -> tuple[dict, dict, dict]:
@@ -138,8 +155,64 @@ def vgan_params_from_t7(streams: dict) -> tuple[dict, dict, dict]:
   return params, stats, shapes
 
 
-def convert_vgan_t7(path: str, workdir: str) -> dict:
-  """Write a jaxvid workdir (config.json + a step-0 checkpoint) from a released .t7."""
+def read_vgan_d_t7(path: str) -> list:
+  """The discriminator's layers from main.lua's ..._netD.t7: [(kind, module)] in order."""
+  net = _load_t7(path)
+  layers = []
+  for module in _walk(net):
+    name = _class(module)
+    if name == "VolumetricConvolution":
+      layers.append(("conv", module))
+    elif name == "VolumetricBatchNormalization":
+      layers.append(("bn", module))
+    else:
+      raise UserError(f"{path}: unexpected layer {name} with weights: not a VGAN discriminator "
+                      f"as main.lua builds it")
+  if not layers or layers[0][0] != "conv":
+    raise UserError(f"{path}: no 3-D convolutions: not a VGAN discriminator")
+  return layers
+
+
+def _conv3d(module) -> dict:
+  weight = _array(module, "weight")  # (out, in, kT, kH, kW), a cross-correlation like ours
+  return {"kernel": np.transpose(weight, (2, 3, 4, 1, 0)), "bias": _array(module, "bias")}
+
+
+def vgan_d_params_from_t7(layers: list) -> tuple[dict, dict, list]:
+  """(params, batch_stats, widths) of our one-logit Discriminator. main.lua's last conv has two
+  outputs into a softmax over (real, fake) (real_label = 1, the first); softmax([a, b])_real =
+  sigmoid(a - b), so our logit conv is the difference of the two."""
+  convs = [m for kind, m in layers if kind == "conv"]
+  bns = [m for kind, m in layers if kind == "bn"]
+  if len(bns) != len(convs) - 2:
+    raise UserError(f"expected BatchNorm after every hidden 3-D convolution but the first; found "
+                    f"{len(convs)} convolutions and {len(bns)} BatchNorms")
+  params, stats = {}, {}
+  for i, conv in enumerate(convs[:-1]):
+    params[f"conv{i}"] = _conv3d(conv)
+    if i > 0:
+      params[f"bn{i}"], stats[f"bn{i}"] = _bn(bns[i - 1])
+  last = _conv3d(convs[-1])
+  if last["kernel"].shape[-1] != 2:
+    raise UserError(f"the last convolution has {last['kernel'].shape[-1]} outputs; main.lua's "
+                    f"has 2 (real, fake)")
+  params["logit"] = {"kernel": last["kernel"][..., :1] - last["kernel"][..., 1:],
+                     "bias": last["bias"][:1] - last["bias"][1:]}
+  widths = [int(params[f"conv{i}"]["kernel"].shape[-1]) for i in range(len(convs) - 1)]
+  return params, stats, widths
+
+
+def discriminator_beside(path: str) -> str:
+  """main.lua saves D next to G: iterN_net.t7 -> iterN_netD.t7 ('' when there is none)."""
+  root, ext = os.path.splitext(path)
+  candidate = f"{root}D{ext}"
+  return candidate if os.path.isfile(candidate) else ""
+
+
+def convert_vgan_t7(path: str, workdir: str, discriminator: str | None = None) -> dict:
+  """Write a jaxvid workdir (config.json + a step-0 checkpoint) from a released .t7: the
+  generator, and the discriminator from `discriminator` (default: the ..._netD.t7 beside it,
+  when there is one; otherwise D is freshly initialised)."""
   import jax
 
   from jaxvid import checkpoint as ckpt_lib
@@ -149,11 +222,18 @@ def convert_vgan_t7(path: str, workdir: str) -> dict:
     raise UserError(f"{path} does not exist")
   if os.path.exists(os.path.join(workdir, "checkpoints")):
     raise UserError(f"{workdir} already holds checkpoints: convert into a new workdir")
+  discriminator = discriminator_beside(path) if discriminator is None else os.path.expanduser(
+      discriminator)
+  if discriminator and not os.path.isfile(discriminator):
+    raise UserError(f"--discriminator {discriminator} does not exist")
   params, stats, shapes = vgan_params_from_t7(read_vgan_t7(path))
+  d_params = d_stats = None
+  if discriminator:
+    d_params, d_stats, d_widths = vgan_d_params_from_t7(read_vgan_d_t7(discriminator))
   config = _paper_vgan_config()
   config.vgan.z_dim = shapes["z_dim"]
   config.vgan.g_channels = tuple(shapes["g_channels"])
-  config.vgan.d_channels = tuple(reversed(shapes["g_channels"]))
+  config.vgan.d_channels = tuple(d_widths if discriminator else reversed(shapes["g_channels"]))
   config.data.frames, config.data.height, config.data.width = shapes["clip"]
   config.vgan.conv_impl = "auto"
   trainer = get_trainer(config)
@@ -165,6 +245,14 @@ def convert_vgan_t7(path: str, workdir: str) -> dict:
                     f"file's {theirs}")
   state = state.replace(g_params=jax.tree.map(np.asarray, params),
                         g_batch_stats=jax.tree.map(np.asarray, stats))
+  if discriminator:
+    ours, theirs = jax.tree.map(np.shape, state.d_params), jax.tree.map(np.shape, d_params)
+    if ours != theirs:
+      raise UserError(f"{discriminator}: the discriminator's layers do not fit VGAN's for this "
+                      f"clip size: ours {ours}, the file's {theirs}")
+    state = state.replace(d_params=jax.tree.map(np.asarray, d_params),
+                          d_batch_stats=jax.tree.map(np.asarray, d_stats))
+  shapes["discriminator"] = discriminator
   os.makedirs(workdir, exist_ok=True)
   ckpt_lib.dump_config(os.path.join(workdir, "config.json"), config)
   checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"), 1,
@@ -178,17 +266,13 @@ def convert_vgan_t7(path: str, workdir: str) -> dict:
 
 
 def _paper_vgan_config():
-  """configs/vgan.py:paper from the checkout jaxvid runs from (the widths and sizes are then
-  replaced by the file's)."""
-  import importlib.util
-  path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
-                      "vgan.py")
-  if not os.path.isfile(path):
-    raise UserError(f"{path} not found: run from a jaxvid checkout (pip install -e .)")
-  spec = importlib.util.spec_from_file_location("jaxvid_vgan_config", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config("paper")
+  """configs/vgan.py:paper (the widths and sizes are then replaced by the file's)."""
+  try:
+    from configs import vgan  # the configs package, installed beside jaxvid
+  except ImportError as e:
+    raise UserError("the configs package is not importable: install jaxvid from its checkout "
+                    "(pip install -e .)") from e
+  return vgan.get_config("paper")
 
 
 # ---------------------------------------------------------------- VGG19
@@ -218,10 +302,13 @@ def main(argv: list[str]) -> int:
   args = [a for a in argv[1:] if not a.startswith("--")]
   opts = dict(a[2:].split("=", 1) for a in argv[1:] if a.startswith("--") and "=" in a)
   if len(args) == 2 and args[0] == "vgan-t7" and "workdir" in opts:
-    shapes = convert_vgan_t7(args[1], opts["workdir"])
+    shapes = convert_vgan_t7(args[1], opts["workdir"], opts.get("discriminator"))
+    d = (f"the discriminator from {shapes['discriminator']}" if shapes["discriminator"] else
+         "no discriminator file beside it (D freshly initialised; --discriminator=FILE)")
     print(f"wrote {opts['workdir']}: VGAN generator, z {shapes['z_dim']}, widths "
           f"{shapes['g_channels']}, clips {'x'.join(map(str, shapes['clip']))} (T x H x W); "
-          f"sample with python -m jaxvid.generate --workdir={opts['workdir']} --running_stats")
+          f"{d}; sample with python -m jaxvid.generate --workdir={opts['workdir']} "
+          f"--running_stats")
   elif len(args) == 3 and args[0] == "vgg19":
     print(f"wrote {args[2]}: {convert_vgg19(args[1], args[2])} conv layers")
   else:

@@ -11,6 +11,7 @@ import pytest
 import jaxvid
 from jaxvid import convert
 from jaxvid.errors import UserError
+from jaxvid.trainers import get_trainer
 from t7_writer import Module, Tensor, save
 from helpers import REPO
 
@@ -28,15 +29,70 @@ def _full_conv(rng, n_in, n_out, kernel, stride, pad, cuda):
                 dW=stride, padW=pad, train=False), (w, b, stride, pad)
 
 
-def _bn(rng, n, ndim, cuda):
+def _bn(rng, n, ndim, cuda, eps=1e-5):
+  """A BatchNormalization; the cudnn ones as the 2016 modules stored them (running_std =
+  1 / sqrt(var + eps) instead of running_var)."""
   name = "Volumetric" if ndim == 3 else "Spatial"
   tensor = "torch.CudaTensor" if cuda else "torch.FloatTensor"
   arrays = (rng.normal(1, 0.1, n), rng.normal(0, 0.1, n), rng.normal(0, 0.2, n),
             rng.uniform(0.5, 2.0, n))
-  fields = dict(zip(("weight", "bias", "running_mean", "running_var"),
-                    (Tensor(a, tensor) for a in arrays)))
-  return Module(f"{'cudnn' if cuda else 'nn'}.{name}BatchNormalization", eps=1e-5,
+  stored = arrays[:3] + ((1 / np.sqrt(arrays[3] + eps),) if cuda else arrays[3:])
+  names = ("weight", "bias", "running_mean", "running_std" if cuda else "running_var")
+  fields = dict(zip(names, (Tensor(a, tensor) for a in stored)))
+  return Module(f"{'cudnn' if cuda else 'nn'}.{name}BatchNormalization", eps=eps,
                 momentum=0.1, affine=True, **fields), arrays
+
+
+def main_lua_discriminator(rng, widths, cuda=False):
+  """netD as main.lua builds it (3 -> widths, k4 s2 p1, BatchNorm eps 1e-3 after all but the
+  first, then 2 outputs over a (2, 4, 4) kernel), and its layers for the reference."""
+  tensor = "torch.CudaTensor" if cuda else "torch.FloatTensor"
+  prefix = "cudnn" if cuda else "nn"
+  modules, ref = [], []
+  n_in = 3
+  for i, c in enumerate(list(widths) + [2]):
+    kernel = (2, 4, 4) if i == len(widths) else (4, 4, 4)
+    w = rng.normal(0, 0.2, (c, n_in) + kernel).astype(np.float32)  # (out, in, k...)
+    b = rng.normal(0, 0.1, c).astype(np.float32)
+    modules.append(Module(f"{prefix}.VolumetricConvolution", weight=Tensor(w, tensor),
+                          bias=Tensor(b, tensor), nInputPlane=n_in, nOutputPlane=c))
+    stats = None
+    if 0 < i < len(widths):
+      bn, stats = _bn(rng, c, 3, cuda, eps=1e-3)
+      modules.append(bn)
+    if i < len(widths):
+      modules.append(Module("nn.LeakyReLU", negval=0.2))
+    ref.append((w, b, stats))
+    n_in = c
+  return Module("nn.Sequential", modules=modules + [Module("nn.View")]), ref
+
+
+def torch_conv3d(x, weight, bias, stride, pad):
+  """Torch's VolumetricConvolution (a cross-correlation) from its (out, in, k...) weight."""
+  x = np.pad(x, [(0, 0)] + [(pad, pad)] * 3 + [(0, 0)])
+  kernel = weight.shape[2:]
+  sizes = [(n - k) // stride + 1 for n, k in zip(x.shape[1:4], kernel)]
+  out = np.zeros([x.shape[0]] + sizes + [weight.shape[0]])
+  for o in itertools.product(*[range(n) for n in sizes]):
+    patch = x[(slice(None),) + tuple(slice(stride * oo, stride * oo + k)
+                                     for oo, k in zip(o, kernel))]
+    out[(slice(None),) + o] = np.einsum("bthwi,oithw->bo", patch, weight)
+  return out + bias
+
+
+def reference_d_real_probability(ref, video):
+  """softmax(netD(video))[real] computed with Torch's layer semantics."""
+  x = video
+  for i, (w, b, stats) in enumerate(ref):
+    last = i == len(ref) - 1
+    x = torch_conv3d(x, w, b, 1 if last else 2, 0 if last else 1)
+    if stats is not None:
+      scale, shift, mean, var = stats
+      x = (x - mean) / np.sqrt(var + 1e-3) * scale + shift
+    if not last:
+      x = np.where(x > 0, x, 0.2 * x)
+  logits = x.reshape(len(video), 2)
+  return np.exp(logits[:, 0]) / np.exp(logits).sum(1)
 
 
 def main_lua_generator(rng, cuda=False):
@@ -100,7 +156,7 @@ def reference_video(ref, z):
   def tower(x, layers):
     for (w, b, s, p), stats in layers:
       x = torch_full_conv(x, w, b, s, p)
-      if stats is not None:
+      if stats is not None:  # eval mode: running statistics (read from running_std for cudnn)
         scale, shift, mean, var = stats
         x = np.maximum((x - mean) / np.sqrt(var + 1e-5) * scale + shift, 0)
     return x
@@ -118,12 +174,38 @@ def test_a_main_lua_t7_converts_and_samples_the_same_video(tmp_path, cuda):
   save(tmp_path / "net.t7", net)
   workdir = tmp_path / "converted"
   shapes = convert.convert_vgan_t7(str(tmp_path / "net.t7"), str(workdir))
-  assert shapes == {"z_dim": Z, "g_channels": list(C), "clip": [8, 16, 16]}
+  assert shapes == {"z_dim": Z, "g_channels": list(C), "clip": [8, 16, 16],
+                    "discriminator": ""}  # none beside it: D freshly initialised
   model = jaxvid.load(str(workdir))
   z = rng.normal(size=(2, Z)).astype(np.float32)
   ours = model._sample(jax.numpy.asarray(z), True)["video"]  # running statistics (generate.lua)
   np.testing.assert_allclose(np.asarray(ours), reference_video(ref, z), atol=2e-4)
   assert model.generate(3, running_stats=True).shape == (3, 8, 16, 16, 3)
+
+
+@pytest.mark.parametrize("cuda", [False, True])
+def test_the_released_discriminator_converts_beside_its_generator(tmp_path, cuda):
+  """main.lua saves iterN_net.t7 and iterN_netD.t7: both convert, D's two-way softmax as our
+  one logit; its real-probability equals main.lua's on the same clips."""
+  rng = np.random.default_rng(2)
+  net, _ = main_lua_generator(rng, cuda)
+  net_d, ref_d = main_lua_discriminator(rng, (4, 8), cuda)
+  save(tmp_path / "iter5_net.t7", net)
+  save(tmp_path / "iter5_netD.t7", net_d)
+  shapes = convert.convert_vgan_t7(str(tmp_path / "iter5_net.t7"), str(tmp_path / "w"))
+  assert shapes["discriminator"] == str(tmp_path / "iter5_netD.t7")
+  from jaxvid import checkpoint as ckpt_lib
+  config = ckpt_lib.load_config(str(tmp_path / "w"))
+  trainer = get_trainer(config)
+  _, state = ckpt_lib.load_latest(trainer, str(tmp_path / "w"))  # training state: D included
+  video = rng.uniform(-1, 1, (2, 8, 16, 16, 3)).astype(np.float32)
+  logit = trainer.discriminator.apply({"params": state.d_params,
+                                       "batch_stats": state.d_batch_stats}, video, train=False)
+  np.testing.assert_allclose(1 / (1 + np.exp(-np.asarray(logit))),
+                             reference_d_real_probability(ref_d, video), atol=1e-4)
+  with pytest.raises(UserError, match="does not exist"):
+    convert.convert_vgan_t7(str(tmp_path / "iter5_net.t7"), str(tmp_path / "w2"),
+                            discriminator=str(tmp_path / "none.t7"))
 
 
 def test_cli_converts_and_refuses_bad_inputs(tmp_path):
