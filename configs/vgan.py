@@ -9,6 +9,12 @@ import ml_collections
 from jaxvid import config_defaults
 
 
+# The paper's value of every option the CPU demo may change (`:paper` and `:tiny` use them).
+PAPER_SETTINGS = {"upsample": "transposed", "ema_decay": 0.0, "d_learning_rate": 0.0,
+                  "gan_loss": "nonsaturating", "r1_gamma": 0.0, "diffaugment": "",
+                  "minibatch_std": False, "instance_noise": 0.0}
+
+
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.model = "vgan"
@@ -39,10 +45,24 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   # G's stride-2 layers: 'transposed' (the paper's k4 s2 transposed convs), 'resize' (nearest
   # x2 + k3 conv in every one) or 'resize_out' (only the f, m, b output layers); not in the paper.
   config.vgan.upsample = "transposed"
-  # Sample with an exponential moving average of G's parameters (not in the paper; 0 = off).
+  # Stabilisers from the literature, none in the paper (docs/vgan.md, "Differences from the
+  # paper", has a row for each); `:paper` and `:tiny` switch every one off (PAPER_SETTINGS).
+  # Sample with an exponential moving average of G's parameters (Karras et al. 2018; 0 = off).
   config.vgan.ema_decay = 0.0
-  # D's own Adam learning rate (0: optim.learning_rate, the paper's one rate for both).
+  # D's own Adam learning rate (TTUR, Heusel et al. 2017; 0: optim.learning_rate for both).
   config.vgan.d_learning_rate = 0.0
+  # 'nonsaturating' (the paper's) or 'hinge' (Lim & Ye 2017; Miyato et al. 2018).
+  config.vgan.gan_loss = "nonsaturating"
+  # R1 penalty gamma on real clips (Mescheder et al. 2018; 0 = off).
+  config.vgan.r1_gamma = 0.0
+  # DiffAugment of everything D sees, e.g. "color,translation,cutout" (Zhao et al. 2020).
+  config.vgan.diffaugment = ""
+  # Minibatch standard deviation as a channel before D's logit (Karras et al. 2018).
+  config.vgan.minibatch_std = False
+  # Instance noise: std of Gaussian noise on D's inputs, annealed to 0 (Sønderby et al. 2017).
+  config.vgan.instance_noise = 0.0
+  # 'two' (the paper's two-stream generator) or 'one' (the paper's one-stream baseline).
+  config.vgan.streams = "two"
   # 'fast' (phase-decomposed, best on XLA:CPU), 'literal' (lhs-dilated convs), or 'auto'.
   config.vgan.conv_impl = "auto"
 
@@ -52,6 +72,8 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
                                        checkpoint_every=1200, sample_every=1200, num_samples=8,
                                        sample_fps=8)
 
+  if variant in ("paper", "tiny"):
+    config.vgan.update(PAPER_SETTINGS)
   if variant == "paper":
     config.data.frames, config.data.height, config.data.width = 32, 64, 64
     config.vgan.g_channels = (512, 256, 128, 64)

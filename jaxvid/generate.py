@@ -97,12 +97,15 @@ def main(argv):
   for i, video in enumerate(videos):
     visualize.write_video(os.path.join(output, f"video_{i:04d}.mp4"), video, fps=FLAGS.fps)
   frames = out["video"].shape[1]
-  rows = [[np.repeat(out["background"][i], frames, 0), out["foreground"][i],
-           np.repeat(out["mask"][i], 3, -1) * 2.0 - 1.0, out["video"][i]]  # mask [0, 1] shown
-          for i in range(min(16, n))]
+  if "mask" in out:
+    rows = [[np.repeat(out["background"][i], frames, 0), out["foreground"][i],
+             np.repeat(out["mask"][i], 3, -1) * 2.0 - 1.0, out["video"][i]]  # mask [0, 1] shown
+            for i in range(min(16, n))]
+    labels = ["background", "foreground", "mask", "video"]
+  else:  # the one-stream baseline has no streams to show
+    rows, labels = [[out["video"][i]] for i in range(min(16, n))], ["video (one stream)"]
   visualize.write_video(os.path.join(output, "grid.gif"),
-                        visualize.tile(rows, scale=max(1, 64 // d.height),
-                                       labels=["background", "foreground", "mask", "video"]),
+                        visualize.tile(rows, scale=max(1, 64 // d.height), labels=labels),
                         fps=FLAGS.fps)
   np.savez(os.path.join(output, "videos.npz"), videos=videos)
   print(f"vgan step {model.step}: wrote {n} videos ({'x'.join(map(str, videos.shape[1:4]))}) to "

@@ -51,6 +51,35 @@ def first_frame_l1_loss(video: jax.Array, first_frame: jax.Array, weight: float 
 
 
 # ----------------------------------------------------------------------------------------------
+# Stabilisers from the literature (not in the papers): options of the CPU demos, off at :paper
+
+def hinge_discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+  """Hinge loss for D (Lim & Ye 2017; Miyato et al. 2018, eq. 16):
+
+      L_D = E_x[max(0, 1 - l(x))] + E_z[max(0, 1 + l(G(z)))]
+  """
+  return jnp.mean(jax.nn.relu(1.0 - real_logits)) + jnp.mean(jax.nn.relu(1.0 + fake_logits))
+
+
+def hinge_generator_loss(fake_logits: jax.Array) -> jax.Array:
+  """Hinge loss for G (Miyato et al. 2018, eq. 17):  L_G = -E_z[l(G(z))]."""
+  return -jnp.mean(fake_logits)
+
+
+def r1_penalty(real_input_grads: jax.Array, gamma: float) -> jax.Array:
+  """R1 gradient penalty on real data (Mescheder, Geiger, Nowozin 2018, eq. 9):
+
+      R1 = gamma / 2 * E_x ||grad_x l(x)||^2
+
+  real_input_grads: (B, ...) the gradient of D's logit with respect to each real input (for a
+  batch, the gradient of the sum of the logits); the squared norm is summed over each sample's
+  elements and averaged over the batch.
+  """
+  flat = real_input_grads.reshape(real_input_grads.shape[0], -1).astype(jnp.float32)
+  return 0.5 * gamma * jnp.mean(jnp.sum(jnp.square(flat), axis=1))
+
+
+# ----------------------------------------------------------------------------------------------
 # The Pose Knows (Walker et al. 2017)
 
 def _reduce(x: jax.Array, reduction: str) -> jax.Array:

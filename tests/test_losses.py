@@ -225,3 +225,20 @@ def test_perceptual_loss_weights_relu_layers_1_32_to_1():
                              expected, rtol=1e-5)
   with pytest.raises(ValueError, match="weights"):
     losses.perceptual_loss([jnp.zeros(2)], [jnp.zeros(2)])
+
+
+def test_hinge_losses_by_hand():
+  real, fake = jnp.array([2.0, 0.5, -1.0]), jnp.array([-2.0, 0.0, 0.5])
+  # D: mean(max(0, 1 - [2, .5, -1])) + mean(max(0, 1 + [-2, 0, .5])) = (0+.5+2)/3 + (0+1+1.5)/3
+  chex.assert_trees_all_close(losses.hinge_discriminator_loss(real, fake), 5.0 / 3, atol=1e-6)
+  chex.assert_trees_all_close(losses.hinge_generator_loss(fake), 0.5, atol=1e-6)
+
+
+def test_r1_penalty_is_half_gamma_times_the_mean_squared_gradient_norm():
+  grads = jnp.array([[[1.0, 2.0], [0.0, 2.0]], [[3.0, 0.0], [0.0, 0.0]]])  # norms^2: 9 and 9
+  chex.assert_trees_all_close(losses.r1_penalty(grads, gamma=10.0), 0.5 * 10.0 * 9.0, atol=1e-5)
+  # against the gradient of a known function: l(x) = sum(w * x) has grad w for every sample
+  w = np.array([0.5, -1.0, 2.0], np.float32)
+  x = jnp.ones((4, 3))
+  g = jax.grad(lambda v: jnp.sum(v @ w))(x)
+  chex.assert_trees_all_close(losses.r1_penalty(g, gamma=2.0), float(np.sum(w ** 2)), atol=1e-5)

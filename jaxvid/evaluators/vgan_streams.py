@@ -112,6 +112,9 @@ def stream_fvd(model, num: int, features: common.Features, seed: int = 0) -> dic
 def check(model, options: common.Options) -> None:
   if model.kind != "vgan" or model.conditional:
     raise UserError("suite vgan_streams measures an unconditional VGAN")
+  if model.config.vgan.get("streams", "two") != "two":
+    raise UserError("suite vgan_streams measures the two streams; this is the one-stream "
+                    "baseline (no mask, no background): its suite is video")
   if model.config.data.name != "synthetic_scenes":
     raise UserError(f"suite vgan_streams needs a VGAN trained on synthetic_scenes (its true "
                     f"sprite masks); this one was trained on {model.config.data.name!r}")

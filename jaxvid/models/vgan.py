@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from jaxvid.models.layers import Conv, ConvTranspose, ResizeConv, batch_norm
@@ -48,6 +49,7 @@ def stream_base_shape(frames: int, height: int, width: int, num_up: int) -> tupl
 
 
 UPSAMPLE = ("transposed", "resize", "resize_out")
+STREAMS = ("two", "one")
 
 
 def upsample_2x(x, features: int, ndim: int, resize: bool, impl: str, name: str, dtype=None,
@@ -109,6 +111,9 @@ class Generator(nn.Module):
   # negative starts with the background stream showing (see configs/vgan.py, the CPU demo).
   mask_bias_init: float = 0.0
   upsample: str = "transposed"  # see the module docstring
+  # 'two' (the paper's model) or 'one': the paper's one-stream baseline, the foreground tower
+  # and its video head alone (no background, no mask); returns {'video'} only.
+  streams: str = "two"
   impl: str = "fast"
   dtype: jnp.dtype | None = None
 
@@ -117,6 +122,10 @@ class Generator(nn.Module):
     """inputs: z (B, z_dim) or, if conditional, the first frame (B, H, W, C) in [-1, 1]."""
     if self.upsample not in UPSAMPLE:
       raise ValueError(f"upsample must be one of {UPSAMPLE}, got {self.upsample!r}")
+    if self.streams not in STREAMS:
+      raise ValueError(f"streams must be one of {STREAMS}, got {self.streams!r}")
+    if self.streams == "one" and self.conditional:
+      raise ValueError("the one-stream baseline is the unconditional model's")
     resize_tower = self.upsample == "resize"
     resize_out = self.upsample != "transposed"
     c = list(self.channels)
@@ -139,6 +148,13 @@ class Generator(nn.Module):
       static_tower, video_tower = c[1:], c[1:]
     else:
       z = inputs.reshape(inputs.shape[0], -1)
+      if self.streams == "one":  # the paper's one-stream baseline: 3-D transposed convs only
+        video = ConvTranspose(c[0], (t0, h0, w0), impl=self.impl, dtype=dt,
+                              name="fg_in")(z[:, None, None, None, :])
+        video = nn.relu(batch_norm(train, 1e-5, name="bn_fg_in", dtype=dt)(video))
+        video = _UpTower(c[1:], 3, self.impl, resize_tower, dt, name="fg_tower")(video, train)
+        return {"video": jnp.tanh(upsample_2x(video, self.out_channels, 3, resize_out,
+                                              self.impl, "fg_out", dt))}
       static = ConvTranspose(c[0], (h0, w0), impl=self.impl, dtype=dt,
                              name="bg_in")(z[:, None, None, :])
       static = nn.relu(batch_norm(train, 1e-5, name="bn_bg_in", dtype=dt)(static))
@@ -160,9 +176,26 @@ class Generator(nn.Module):
     return {"video": out, "foreground": foreground, "mask": mask, "background": background}
 
 
+def minibatch_stddev(x: jax.Array, group: int = 4) -> jax.Array:
+  """Minibatch standard deviation (Karras et al. 2018, Progressive GANs, sec. 3): x (B, ..., C)
+  with one more channel, in groups of `group` clips (the whole batch when it does not divide):
+  the standard deviation of each feature over the group, averaged over features and positions.
+  A D that sees it can tell a batch of near-copies (collapse) from a varied real one."""
+  b = x.shape[0]
+  g = group if b % group == 0 else b
+  grouped = x.reshape((g, b // g) + x.shape[1:]).astype(jnp.float32)
+  std = jnp.sqrt(jnp.var(grouped, axis=0) + 1e-8)  # (B/g, ...)
+  stat = jnp.mean(std, axis=tuple(range(1, std.ndim)))  # (B/g,)
+  stat = jnp.tile(stat, g).reshape((b,) + (1,) * (x.ndim - 1))  # clip i: its group's value
+  return jnp.concatenate([x, jnp.broadcast_to(stat, x.shape[:-1] + (1,)).astype(x.dtype)], -1)
+
+
 class Discriminator(nn.Module):
   """3-D conv discriminator -> one real/fake logit per clip, shape (B,)."""
   channels: Sequence[int] = (64, 128, 256, 512)
+  # Not in the paper (a CPU-demo stabiliser): the minibatch standard deviation as one more
+  # channel before the logit layer (`minibatch_stddev`).
+  minibatch_std: bool = False
   impl: str = "fast"
   dtype: jnp.dtype | None = None
 
@@ -177,5 +210,7 @@ class Discriminator(nn.Module):
       if i > 0:
         x = batch_norm(train, 1e-3, name=f"bn{i}", dtype=self.dtype)(x)
       x = nn.leaky_relu(x, 0.2)
+    if self.minibatch_std:
+      x = minibatch_stddev(x)
     logit = Conv(1, (t0, h0, w0), impl=self.impl, dtype=self.dtype, name="logit")(x)
     return logit.reshape(video.shape[0]).astype(jnp.float32)

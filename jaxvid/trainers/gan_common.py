@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxvid import losses
+
 PyTree = Any
 
 
@@ -80,26 +82,40 @@ def adam(optim_config, learning_rate: float = 0.0) -> optax.GradientTransformati
 
 
 def discriminator_update(discriminator, tx, params, batch_stats, opt_state, real, fake,
-                         loss_fn: Callable[[jax.Array, jax.Array], jax.Array]) -> dict:
+                         loss_fn: Callable[[jax.Array, jax.Array], jax.Array],
+                         r1_gamma: float = 0.0) -> dict:
   """One D step on real and fake (each through D on its own); loss_fn(real_logits, fake_logits).
+  `real` and `fake` are what D sees (already augmented, where a stabiliser augments them).
+  r1_gamma > 0 adds the R1 penalty on the real inputs (losses.r1_penalty; a CPU-demo
+  stabiliser, off in the papers' configs).
 
-  Returns the new params / batch_stats / opt_state, the loss, both logits and the gradients.
+  Returns the new params / batch_stats / opt_state, the loss (with the penalty), both logits,
+  the gradients and the penalty (0 when off).
   """
-
   def d_loss_fn(d_params):
-    real_logits, upd = discriminator.apply(
-        {"params": d_params, "batch_stats": batch_stats}, real, train=True, mutable=["batch_stats"])
+    def real_pass(x):
+      logits, upd = discriminator.apply({"params": d_params, "batch_stats": batch_stats}, x,
+                                        train=True, mutable=["batch_stats"])
+      return jnp.sum(logits), (logits, upd)
+
+    if r1_gamma:
+      (_, (real_logits, upd)), real_grads = jax.value_and_grad(real_pass, has_aux=True)(real)
+      penalty = losses.r1_penalty(real_grads, r1_gamma)
+    else:
+      _, (real_logits, upd) = real_pass(real)
+      penalty = jnp.zeros((), jnp.float32)
     fake_logits, upd = discriminator.apply(
         {"params": d_params, "batch_stats": upd["batch_stats"]}, jax.lax.stop_gradient(fake),
         train=True, mutable=["batch_stats"])
-    return loss_fn(real_logits, fake_logits), (upd["batch_stats"], real_logits, fake_logits)
+    loss = loss_fn(real_logits, fake_logits) + penalty
+    return loss, (upd["batch_stats"], real_logits, fake_logits, penalty)
 
-  (loss, (new_stats, real_logits, fake_logits)), grads = jax.value_and_grad(
+  (loss, (new_stats, real_logits, fake_logits, penalty)), grads = jax.value_and_grad(
       d_loss_fn, has_aux=True)(params)
   updates, new_opt_state = tx.update(grads, opt_state, params)
   return {"params": optax.apply_updates(params, updates), "batch_stats": new_stats,
           "opt_state": new_opt_state, "loss": loss, "real_logits": real_logits,
-          "fake_logits": fake_logits, "grads": grads}
+          "fake_logits": fake_logits, "grads": grads, "r1": penalty}
 
 
 def discriminate(discriminator, params, batch_stats, video) -> jax.Array:

@@ -17,6 +17,7 @@ import optax
 
 from jaxvid import losses
 from jaxvid.errors import UserError
+from jaxvid.models import diffaugment
 from jaxvid.models import vgan as vgan_models
 from jaxvid.models.layers import resolve_conv_impl
 from jaxvid.trainers.base import Trainer, compute_dtype
@@ -33,6 +34,9 @@ PyTree = Any
 
 
 VGANState = GANState
+# config.vgan.gan_loss -> (D's loss of (real, fake) logits, G's adversarial loss)
+GAN_LOSSES = {"nonsaturating": (losses.vgan_discriminator_loss, losses.vgan_generator_loss),
+              "hinge": (losses.hinge_discriminator_loss, losses.hinge_generator_loss)}
 
 
 def build_models(config) -> tuple[vgan_models.Generator, vgan_models.Discriminator]:
@@ -45,12 +49,20 @@ def build_models(config) -> tuple[vgan_models.Generator, vgan_models.Discriminat
   if v.conditional and len(v.encoder_channels) != len(v.g_channels):
     raise ValueError(f"conditional VGAN needs one encoder layer per generator layer: "
                      f"encoder_channels={tuple(v.encoder_channels)}, g_channels={tuple(v.g_channels)}")
+  streams = v.get("streams", "two")
+  if streams not in vgan_models.STREAMS:
+    raise ValueError(f"config.vgan.streams must be one of {vgan_models.STREAMS}, got "
+                     f"{streams!r}")
+  if streams == "one" and v.conditional:
+    raise ValueError("config.vgan.streams='one' (the paper's one-stream baseline) is an "
+                     "unconditional model")
   g = vgan_models.Generator(
       frames=d.frames, height=d.height, width=d.width, channels=tuple(v.g_channels),
       conditional=v.conditional, encoder_channels=tuple(v.encoder_channels),
-      mask_bias_init=v.get("mask_bias_init", 0.0), upsample=upsample,
+      mask_bias_init=v.get("mask_bias_init", 0.0), upsample=upsample, streams=streams,
       impl=impl, dtype=compute_dtype(config))
-  disc = vgan_models.Discriminator(channels=tuple(v.d_channels), impl=impl,
+  disc = vgan_models.Discriminator(channels=tuple(v.d_channels),
+                                   minibatch_std=bool(v.get("minibatch_std", False)), impl=impl,
                                    dtype=compute_dtype(config))
   # Fail early, with the config's names, on a clip size the architecture cannot produce.
   vgan_models.stream_base_shape(d.frames, d.height, d.width, len(v.g_channels))
@@ -77,6 +89,22 @@ class VGANTrainer(Trainer):
     self.ema_decay = float(config.vgan.get("ema_decay", 0.0))
     if not 0.0 <= self.ema_decay < 1.0:
       raise UserError(f"config.vgan.ema_decay must be in [0, 1), got {self.ema_decay}")
+    # Stabilisers (not in the paper; off at :paper and :tiny; docs/vgan.md has their rows).
+    v = config.vgan
+    self.gan_loss = v.get("gan_loss", "nonsaturating")
+    if self.gan_loss not in GAN_LOSSES:
+      raise UserError(f"config.vgan.gan_loss must be one of {tuple(GAN_LOSSES)}, got "
+                      f"{self.gan_loss!r}")
+    self.r1_gamma = float(v.get("r1_gamma", 0.0))
+    self.instance_noise = float(v.get("instance_noise", 0.0))
+    for name, value in (("r1_gamma", self.r1_gamma), ("instance_noise", self.instance_noise)):
+      if not (value >= 0 and np.isfinite(value)):
+        raise UserError(f"config.vgan.{name} must be a finite number >= 0, got {value}")
+    try:
+      self.augment_policy = diffaugment.parse_policy(v.get("diffaugment", ""))
+    except ValueError as e:
+      raise UserError(f"config.vgan.diffaugment: {e}") from e
+    self.two_streams = v.get("streams", "two") == "two"
 
   # ----- inputs -----
   def generator_inputs(self, key, real_video):
@@ -92,7 +120,31 @@ class VGANTrainer(Trainer):
             "architecture": {"conditional": bool(v.conditional), "z_dim": int(v.z_dim),
                              "g_channels": list(v.g_channels), "d_channels": list(v.d_channels),
                              "encoder_channels": list(v.encoder_channels),
-                             "clip": [int(d.frames), int(d.height), int(d.width)]}}
+                             "clip": [int(d.frames), int(d.height), int(d.width)],
+                             **self._optional_architecture()}}
+
+  def _optional_architecture(self) -> dict:
+    """Options that change the parameters, recorded only when not the paper's (so checkpoints
+    written before they existed keep matching)."""
+    v, out = self.config.vgan, {}
+    if v.get("streams", "two") != "two":
+      out["streams"] = v.streams
+    if v.get("minibatch_std", False):
+      out["minibatch_std"] = True
+    return out
+
+  def d_inputs(self, key, video, step):
+    """What D sees of a batch: DiffAugment (`vgan.diffaugment`), then instance noise
+    (`vgan.instance_noise` = its starting std, annealed linearly to 0 over train.num_steps;
+    Sønderby et al. 2017); the clips themselves when both are off (the paper)."""
+    aug_key, noise_key = jax.random.split(key)
+    if self.augment_policy:
+      video = diffaugment.diff_augment(aug_key, video, self.augment_policy)
+    if self.instance_noise:
+      left = jnp.maximum(0.0, 1.0 - step / max(int(self.config.train.num_steps), 1))
+      video = video + self.instance_noise * left * jax.random.normal(noise_key, video.shape,
+                                                                     video.dtype)
+    return video
 
   # ----- state -----
   def init_state(self, key) -> VGANState:
@@ -116,22 +168,29 @@ class VGANTrainer(Trainer):
     step_key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
     g_inputs = self.generator_inputs(step_key, real)
 
+    real_key, fake_key, g_key = jax.random.split(jax.random.fold_in(step_key, 1), 3)
+    d_loss_fn, g_adv_fn = GAN_LOSSES[self.gan_loss]
+
     def generate(g_params):
       out, updates = self.generator.apply(
           {"params": g_params, "batch_stats": state.g_batch_stats}, g_inputs, train=True,
           mutable=["batch_stats"])
-      return (out["video"], out["mask"]), updates["batch_stats"]
+      mask = out["mask"] if self.two_streams else jnp.zeros((), out["video"].dtype)
+      return (out["video"], mask), updates["batch_stats"]
 
     def update_d(outputs):  # real and fake through D separately (separate BatchNorm statistics)
       return discriminator_update(self.discriminator, self.d_tx, state.d_params,
-                                  state.d_batch_stats, state.d_opt_state, real, outputs[0],
-                                  losses.vgan_discriminator_loss)
+                                  state.d_batch_stats, state.d_opt_state,
+                                  self.d_inputs(real_key, real, state.step),
+                                  self.d_inputs(fake_key, outputs[0], state.step), d_loss_fn,
+                                  r1_gamma=self.r1_gamma)
 
     def g_loss(outputs, d):  # through the updated D (its BatchNorm statistics are not kept)
       video, m = outputs
-      logits = discriminate(self.discriminator, d["params"], d["batch_stats"], video)
-      terms = {"g_adv_loss": losses.vgan_generator_loss(logits)}
-      if v.mask_weight:
+      logits = discriminate(self.discriminator, d["params"], d["batch_stats"],
+                            self.d_inputs(g_key, video, state.step))
+      terms = {"g_adv_loss": g_adv_fn(logits)}
+      if v.mask_weight and self.two_streams:
         terms["mask_loss"] = losses.mask_sparsity_loss(m, v.mask_weight)
       if v.l1_weight:
         terms["l1_loss"] = losses.first_frame_l1_loss(video, real[:, 0], v.l1_weight)
@@ -151,6 +210,7 @@ class VGANTrainer(Trainer):
         "d_real": jnp.mean(jax.nn.sigmoid(d["real_logits"])),
         "d_fake": jnp.mean(jax.nn.sigmoid(d["fake_logits"])),
         "mask_mean": jnp.mean(mask.astype(jnp.float32)),
+        **({"r1_penalty": d["r1"]} if self.r1_gamma else {}),
         "g_grad_norm": optax.tree.norm(it["g_grads"]), "d_grad_norm": optax.tree.norm(d["grads"]),
     }
     return new_state, {k: jnp.asarray(x, jnp.float32) for k, x in metrics.items()}
@@ -179,6 +239,8 @@ class VGANTrainer(Trainer):
     authors' `motion_net` display; the raw foreground is unconstrained where the mask is 0."""
     sample_video = sample_batch["video"]
     frames = outputs["video"].shape[1]
+    if "mask" not in outputs:  # the one-stream baseline: its video is all there is
+      return [[outputs["video"][i]] for i in range(outputs["video"].shape[0])]
     rows = []
     for i in range(outputs["video"].shape[0]):
       background = np.broadcast_to(outputs["background"][i], outputs["video"][i].shape)
@@ -200,5 +262,7 @@ class VGANTrainer(Trainer):
     return (outputs["video"], sample_batch["video"]) if self.paired else None
 
   def figure_columns(self) -> list[str]:
+    if not self.two_streams:
+      return ["generated (one stream)"]
     cols = ["background", "foreground", "mask", "mask x foreground", "generated"]
     return (["input"] + cols + ["real"]) if self.config.vgan.conditional else cols

@@ -1,0 +1,114 @@
+"""VGAN's CPU-demo stabilisers (not in the paper) and the paper's one-stream baseline: each
+switch trains a finite step, does what its reference says on a small input, and `:paper` /
+`:tiny` have none of them."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import vgan as vgan_config
+from jaxvid.errors import UserError
+from jaxvid.models import diffaugment, vgan
+from jaxvid.trainers import get_trainer
+from helpers import load_config
+
+
+def _batch(config, seed=0):
+  d = config.data
+  video = jax.random.uniform(jax.random.key(seed), (config.train.batch_size, d.frames, d.height,
+                                                    d.width, 3), minval=-1, maxval=1)
+  return {"video": video}
+
+
+def test_paper_and_tiny_switch_every_stabiliser_off():
+  for variant in ("paper", "tiny"):
+    v = vgan_config.get_config(variant).vgan
+    assert {k: v[k] for k in vgan_config.PAPER_SETTINGS} == vgan_config.PAPER_SETTINGS
+    assert v.streams == "two"
+  # and the demo's are the documented options, whatever they are set to
+  assert set(vgan_config.PAPER_SETTINGS) <= set(vgan_config.get_config("").vgan)
+
+
+def test_every_stabiliser_on_takes_a_finite_step_and_changes_the_step():
+  on = dict(vgan__gan_loss="hinge", vgan__r1_gamma=1.0, vgan__minibatch_std=True,
+            vgan__diffaugment="color,translation,cutout", vgan__instance_noise=0.1,
+            vgan__ema_decay=0.99, vgan__d_learning_rate=4e-4)
+  base, stable = load_config("vgan.py"), load_config("vgan.py", **on)
+  metrics = {}
+  for name, config in (("off", base), ("on", stable)):
+    trainer = get_trainer(config)
+    state = jax.jit(trainer.init_state)(jax.random.key(0))
+    _, metrics[name] = jax.jit(trainer.train_step)(state, _batch(config))
+    assert all(np.isfinite(float(x)) for x in metrics[name].values()), name
+  assert "r1_penalty" in metrics["on"] and "r1_penalty" not in metrics["off"]
+  assert float(metrics["on"]["r1_penalty"]) > 0
+  assert float(metrics["on"]["d_loss"]) != pytest.approx(float(metrics["off"]["d_loss"]))
+  # minibatch std adds one input channel to D's logit layer: another architecture record
+  assert get_trainer(stable).metadata() != get_trainer(base).metadata()
+
+
+def test_bad_stabiliser_values_are_one_line_errors():
+  for key, value, says in (("gan_loss", "wasserstein", "gan_loss must be one of"),
+                           ("r1_gamma", -1.0, "r1_gamma must be"),
+                           ("instance_noise", float("inf"), "instance_noise must be"),
+                           ("diffaugment", "color,rotate", "DiffAugment policies"),
+                           ("streams", "three", "streams must be one of")):
+    with pytest.raises(UserError, match=says):
+      get_trainer(load_config("vgan.py", **{f"vgan__{key}": value}))
+
+
+def test_one_stream_baseline_is_the_foreground_tower_alone():
+  config = load_config("vgan.py", vgan__streams="one")
+  trainer = get_trainer(config)
+  state = jax.jit(trainer.init_state)(jax.random.key(0))
+  assert set(state.g_params) == {"fg_in", "bn_fg_in", "fg_tower", "fg_out"}  # no bg, no mask
+  out = trainer.sample(state, jax.random.normal(jax.random.key(1), (2, config.vgan.z_dim)))
+  d = config.data
+  assert set(out) == {"video"} and out["video"].shape == (2, d.frames, d.height, d.width, 3)
+  _, metrics = jax.jit(trainer.train_step)(state, _batch(config))
+  assert all(np.isfinite(float(x)) for x in metrics.values())
+  assert "mask_loss" not in metrics
+  assert trainer.figure_columns() == ["generated (one stream)"]
+  # the paper's sizes: the one-stream G is the two-stream's foreground stream and video head
+  counts = {}
+  for streams in ("two", "one"):
+    c = vgan_config.get_config("paper")
+    c.vgan.streams = streams
+    shapes = jax.eval_shape(get_trainer(c).init_state, jax.random.key(0)).g_params
+    counts[streams] = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(shapes))
+  assert counts == {"two": 16_245_383, "one": 12_663_619}
+  with pytest.raises(UserError, match="unconditional"):
+    get_trainer(load_config("vgan_cond.py", vgan__streams="one"))
+
+
+def test_diffaugment_moves_whole_clips_and_lets_gradients_through():
+  rng = np.random.default_rng(0)
+  video = jnp.asarray(rng.uniform(-1, 1, (3, 4, 16, 16, 3)), jnp.float32)
+  shifted = diffaugment.diff_augment(jax.random.key(1), video, ("translation",))
+  for b in range(3):  # each clip moved by one shift, the same in every frame
+    found = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+             if np.allclose(np.roll(video[b], (dy, dx), (1, 2))[:, 2:-2, 2:-2],
+                            shifted[b][:, 2:-2, 2:-2])]
+    assert len(found) == 1
+  cut = diffaugment.diff_augment(jax.random.key(2), video, ("cutout",))
+  zeroed = np.asarray((cut == 0).all(-1))  # (B, T, H, W)
+  assert (zeroed == zeroed[:, :1]).all()  # the same box in every frame
+  for b in range(3):  # one rectangle of at most half by half (8 x 8), clipped at the borders
+    ys, xs = np.nonzero(zeroed[b, 0])
+    assert 0 < len(ys) <= 64 and zeroed[b, 0, ys.min():ys.max() + 1, xs.min():xs.max() + 1].all()
+  color = diffaugment.diff_augment(jax.random.key(3), video, ("color",))
+  assert not np.allclose(color, video)
+  grad = jax.grad(lambda v: jnp.sum(diffaugment.diff_augment(
+      jax.random.key(4), v, ("color", "translation", "cutout")) ** 2))(video)
+  assert np.isfinite(grad).all() and float(jnp.abs(grad).sum()) > 0
+
+
+def test_minibatch_stddev_by_hand():
+  x = jnp.array([[1.0, 3.0], [3.0, 5.0], [5.0, 1.0], [7.0, 3.0]])[:, None, :]  # (4, 1, 2)
+  out = vgan.minibatch_stddev(x, group=2)  # groups {0, 2} and {1, 3}
+  # group {0, 2}: features (1, 5) and (3, 1): std 2 and 1 -> 1.5; {1, 3}: (3, 7), (5, 3): 2, 1
+  np.testing.assert_allclose(out[..., 2], [[1.5], [1.5], [1.5], [1.5]], atol=1e-4)
+  x = x.at[1, 0, 0].set(7.0)  # group {1, 3}: (7, 7) and (5, 3): std 0 and 1 -> 0.5
+  np.testing.assert_allclose(vgan.minibatch_stddev(x, group=2)[:, 0, 2], [1.5, 0.5, 1.5, 0.5],
+                             atol=1e-4)
+  np.testing.assert_array_equal(out[..., :2], x.at[1, 0, 0].set(3.0)[..., :2])
