@@ -166,3 +166,14 @@ def _trained(tmp_path, name):
   workdir = str(tmp_path / name)
   train.train_and_evaluate(load_config(name), workdir)
   return workdir
+
+
+def test_the_conditional_vgan_is_judged_against_its_own_input_on_the_frames_it_predicts(
+    tmp_path):
+  workdir = _trained(tmp_path, "vgan_cond.py")
+  report = _run("video", workdir, metrics=("ssim", "psnr"), num_videos=2, baselines=True)
+  rows = report["rows"]
+  assert "input frame repeated" in rows and "real first frame repeated" not in rows
+  assert report["paired_frames"] == "2..8"
+  # frame 0 is the input itself: left out, the repeated input is no longer perfect there
+  assert rows["input frame repeated"]["psnr"] < 100

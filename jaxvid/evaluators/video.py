@@ -7,9 +7,11 @@ predicts each clip from its first frame), the pose GAN's G(I, S_T), EDN's frame-
 from the clips' poses. Paired metrics (SSIM, PSNR, LPIPS per frame, averaged; EDN's pose
 distance) need a model whose output corresponds to a real clip. Baselines, on the same clips:
 real vs real (train-split clips), real vs temporally shuffled real, the real first frame
-repeated (the paper's static baseline), for pose-conditioned models the model driven by another
-clip's poses, and the untrained model. Protocols: 'held_out' (the test split, <= 256 clips) or
-'stylegan_v' (FVD of 2,048 generated 16-frame videos against 2,048 train clips).
+repeated (the paper's static baseline; for the conditional VGAN "input frame repeated", and its
+paired metrics cover the frames it predicts, 2..T), for pose-conditioned models the model
+driven by another clip's poses, and the untrained model. Protocols: 'held_out' (the test
+split, <= 256 clips) or 'stylegan_v' (FVD of 2,048 generated 16-frame videos against 2,048 train
+clips).
 """
 from __future__ import annotations
 
@@ -46,10 +48,13 @@ def check_metrics(metrics) -> list[str]:
 class RowMaker:
   """One row of metrics of generated clips against real ones; features shared across rows."""
 
-  def __init__(self, metrics, features: common.Features, seed: int = 0):
+  def __init__(self, metrics, features: common.Features, seed: int = 0, first_frame: int = 0):
+    """first_frame: where the paired metrics start (1 for a model given frame 0: the
+    conditional VGAN is judged on the future it predicts, frames 2..T; FVD sees whole clips)."""
     self.metrics = list(metrics)
     self.features = features
     self.seed = seed
+    self.first_frame = first_frame
     self._lpips: dict = {}
 
   def row(self, generated, real, paired: bool, keypoints=None, what: str = "clips",
@@ -60,6 +65,8 @@ class RowMaker:
       real_features = self.features.i3d(real, "real clips", shared=True)
       out.update(common.fvd_row(self.features.i3d(generated, what, shared), real_features,
                                 paired))
+    generated, real = generated[:, self.first_frame:], real[:, self.first_frame:]
+    keypoints = None if keypoints is None else keypoints[:, self.first_frame:]
     flat = lambda v: v.reshape((-1,) + v.shape[2:])
     n = len(generated)
     clip_means = lambda per_frame: np.asarray(per_frame, np.float64).reshape(n, -1).mean(1)
@@ -138,7 +145,9 @@ def run(models, options: common.Options, features: common.Features, load=None) -
     raise UserError(f"--num_videos={num_videos}, but the held-out split has {held_out} clips: "
                     f"ask for at most {held_out} (clips are not repeated: a repeated clip "
                     f"would shrink FVD and narrow every interval), or build a larger test split")
-  maker = RowMaker(check_metrics(options.metrics), features, options.seed)
+  conditional_vgan = model.kind == "vgan" and model.conditional
+  maker = RowMaker(check_metrics(options.metrics), features, options.seed,
+                   first_frame=1 if conditional_vgan else 0)
   batch = pipeline.make_sample_batch(config, num_videos)
   real = batch["video"]
   keypoints = batch.get("keypoints")
@@ -158,8 +167,9 @@ def run(models, options: common.Options, features: common.Features, load=None) -
     rows["real vs temporally shuffled real"] = maker.row(shuffled, real, True, keypoints,
                                                          "shuffled clips", shared=True)
     still = np.broadcast_to(real[:, :1], real.shape)
-    rows["real first frame repeated"] = maker.row(still, real, True, keypoints,
-                                                  "first frame repeated", shared=True)
+    # for the conditional VGAN the first frame is its input: the baseline it must beat
+    name = "input frame repeated" if conditional_vgan else "real first frame repeated"
+    rows[name] = maker.row(still, real, True, keypoints, "first frame repeated", shared=True)
     if paired and keypoints is not None and len(real) > 1:
       # Each clip made from its own first frame and the next clip's poses.
       other_poses = dict(batch, keypoints=np.roll(batch["keypoints"], 1, axis=0))
@@ -172,7 +182,8 @@ def run(models, options: common.Options, features: common.Features, load=None) -
     generated = _generate(model.with_state(untrained), batch, key, options, "untrained model")
     rows["untrained model"] = maker.row(generated, real, paired, keypoints, "untrained model")
   return {"model": model.kind, "step": int(model.step), "videos": int(len(real)),
-          "clip": list(real.shape[1:4]), "paired": paired, "protocol": "held_out", "rows": rows}
+          "clip": list(real.shape[1:4]), "paired": paired, "protocol": "held_out",
+          "paired_frames": f"{maker.first_frame + 1}..{real.shape[1]}", "rows": rows}
 
 
 def format_table(report: dict) -> str:
