@@ -11,6 +11,9 @@ from jaxvid import train
 from jaxvid.errors import UserError
 from helpers import load_config
 
+# One worker runs this file: its module-scoped fixture (tiny trainings) is built once.
+pytestmark = pytest.mark.xdist_group("test_api")
+
 
 @pytest.fixture(scope="module")
 def workdirs(tmp_path_factory):

@@ -17,6 +17,9 @@ from jaxvid.trainers import edn as edn_lib
 from jaxvid.trainers import get_trainer
 from helpers import REPO, load_config, read_metrics
 
+# One worker runs this file: its module-scoped fixture (tiny trainings) is built once.
+pytestmark = pytest.mark.xdist_group("test_edn")
+
 
 @pytest.fixture(scope="module")
 def stages(tmp_path_factory):

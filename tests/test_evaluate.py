@@ -14,6 +14,9 @@ from jaxvid.evaluators import common, video
 from jaxvid.metrics import fvd as fvd_lib
 from helpers import DATA_DIR, REPO, load_config
 
+# One worker runs this file: its module-scoped fixture (tiny trainings) is built once.
+pytestmark = pytest.mark.xdist_group("test_evaluate")
+
 
 @pytest.fixture(scope="module")
 def gan_workdir(tmp_path_factory):

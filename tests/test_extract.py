@@ -11,6 +11,9 @@ from jaxvid.data import synthetic_dancer
 from jaxvid.poses import extract
 from jaxvid.poses.keypoints import JOINT, MIRROR
 
+# One worker runs this file: its module-scoped fixture (tiny trainings) is built once.
+pytestmark = pytest.mark.xdist_group("test_extract")
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

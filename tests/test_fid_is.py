@@ -39,25 +39,42 @@ def test_inception_score_bounds():
   assert fid_is.inception_score(one_hot) == pytest.approx(5.0, rel=1e-3)
 
 
+def _random_variables(model, shape, seed=0):
+  """Random weights of `model`'s shapes without compiling its init (a big network's init is as
+  slow to compile as its forward pass): kernels N(0, 1/fan_in), BatchNorm mean 0, var 1."""
+  abstract = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros(shape)))
+  rng = np.random.default_rng(seed)
+
+  def fill(path, leaf):
+    name = getattr(path[-1], "key", "")
+    if name == "kernel":
+      return (rng.normal(size=leaf.shape) / np.sqrt(np.prod(leaf.shape[:-1]))).astype(np.float32)
+    if name in ("scale", "var"):
+      return np.ones(leaf.shape, np.float32)
+    return (0.1 * rng.normal(size=leaf.shape)).astype(np.float32) if name == "bias" else \
+        np.zeros(leaf.shape, np.float32)
+  return jax.tree_util.tree_map_with_path(fill, abstract)
+
+
 def test_fid_features_from_a_torch_state_dict(tmp_path):
   model = inception.InceptionV3()
-  variables = jax.jit(lambda: model.init(jax.random.key(0), jnp.zeros((1, 299, 299, 3))))()
+  variables = _random_variables(model, (1, 299, 299, 3))
   state = _to_torch_npz(variables, tmp_path / "inception.npz")
   assert "Mixed_7c.branch3x3dbl_3b.bn.running_var" in state
   assert state["Conv2d_1a_3x3.conv.weight"].shape == (32, 3, 3, 3)
   features = fid_is.FIDFeatures(str(tmp_path / "inception.npz"), batch_size=2)
-  images = np.random.default_rng(0).uniform(-1, 1, (3, 64, 64, 3))
+  images = np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3))
   f = features(images)
-  assert f.shape == (3, 2048) and np.isfinite(f).all()
-  ours = model.apply(variables, jax.image.resize(jnp.asarray(images, jnp.float32),
-                                                 (3, 299, 299, 3), "bilinear", antialias=False))
+  assert f.shape == (2, 2048) and np.isfinite(f).all()
+  ours = jax.jit(model.apply)(variables, jax.image.resize(
+      jnp.asarray(images, jnp.float32), (2, 299, 299, 3), "bilinear", antialias=False))
   np.testing.assert_allclose(f, ours, rtol=1e-4, atol=1e-5)
   assert fid_is.fid(f, f) == pytest.approx(0.0, abs=1e-3)
 
 
 def test_c3d_from_a_torch_state_dict_and_bad_files(tmp_path):
   model = inception.C3D(num_classes=7)
-  variables = jax.jit(lambda: model.init(jax.random.key(1), jnp.zeros((1, 16, 112, 112, 3))))()
+  variables = _random_variables(model, (1, 16, 112, 112, 3), seed=1)
   state = _to_torch_npz(variables, tmp_path / "c3d.npz")
   assert state["fc6.weight"].shape == (4096, 8192) and state["conv3a.weight"].shape[2:] == (3, 3, 3)
   logits = fid_is.C3DLogits(str(tmp_path / "c3d.npz"), num_classes=7, batch_size=2)

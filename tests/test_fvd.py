@@ -6,6 +6,9 @@ import pytest
 
 from jaxvid.metrics import fvd
 
+# One worker runs this file: its module-scoped fixture (tiny trainings) is built once.
+pytestmark = pytest.mark.xdist_group("test_fvd")
+
 
 def _frechet_by_eigen(mu_a, cov_a, mu_b, cov_b):
   """Tr((S_a S_b)^1/2) from the eigenvalues of S_a^1/2 S_b S_a^1/2 (symmetric PSD)."""

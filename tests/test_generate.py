@@ -12,6 +12,9 @@ from jaxvid import train
 from jaxvid.errors import UserError
 from helpers import REPO, load_config
 
+# One worker runs this file: its module-scoped fixture (tiny trainings) is built once.
+pytestmark = pytest.mark.xdist_group("test_generate")
+
 
 @pytest.fixture(scope="module")
 def workdirs(tmp_path_factory):

@@ -7,7 +7,12 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 from helpers import REPO, read_metrics
+
+# One worker runs both: they start processes of their own; never two such runs at once.
+pytestmark = pytest.mark.xdist_group("test_multiprocess")
 
 
 def _free_port():

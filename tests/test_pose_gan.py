@@ -14,6 +14,9 @@ from jaxvid.errors import UserError
 from jaxvid.trainers import get_trainer
 from helpers import REPO, load_config, read_metrics
 
+# One worker runs this file: its module-scoped fixture (tiny trainings) is built once.
+pytestmark = pytest.mark.xdist_group("test_pose_gan")
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):

@@ -8,6 +8,9 @@ import pytest
 from jaxvid.errors import UserError
 from jaxvid.models import vgg
 
+# One worker runs this file: its module-scoped fixture (tiny trainings) is built once.
+pytestmark = pytest.mark.xdist_group("test_vgg")
+
 
 @pytest.fixture(scope="module")
 def vgg16():
