@@ -125,7 +125,11 @@ def test_each_gan_step_still_computes_the_pinned_numbers(name, overrides):
   got = {k: float(v) for k, v in metrics.items()}
   assert set(got) == set(pinned["step2_metrics"])
   for k, want in pinned["step2_metrics"].items():
-    np.testing.assert_allclose(got[k], want, rtol=2e-4, atol=1e-6, err_msg=k)
+    # The pose GAN's G gradient is α·sign(G(x) − y) per pixel (α = 1000): a pixel whose error
+    # is within a rounding of 0 flips its sign between CPUs (AVX2 vs AVX-512 sum in another
+    # order), so that norm moved 1 % on CI's machine while every loss and D stayed at 2e-4.
+    rtol = 2e-2 if (name, k) == ("pose_gan.py", "g_grad_norm") else 2e-4
+    np.testing.assert_allclose(got[k], want, rtol=rtol, atol=1e-6, err_msg=k)
   total = float(sum(jnp.sum(jnp.abs(x.astype(jnp.float32))) for x in jax.tree.leaves(state)
                     if jnp.issubdtype(x.dtype, jnp.floating)))
   np.testing.assert_allclose(total, pinned["state_abs_sum"], rtol=1e-5)
