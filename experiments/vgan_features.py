@@ -8,7 +8,7 @@ paper's static baseline). FVD and its bootstrap interval then take seconds on an
 (`--fvd` here, or `jaxvid.metrics.fvd` / `intervals`): this is how a GPU sweep of demo settings
 (benchmarks/vgan_demo_sweep.sh) brings its measurements back without the 400-d covariance
 square roots of 200 bootstrap resamples on the GPU's clock. A step a run did not reach is
-skipped; its newest checkpoint is always included.
+skipped; its newest `--last` checkpoints (default 1) are always included.
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from jaxvid.metrics.intervals import fvd_interval
 
 flags.DEFINE_list("workdirs", [], "VGAN training workdirs")
 flags.DEFINE_list("steps", [], "checkpoint steps to evaluate (besides each run's newest)")
+flags.DEFINE_integer("last", 1, "also each run's newest `last` checkpoints")
 flags.DEFINE_integer("num", 256, "held-out clips / generated videos")
 flags.DEFINE_string("out", "", "folder for the .npz files (features mode)")
 flags.DEFINE_string("pack", "", "after writing the features: also pack them into this one .npz")
@@ -39,7 +40,7 @@ def _steps(workdir: str) -> list[int]:
   return sorted(int(os.path.basename(p)) for p in glob.glob(f"{workdir}/checkpoints/[0-9]*"))
 
 
-def dump_features(workdirs, steps, num: int, out: str) -> None:
+def dump_features(workdirs, steps, num: int, out: str, last: int = 1) -> None:
   os.makedirs(out, exist_ok=True)
   features = fvd_lib.I3DFeatures()
   real_done = set()
@@ -53,7 +54,7 @@ def dump_features(workdirs, steps, num: int, out: str) -> None:
       np.savez(f"{out}/real_{dataset}.npz", real=features(real), static=features(still))
       real_done.add(dataset)
     have = _steps(workdir)
-    for step in sorted({s for s in map(int, steps) if s in have} | set(have[-1:])):
+    for step in sorted({s for s in map(int, steps) if s in have} | set(have[-last:])):
       videos = jaxvid.load(workdir, step=step).videos_for(batch, jax.random.key(0))
       name = os.path.basename(os.path.normpath(workdir))
       np.savez(f"{out}/{name}_{step:06d}.npz", generated=features(videos), dataset=dataset)
@@ -109,7 +110,8 @@ def main(argv):
   if flags.FLAGS.fvd:
     print_fvd(flags.FLAGS.fvd)
   else:
-    dump_features(flags.FLAGS.workdirs, flags.FLAGS.steps, flags.FLAGS.num, flags.FLAGS.out)
+    dump_features(flags.FLAGS.workdirs, flags.FLAGS.steps, flags.FLAGS.num, flags.FLAGS.out,
+                  flags.FLAGS.last)
     if flags.FLAGS.pack:
       pack(flags.FLAGS.out, flags.FLAGS.pack)
 

@@ -21,6 +21,9 @@ _NUM_PROCESSES = flags.DEFINE_integer("jax_num_processes", None, "with --jax_coo
 _PROCESS_ID = flags.DEFINE_integer("jax_process_id", None, "with --jax_coordinator")
 _INIT_TIMEOUT = flags.DEFINE_integer("jax_init_timeout", 300, "seconds to wait for every "
                                      "process of a --jax_distributed run")
+_SHUTDOWN_TIMEOUT = flags.DEFINE_integer(
+    "jax_shutdown_timeout", 300, "seconds a finished process of a --jax_distributed run waits "
+    "at the end for the others (one still writing samples on a loaded machine)")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -54,7 +57,8 @@ def _start_distributed(jax) -> None:
   try:
     jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
                                num_processes=_NUM_PROCESSES.value, process_id=_PROCESS_ID.value,
-                               initialization_timeout=_INIT_TIMEOUT.value)
+                               initialization_timeout=_INIT_TIMEOUT.value,
+                               shutdown_timeout_seconds=_SHUTDOWN_TIMEOUT.value)
   except Exception as e:  # noqa: BLE001 - jax raises ValueError/RuntimeError/XlaRuntimeError
     cause = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
     print(f"error: jax.distributed did not start ({cause}); without an auto-detected cluster "

@@ -25,6 +25,9 @@ def _free_port():
 # backend's topology exchange minutes after the other: JAX's default 2-minute wait failed once.
 SLOW_START = {"JAX_CPU_GET_LOCAL_TOPOLOGY_TIMEOUT_MINUTES": "8",
               "JAX_CPU_GET_GLOBAL_TOPOLOGY_TIMEOUT_MINUTES": "9"}
+# ... and process 1, done first, waited out JAX's 300 s shutdown barrier while process 0 (which
+# alone writes the samples) was still busy, under a loaded suite.
+SLOW_END = ["--jax_shutdown_timeout=900"]
 
 
 def _run_two(workdir, data_dir, steps):
@@ -35,10 +38,10 @@ def _run_two(workdir, data_dir, steps):
        f"--workdir={workdir}", f"--config.data.data_dir={data_dir}",
        f"--config.train.num_steps={steps}", "--config.train.checkpoint_every=3",
        "--config.train.sample_every=3", "--jax_distributed", f"--jax_coordinator=localhost:{port}",
-       "--jax_num_processes=2", f"--jax_process_id={i}"],
+       "--jax_num_processes=2", f"--jax_process_id={i}", *SLOW_END],
       cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
       for i in range(2)]
-  outs = [p.communicate(timeout=600) for p in procs]
+  outs = [p.communicate(timeout=1200) for p in procs]
   for p, (_, err) in zip(procs, outs):
     assert p.returncode == 0, err[-3000:]
   return outs
@@ -76,7 +79,8 @@ def test_sigterm_on_one_host_stops_every_host_at_one_saved_step(tmp_path):
        f"--workdir={workdir}", f"--config.data.data_dir={data}",
        "--config.train.num_steps=100000", "--config.train.checkpoint_every=100000",
        "--config.train.sample_every=100000", "--config.train.log_every=1", "--jax_distributed",
-       f"--jax_coordinator=localhost:{port}", "--jax_num_processes=2", f"--jax_process_id={i}"],
+       f"--jax_coordinator=localhost:{port}", "--jax_num_processes=2", f"--jax_process_id={i}",
+       *SLOW_END],
       cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
       for i in range(2)]
   try:

