@@ -27,6 +27,60 @@ class DamagedCheckpoint(Exception):
   """A checkpoint that cannot be read back (truncated, half-deleted, garbage metadata)."""
 
 
+class StateMismatch(UserError):
+  """A readable checkpoint whose state has other arrays (or shapes) than this config's: a changed
+  option that adds or reshapes state (an EMA of G, minibatch std, ...), not damage."""
+
+
+def _key_name(key) -> str:
+  for attr in ("name", "key", "idx"):
+    if hasattr(key, attr):
+      return str(getattr(key, attr))
+  return str(key)
+
+
+def leaf_shapes(tree) -> dict[str, tuple]:
+  """'a.b.c' path -> shape of every array of a state pytree or of orbax's tree metadata (the
+  same dotted names for both: dataclass fields, dict keys and tuple indices)."""
+  leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+  return {".".join(_key_name(k) for k in path): tuple(leaf.shape) for path, leaf in leaves}
+
+
+def describe_differences(stored: dict, ours: dict) -> str:
+  """What differs between two leaf_shapes maps, grouped by the state's top-level field."""
+  def grouped(names):
+    counts: dict[str, int] = {}
+    for name in names:
+      counts[name.split(".")[0]] = counts.get(name.split(".")[0], 0) + 1
+    return ", ".join(f"{k} ({n} arrays)" for k, n in sorted(counts.items()))
+  parts = []
+  if only := sorted(set(stored) - set(ours)):
+    parts.append(f"only in the checkpoint: {grouped(only)}")
+  if only := sorted(set(ours) - set(stored)):
+    parts.append(f"only in this config's state: {grouped(only)}")
+  if reshaped := sorted(k for k in set(stored) & set(ours) if stored[k] != ours[k]):
+    parts.append("other shapes: " + ", ".join(f"{k} {stored[k]} vs {ours[k]}"
+                                               for k in reshaped[:3])
+                 + (f" and {len(reshaped) - 3} more" if len(reshaped) > 3 else ""))
+  return "; ".join(parts)
+
+
+def config_differences(old, new) -> list[str]:
+  """'key: old -> new' for every dotted config key whose value differs (JSON forms compared)."""
+  def flat(node, prefix=""):
+    out = {}
+    for key, value in node.items():
+      if isinstance(value, dict):
+        out.update(flat(value, f"{prefix}{key}."))
+      else:
+        out[f"{prefix}{key}"] = value
+    return out
+  a = flat(json.loads(old.to_json_best_effort()))
+  b = flat(json.loads(new.to_json_best_effort()))
+  return [f"{k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}"
+          for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
 # What an OS error's text says for a failed write (orbax's asynchronous part passes tensorstore's
 # text on inside a ValueError), and tensorstore's own status code for one.
 _WRITE_FAILURES = ("No space left on device", "Disk quota exceeded", "Read-only file system",
@@ -172,10 +226,26 @@ class Checkpointer:
       state = self._manager.restore(step, args=ocp.args.Composite(
           state=ocp.args.StandardRestore(abstract_state)))["state"]
     except Exception as e:  # noqa: BLE001 - orbax/tensorstore raise many kinds here
+      differences = self._state_differences(step, abstract_state)
+      if differences:
+        raise StateMismatch(
+            f"checkpoint {self.directory} (step {step}) holds another training state than this "
+            f"config makes ({differences})") from e
       raise DamagedCheckpoint(_reason(e)) from e
     if data_iter is not None:
       self._restore_data(step, data_iter)
     return state
+
+  def _state_differences(self, step: int, abstract_state) -> str:
+    """How the checkpoint's state tree differs from `abstract_state`'s ('' when the same or
+    when its metadata cannot be read: then the checkpoint is damaged)."""
+    try:
+      stored = ocp.StandardCheckpointHandler().metadata(
+          paths.Path(paths.join(self.directory, str(step), "state")))
+      stored = leaf_shapes(getattr(stored, "tree", stored))
+    except Exception:  # noqa: BLE001 - unreadable metadata: damage, reported by the caller
+      return ""
+    return describe_differences(stored, leaf_shapes(abstract_state))
 
   def data_states(self, step: int) -> list[dict]:
     """Every host's saved data position at `step`, in process order (for inspection)."""

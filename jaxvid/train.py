@@ -287,6 +287,19 @@ def sync_hosts(name: str) -> None:
     multihost.get_barrier_sync_fn()(key=f"jaxvid_{name}", timeout_ms=HOST_SYNC_TIMEOUT_S * 1000)
 
 
+def _changed_options(workdir: str, config) -> str:
+  """What to do about a checkpoint of another state: the options changed since the run that
+  wrote the workdir's config.json, and the ways on."""
+  try:
+    changed = ckpt_lib.config_differences(ckpt_lib.load_config(workdir), config)
+  except UserError:
+    changed = []
+  named = (f"Options changed since the run that wrote it: {'; '.join(changed[:8])}"
+           f"{' ...' if len(changed) > 8 else ''}. " if changed else "")
+  return (f"{named}Resume with the checkpoint's options, or start a new run (another "
+          f"--workdir) from its weights with --config.train.init_from={workdir}")
+
+
 def _train(config, workdir: str) -> dict:
   is_main = jax.process_index() == 0
   trainer = get_trainer(config)
@@ -301,8 +314,11 @@ def _train(config, workdir: str) -> dict:
   sync_hosts("data_ready")
   checkpointer = ckpt_lib.Checkpointer(paths.join(workdir, "checkpoints"),
                                        config.train.max_to_keep, trainer.metadata())
-  start, restored = checkpointer.restore_newest(ckpt_lib.abstract_like(state, repl),
-                                                data_iter=data_iter)
+  try:
+    start, restored = checkpointer.restore_newest(ckpt_lib.abstract_like(state, repl),
+                                                  data_iter=data_iter)
+  except ckpt_lib.StateMismatch as e:
+    raise UserError(f"{e}. {_changed_options(workdir, config)}") from e
   if start is not None:
     state = restored
     logger.info(f"resumed from {checkpointer.directory} at step {start}")

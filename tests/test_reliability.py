@@ -234,6 +234,24 @@ def test_resume_skips_a_damaged_newest_checkpoint(tmp_path, capsys, how):
   assert _checkpoints(str(tmp_path)) == [1, 2, 3, 4]  # step 3 written again, then 4
 
 
+def test_a_changed_option_that_adds_state_is_an_error_not_damage(tmp_path):
+  """Resuming with an EMA of G switched on (state the checkpoint does not have): one error that
+  names what differs and the changed options; every checkpoint stays as it was."""
+  from jaxvid.errors import UserError
+  config = load_config("vgan.py", train__num_steps=2, train__checkpoint_every=1)
+  train.train_and_evaluate(config, str(tmp_path))
+  config = load_config("vgan.py", train__num_steps=3, train__checkpoint_every=1,
+                       vgan__ema_decay=0.999)
+  with pytest.raises(UserError) as raised:
+    train.train_and_evaluate(config, str(tmp_path))
+  message = str(raised.value)
+  assert "(step 2) holds another training state" in message
+  assert "only in this config's state: g_ema_params" in message
+  assert "train.num_steps: 2 -> 3; vgan.ema_decay: 0.0 -> 0.999" in message
+  assert f"init_from={tmp_path}" in message
+  assert sorted(os.listdir(tmp_path / "checkpoints")) == ["1", "2"]  # nothing set aside
+
+
 def test_disk_full_while_writing_samples_is_one_line_and_resumes_cleanly(tmp_path, monkeypatch):
   import errno
   import json
