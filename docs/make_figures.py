@@ -1,6 +1,7 @@
 """The pictures of the README and the model pages, made again from trained workdirs.
 
   python docs/make_figures.py vgan runs/vgan
+  python docs/make_figures.py vgan_fvd runs/vgan runs/vgan_seed1 runs/vgan_one   # FVD by step
   python docs/make_figures.py pose_knows runs/pose_vae_branching runs/pose_gan
   python docs/make_figures.py edn runs/edn_face
   python docs/make_figures.py edn_temporal runs/edn_frame runs/edn
@@ -121,16 +122,70 @@ def edn_temporal_figure(frame_dir: str, temporal_dir: str, out: str, start: int 
   return save(visualize.tile(rows, scale=max(1, 96 // d.height), labels=labels), out)
 
 
+def fvd_reports(workdir: str) -> tuple[dict, dict]:
+  """A VGAN workdir's `evaluate` reports of the video suite with FVD: step -> (FVD, low, high)
+  of the model, and baseline row -> (FVD, low, high) from any report with --baselines."""
+  import glob
+  import json
+  model, baselines = {}, {}
+  for path in glob.glob(os.path.join(workdir, "eval", "video-step*-*fvd*.json")):
+    with open(path) as f:
+      report = json.load(f)
+    for name, row in report["rows"].items():
+      value = (row["fvd"], *row["fvd_95"])
+      if name.startswith(f"{report['model']} (step"):
+        model[int(report["step"])] = value
+      else:
+        baselines.setdefault(name, value)
+  return model, baselines
+
+
+def vgan_fvd_figure(*workdirs: str, out: str) -> str:
+  """FVD (95 % interval) of each run's checkpoints against the training step, with the
+  baselines of the first run's report as horizontal lines. Runs are named by their folder."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+  baselines = {}
+  for workdir in workdirs:
+    model, rows = fvd_reports(workdir)
+    baselines = baselines or rows
+    steps = sorted(model)
+    values = np.array([model[s] for s in steps])
+    if not len(steps):
+      continue
+    line, = ax.plot(steps, values[:, 0], "o-", label=os.path.basename(os.path.normpath(workdir)))
+    ax.fill_between(steps, values[:, 1], values[:, 2], color=line.get_color(), alpha=0.15)
+  styles = {"real first frame repeated": ("k", "--"), "untrained model": ("grey", ":"),
+            "real vs temporally shuffled real": ("tab:green", "-."),
+            "real vs real (train clips)": ("tab:olive", "-.")}
+  for name, (value, low, high) in baselines.items():
+    colour, style = styles.get(name, ("tab:brown", "--"))
+    ax.axhline(value, color=colour, linestyle=style, linewidth=1)
+    ax.text(ax.get_xlim()[0], value, f" {name} {value:.0f}", va="bottom", fontsize=7,
+            color=colour)
+  ax.set_xlabel("training step")
+  ax.set_ylabel("FVD on 256 held-out clips (lower is better)")
+  ax.legend(fontsize=8, loc="upper right")
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+  fig.savefig(out)
+  plt.close(fig)
+  return out
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("figure", choices=["vgan", "pose_knows", "edn", "edn_temporal"])
+  parser.add_argument("figure", choices=["vgan", "vgan_fvd", "pose_knows", "edn",
+                                         "edn_temporal"])
   parser.add_argument("workdirs", nargs="+")
   parser.add_argument("--out", default="")
   args = parser.parse_args()
   name = {"edn": "everybody_dance_now"}.get(args.figure, args.figure)
   out = args.out or os.path.join(HERE, "images", f"{name}.png")
-  make = {"vgan": vgan_figure, "pose_knows": pose_knows_figure, "edn": edn_figure,
-          "edn_temporal": edn_temporal_figure}[args.figure]
+  make = {"vgan": vgan_figure, "vgan_fvd": vgan_fvd_figure, "pose_knows": pose_knows_figure,
+          "edn": edn_figure, "edn_temporal": edn_temporal_figure}[args.figure]
   print(f"wrote {make(*args.workdirs, out=out)}")
 
 

@@ -60,6 +60,17 @@ def test_vgan_stream_measures_tell_a_mask_on_the_mover_from_a_flat_one():
   assert flat["checkerboard f, m>0.5"][0] == 0.0 or np.isnan(flat["checkerboard f, m>0.5"][0])
 
 
+def test_nearest_training_clip_distance_is_the_brute_force_minimum():
+  """A copy of a training clip is at distance 0; otherwise the RMS distance to the nearest."""
+  rng = np.random.default_rng(0)
+  train = rng.uniform(-1, 1, (7, 2, 3, 3, 3)).astype(np.float32)
+  clips = np.concatenate([train[4:5], rng.uniform(-1, 1, (3, 2, 3, 3, 3))]).astype(np.float32)
+  got = vgan_streams.nearest_distances(clips, train, chunk=3)  # chunks of 3, 3 and 1
+  want = [min(np.sqrt(np.mean((c - t) ** 2)) for t in train) for c in clips]
+  np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-3)
+  assert got[0] < 2e-3 and got[1:].min() > 0.3
+
+
 def test_sweep_features_come_back_as_one_file_and_give_fvd(tmp_path, capsys):
   """experiments/vgan_features.py: the sweep packs every .npz into one features.npz; --fvd
   unpacks it and prints FVD of each run and of the static baseline, as jaxvid.metrics.fvd."""
@@ -94,6 +105,9 @@ def test_vgan_streams_suite_reports_every_sampling_beside_the_true_masks(tmp_pat
     assert 0 <= row["mask mean"]["mean"] <= 1 and row["mask mean"]["n"] == 4
     assert row["mask mean"]["low"] <= row["mask mean"]["mean"] <= row["mask mean"]["high"]
   assert "fvd" not in report and "running averages" in vgan_streams.format_table(report)
+  near = report["nearest training clip"]  # held-out clips are new scenes: never at 0
+  assert set(near) == {"generated", "held-out real"} and near["held-out real"]["mean"] > 0.05
+  assert "nearest training clip, generated" in vgan_streams.format_table(report)
   import pytest
   from jaxvid.errors import UserError
   with pytest.raises(UserError, match="test split has 4 clips"):

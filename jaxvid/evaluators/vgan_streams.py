@@ -13,6 +13,9 @@ because a sprite's inside hardly changes from frame to frame, so it counts as "n
   checkerboard f, m>0.5  mean |f[i,j] - f[i+1,j] - f[i,j+1] + f[i+1,j+1]| / 4 (the response of
   checkerboard f, m<0.1  the 2x2 checker filter) of the foreground stream inside / outside the
                          mask, of the background and of the composite video (real clips: ~0.01)
+  nearest training clip   RMS pixel distance from each clip to the nearest of the training
+                         clips; generated (batch statistics of 64) against held-out real
+                         clips: a model that copies its training data is nearer than they are
 Each row is computed for three ways of sampling: BatchNorm with the statistics of a batch of 4
 (the training figure's size), of a batch of 64, and with the running averages (`generate.lua`).
 Each value is a mean over clips with a bootstrap 95 % interval over clips. With FVD on (the
@@ -95,6 +98,25 @@ def real_reference(config, num: int) -> dict:
   return per_clip(video, np.stack([m for _, m in clips]), None)
 
 
+def nearest_distances(clips: np.ndarray, train: np.ndarray, chunk: int = 512) -> np.ndarray:
+  """(N, ...) and (M, ...) clips in [-1, 1] -> (N,) RMS pixel distance of each clip to its
+  nearest training clip: |a - b|^2 = |a|^2 + |b|^2 - 2 a.b, one matrix product per chunk."""
+  a = clips.reshape(len(clips), -1).astype(np.float32)
+  a_sq = np.einsum("ij,ij->i", a, a)
+  best = np.full(len(a), np.inf, np.float32)
+  for start in range(0, len(train), chunk):
+    b = np.asarray(train[start:start + chunk], np.float32).reshape(-1, a.shape[1])
+    d = a_sq[:, None] + np.einsum("ij,ij->i", b, b)[None] - 2.0 * a @ b.T
+    best = np.minimum(best, d.min(1))
+  return np.sqrt(np.maximum(best, 0.0) / a.shape[1])
+
+
+def training_clips(config) -> np.ndarray:
+  """The training split's clips, uint8 (M, T, H, W, 3)."""
+  source = pipeline.data_source(config, "train")
+  return np.stack([np.asarray(source[i]["video"]) for i in range(len(source))])
+
+
 def stream_fvd(model, num: int, features: common.Features, seed: int = 0) -> dict:
   """FVD (with its 95 % interval) of the videos and of the background stream alone."""
   real = pipeline.make_sample_batch(model.config, num)["video"]
@@ -135,7 +157,14 @@ def run(models, options: common.Options, features: common.Features, load=None) -
     out = model.generate(num, key=jax.random.key(seed), outputs=True, **kwargs)
     rows[name] = summarise(per_clip(out["video"], out["mask"][..., 0], out["foreground"],
                                     out["background"]), seed)
+    if name == "batch statistics of 64":
+      generated = out["video"]
   report = {"model": model.kind, "step": model.step, "clips": num, "rows": rows}
+  train = synthetic_scenes.to_model_range(training_clips(model.config))
+  report["nearest training clip"] = {
+      name: summarise({"distance": nearest_distances(clips, train)}, seed)["distance"]
+      for name, clips in (("generated", generated),
+                          ("held-out real", pipeline.make_sample_batch(model.config, num)["video"]))}
   if options.fvd:
     report["fvd"] = stream_fvd(model, num, features, seed)
   return report
@@ -151,6 +180,9 @@ def format_table(report: dict) -> str:
       if col in row:
         m, lo, hi = row[col]["mean"], row[col]["low"], row[col]["high"]
         lines.append(f"    {col:24s} {m:7.3f} [{lo:.3f}, {hi:.3f}]")
+  for name, row in report.get("nearest training clip", {}).items():
+    lines.append(f"  nearest training clip, {name}: RMS {row['mean']:.3f} "
+                 f"[{row['low']:.3f}, {row['high']:.3f}]")
   for name, row in report.get("fvd", {}).items():
     lines.append(f"  FVD, {name}: {row['fvd']:.1f} [{row['low']:.1f}, {row['high']:.1f}]")
   return "\n".join(lines)
