@@ -12,7 +12,7 @@ import sys
 
 from absl import app, flags
 
-from jaxvid import errors, video_io
+from jaxvid import errors, paths, video_io
 from jaxvid.errors import UserError
 from jaxvid.poses.extract import PoseExtractor, extract_file
 
@@ -26,40 +26,54 @@ def define_flags():
   flags.DEFINE_integer("max_gap", 5, "fill undetected runs of at most this many frames")
   flags.DEFINE_bool("progress", True, "a progress bar per video (one line per video off a "
                     "terminal)")
+  flags.DEFINE_bool("overwrite", False, "replace existing .npz files (never an input video)")
   flags.mark_flags_as_required(["input", "output"])
+
+
+def output_files(source: str, inputs: list[str], output: str, single: bool) -> list[str]:
+  """One .npz per input video. One video: --output itself (.npz added), or OUTPUT/<name>.npz
+  when --output is a folder (exists, or ends with '/'). A folder of videos: FOLDER/sub/a.mp4 ->
+  OUTPUT/sub/a.mp4.npz, the relative path and the extension kept, so clip.mp4 and clip.mkv, or
+  sub/a.mp4 and sub__a.mp4, never share an output."""
+  as_folder = output.endswith(("/", os.sep)) or os.path.isdir(paths.resolve(output))
+  output = paths.resolve(output)
+  if single and as_folder:
+    return [os.path.join(output, os.path.basename(source) + ".npz")]
+  if single:
+    return [output if output.endswith(".npz") else output + ".npz"]  # what np.savez writes
+  if os.path.isfile(output):
+    raise UserError(f"--output {output} is a file; a folder of videos needs an output folder")
+  return [os.path.join(output, os.path.relpath(path, source) + ".npz") for path in inputs]
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  source, output = os.path.expanduser(FLAGS.input), os.path.expanduser(FLAGS.output)
+  if FLAGS.max_frames < 0:
+    raise UserError(f"--max_frames must be >= 0 (0: every frame), got {FLAGS.max_frames}")
+  if not FLAGS.output:
+    raise UserError("--output is empty: give an .npz path or a folder")
+  source = paths.resolve(FLAGS.input)
   inputs = ([source] if os.path.isfile(source) else
             video_io.list_videos(source) if os.path.isdir(source) else [])
   if not inputs:
     raise UserError(f"--input {source}: no such video file or folder with videos")
   single = os.path.isfile(source)
-  if single and not output.endswith(".npz"):
-    output += ".npz"  # what np.savez writes; say that name
-  if single:  # made before the (long) extraction, not after it
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-  if not single and os.path.isfile(output):
-    raise UserError(f"--output {output} is a file; a folder of videos needs an output folder")
-  if not single:
-    os.makedirs(output, exist_ok=True)
+  outputs = output_files(source, inputs, FLAGS.output, single)
+  for out in outputs:  # all checked before the (long) extraction
+    paths.check_output_file(out, "--output", inputs=tuple(inputs), overwrite=FLAGS.overwrite)
   extractor = PoseExtractor(max_gap=FLAGS.max_gap)
   failed = 0
-  for path in inputs:
-    # FOLDER/sub/a.mp4 -> OUTPUT/sub/a.mp4.npz: the relative path and the extension kept, so
-    # clip.mp4 and clip.mkv, or sub/a.mp4 and sub__a.mp4, never share an output
-    out = output if single else os.path.join(output, os.path.relpath(path, source) + ".npz")
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+  for path, out in zip(inputs, outputs):
+    os.makedirs(os.path.dirname(out), exist_ok=True)
     try:
       poses = extract_file(path, extractor, FLAGS.max_frames or None, FLAGS.progress)
     except (video_io.VideoReadError, ValueError) as e:
       print(f"error: {path}: {e}", file=sys.stderr)
       failed += 1
       continue
-    poses.save(out)
+    poses.save(paths.partial_name(out))  # complete files only under the final name
+    os.replace(paths.partial_name(out), out)
     print(f"{path}: {len(poses.detected)} frames ({poses.size[1]}x{poses.size[0]} at "
           f"{poses.fps:g} fps), person found in {100 * poses.detection_rate:.1f}% "
           f"({int(poses.filled.sum())} filled) -> {out}", flush=True)

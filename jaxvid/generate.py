@@ -20,7 +20,7 @@ from absl import app, flags
 from PIL import Image
 
 import jaxvid
-from jaxvid import errors, progress, video_io, visualize
+from jaxvid import errors, paths, progress, video_io, visualize
 from jaxvid.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -63,7 +63,13 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
 
-  output = os.path.expanduser(FLAGS.output)
+  if not FLAGS.output:
+    raise UserError("--output is empty: give a folder for the videos")
+  output = paths.resolve(FLAGS.output)
+  if os.path.isfile(output):
+    raise UserError(f"--output {output} is a file: give a folder (the videos, grid.gif and "
+                    f"videos.npz go in it)")
+  paths.check_writable_folder(output, "--output")
   images = [os.path.expanduser(p) for p in FLAGS.image.split(",") if p.strip()]
   if FLAGS.num < 1:
     raise UserError(f"--num must be >= 1, got {FLAGS.num}")
@@ -81,21 +87,33 @@ def main(argv):
   if images and not model.conditional:
     raise UserError("--image needs a conditional VGAN; this one is unconditional")
   d = model.config.data
-  if images:
-    out = model.predict(read_images(images, d.height, d.width), FLAGS.running_stats,
-                        outputs=True)
-  else:
-    with progress.bar(n, "generate", "video", FLAGS.progress) as bar:
-      parts = []
-      for part in model.generate_batches(n, jax.random.key(FLAGS.seed),
-                                         running_stats=FLAGS.running_stats):
-        parts.append(part)
-        bar.update(len(part["video"]))
-    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+  clip_bytes = d.frames * d.height * d.width * 3
+  _check_room(output, n, clip_bytes)
   os.makedirs(output, exist_ok=True)
-  videos = visualize.to_uint8(out["video"])
-  for i, video in enumerate(videos):
-    visualize.write_video(os.path.join(output, f"video_{i:04d}.mp4"), video, fps=FLAGS.fps)
+  if images:
+    batches = [model.predict(read_images(images, d.height, d.width), FLAGS.running_stats,
+                             outputs=True)]
+  else:
+    batches = model.generate_batches(n, jax.random.key(FLAGS.seed),
+                                     running_stats=FLAGS.running_stats)
+  # Streamed: each video is written as its batch comes, the raw clips go to a file on disk
+  # (videos.npz is made from it at the end), and only the grid's first 16 stay in memory.
+  raw_path = os.path.join(output, "videos.partial.npy")
+  raw = np.lib.format.open_memmap(raw_path, mode="w+", dtype=np.uint8,
+                                  shape=(n, d.frames, d.height, d.width, 3))
+  kept, done = [], 0
+  with progress.bar(n, "generate", "video", FLAGS.progress) as bar:
+    for part in batches:
+      videos = visualize.to_uint8(part["video"])
+      for i, video in enumerate(videos):
+        visualize.write_video(os.path.join(output, f"video_{done + i:04d}.mp4"), video,
+                              fps=FLAGS.fps)
+      raw[done:done + len(videos)] = videos
+      if done < 16:
+        kept.append({k: v[:16 - done] for k, v in part.items()})
+      done += len(videos)
+      bar.update(len(videos))
+  out = {k: np.concatenate([p[k] for p in kept]) for k in kept[0]}
   frames = out["video"].shape[1]
   if "mask" in out:
     rows = [[np.repeat(out["background"][i], frames, 0), out["foreground"][i],
@@ -107,9 +125,30 @@ def main(argv):
   visualize.write_video(os.path.join(output, "grid.gif"),
                         visualize.tile(rows, scale=max(1, 64 // d.height), labels=labels),
                         fps=FLAGS.fps)
-  np.savez(os.path.join(output, "videos.npz"), videos=videos)
-  print(f"vgan step {model.step}: wrote {n} videos ({'x'.join(map(str, videos.shape[1:4]))}) to "
+  raw.flush()
+  np.savez(os.path.join(output, "videos.partial.npz"), videos=raw)  # streamed from the file
+  del raw
+  os.replace(os.path.join(output, "videos.partial.npz"), os.path.join(output, "videos.npz"))
+  os.remove(raw_path)
+  print(f"vgan step {model.step}: wrote {n} videos ({d.frames}x{d.height}x{d.width}) to "
         f"{output}: video_*.mp4, grid.gif, videos.npz", flush=True)
+
+
+def _check_room(output: str, n: int, clip_bytes: int) -> None:
+  """Refuse a request the disk cannot hold (the raw clips twice while videos.npz is made, plus
+  the mp4s), and say what a large one will write before it starts."""
+  import shutil
+  need = n * clip_bytes * 2 + n * 20_000
+  existing = output
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  free = shutil.disk_usage(existing).free
+  if need > free:
+    raise UserError(f"--num={n}: the videos need about {need / 1e9:.1f} GB in {output}, "
+                    f"{free / 1e9:.1f} GB are free; ask for fewer")
+  if n > 10_000:
+    print(f"generating {n} videos: {n} mp4 files and about {need / 1e9:.1f} GB in {output}",
+          flush=True)
 
 
 if __name__ == "__main__":

@@ -87,6 +87,10 @@ def _quiet_orphaned_writes():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  if not _WORKDIR.value.strip():  # e.g. an unset shell variable: never the current directory
+    print("error: --workdir is empty: give the run's folder (--workdir=runs/NAME)",
+          file=sys.stderr)
+    sys.exit(2)
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # keep orbax's per-save INFO lines out of the way
   # A failed checkpoint write is reported as one `error:` line (checkpoint.CheckpointWriteError);

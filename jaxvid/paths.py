@@ -12,6 +12,8 @@ import tempfile
 
 from etils import epath
 
+from jaxvid.errors import UserError
+
 
 def is_remote(path: str | os.PathLike) -> bool:
   """True for a URI with a scheme (gs://bucket/run), False for a local path."""
@@ -84,3 +86,56 @@ def register_tensorboard_scheme(path: str) -> None:
   from tensorboardX import record_writer
   scheme = os.fspath(path).split("://", 1)[0]
   record_writer.register_writer_factory(scheme, _EpathRecordWriterFactory())
+
+
+def _nearest_existing(path: str) -> str:
+  while not os.path.exists(path):
+    parent = os.path.dirname(path)
+    if parent == path:
+      break
+    path = parent
+  return path
+
+
+def check_writable_folder(folder: str, flag: str) -> None:
+  """A folder that exists or can be made (its nearest existing ancestor is a writable folder)."""
+  if is_remote(folder):
+    return
+  existing = _nearest_existing(folder)
+  if not os.path.isdir(existing):
+    raise UserError(f"{flag}: {existing} is a file, so {folder} cannot be a folder")
+  if not os.access(existing, os.W_OK):
+    raise UserError(f"{flag}: {existing} is not writable")
+
+
+def check_output_file(path: str, flag: str = "--output", *, suffixes: tuple[str, ...] = (),
+                      inputs: tuple[str, ...] = (), overwrite: bool = False) -> str:
+  """An output file checked before any work starts, resolved: not a folder, one of `suffixes`
+  (any case), not one of the command's `inputs` (never written over, --overwrite or not), not
+  an existing file unless `overwrite`, in a folder that exists or can be made and is
+  writable."""
+  if not path:
+    raise UserError(f"{flag} is empty: give a file path")
+  resolved = resolve(path)
+  if is_remote(resolved):
+    return resolved
+  if path.endswith(("/", os.sep)) or os.path.isdir(resolved):
+    raise UserError(f"{flag} {resolved} is a folder: give a file path")
+  if suffixes and not resolved.lower().endswith(tuple(s.lower() for s in suffixes)):
+    raise UserError(f"{flag} {path}: use a {' or '.join(suffixes)} path")
+  for given in inputs:
+    if given and not is_remote(given) and os.path.exists(given) and os.path.exists(resolved) \
+        and os.path.samefile(resolved, resolve(given)):
+      raise UserError(f"{flag} {resolved} is one of this command's inputs: writing it would "
+                      f"destroy it; choose another name")
+  if os.path.exists(resolved) and not overwrite:
+    raise UserError(f"{flag} {resolved} exists: choose another name or pass --overwrite")
+  check_writable_folder(os.path.dirname(resolved), flag)
+  return resolved
+
+
+def partial_name(path: str) -> str:
+  """Where an output is written until it is complete (renamed to `path` at the end), so an
+  interrupted command leaves no file that looks finished: a.mp4 -> a.partial.mp4."""
+  root, ext = os.path.splitext(path)
+  return f"{root}.partial{ext}"

@@ -28,7 +28,7 @@ import numpy as np
 from absl import app, flags
 
 import jaxvid
-from jaxvid import errors, progress, video_io, visualize
+from jaxvid import errors, paths, progress, video_io, visualize
 from jaxvid.errors import UserError
 from jaxvid.inference import edn as edn_lib
 from jaxvid.pixels import to_unit_range
@@ -59,7 +59,35 @@ def define_flags():
   flags.DEFINE_float("fps", 0, "frames per second of the output (0: the source's)")
   flags.DEFINE_integer("chunk", 32, "frames generated per call (memory vs speed)")
   flags.DEFINE_bool("progress", True, "show a progress bar (one line per stage off a terminal)")
+  flags.DEFINE_bool("overwrite", False, "replace existing output files (never an input)")
   flags.mark_flags_as_required(["workdir", "source", "output"])
+
+
+def input_paths(source: str, source_video: str) -> tuple[str, ...]:
+  """The files this command reads: the source (.npz/.npy/JSON folder), --source_video and the
+  video an .npz came from (`source`): none of them may be an output."""
+  given = [source, source_video]
+  source = paths.resolve(source) if source and not source.startswith("dancer:") else ""
+  if source.endswith(".npz") and os.path.isfile(source):
+    try:
+      with np.load(source) as f:
+        if "source" in f.files:
+          given.append(str(f["source"]))
+    except (OSError, ValueError):
+      pass  # unreadable: load_source says so
+  return tuple(paths.resolve(p) for p in given if p and not p.startswith("dancer:"))
+
+
+def output_paths(output: str, overwrite: bool, inputs: tuple[str, ...]) -> tuple[str, str, str]:
+  """OUTPUT, OUTPUT_side_by_side and OUTPUT_poses.npy, each checked before any work."""
+  output = paths.check_output_file(output, "--output", suffixes=(".mp4", ".gif"), inputs=inputs,
+                                   overwrite=overwrite)
+  root, ext = os.path.splitext(output)
+  side = paths.check_output_file(f"{root}_side_by_side{ext}", "--output (its side-by-side)",
+                                 inputs=inputs, overwrite=overwrite)
+  poses = paths.check_output_file(f"{root}_poses.npy", "--output (its poses)", inputs=inputs,
+                                  overwrite=overwrite)
+  return output, side, poses
 
 
 def _source_frames(src, height: int, width: int):
@@ -74,9 +102,8 @@ def _source_frames(src, height: int, width: int):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  output = os.path.expanduser(FLAGS.output)
-  if not output.endswith((".mp4", ".gif")):
-    raise UserError(f"--output {FLAGS.output}: use a .mp4 or .gif path")
+  output, side_path, poses_path = output_paths(
+      FLAGS.output, FLAGS.overwrite, input_paths(FLAGS.source, FLAGS.source_video))
   if FLAGS.chunk < 1:
     raise UserError(f"--chunk must be >= 1, got {FLAGS.chunk}")
   model = jaxvid.load(FLAGS.workdir, FLAGS.step, expected="edn")
@@ -91,8 +118,6 @@ def main(argv):
         f"{FLAGS.source} ({src.size[1]}x{src.size[0]}) into the target's {d.width}x{d.height} "
         f"frame ({100 * inside:.0f}% of the confident joints inside), {fps:g} fps"
         + ("" if src.fps or FLAGS.fps else " (the source's fps is unknown)"), flush=True)
-  root, ext = os.path.splitext(output)
-  side_path = f"{root}_side_by_side{ext}"
   scale = max(1, 128 // d.height)
   video_frames = _source_frames(src, d.height, d.width)
   labels = (["source"] if video_frames is not None else []) + [
@@ -100,8 +125,10 @@ def main(argv):
   source_pose_points = video_io.fit_points(src.keypoints[..., :2], src.size, d.height, d.width)
   source_pose = np.concatenate([source_pose_points, src.keypoints[..., 2:]], -1)
   done = 0
-  with visualize.VideoWriter(output, fps) as out_writer, \
-       visualize.VideoWriter(side_path, fps) as side_writer, \
+  # written under partial names, renamed when complete: an interrupted transfer leaves
+  # OUTPUT.partial.mp4, never a file that looks finished
+  with visualize.VideoWriter(paths.partial_name(output), fps) as out_writer, \
+       visualize.VideoWriter(paths.partial_name(side_path), fps) as side_writer, \
        progress.bar(len(keypoints), "transfer", "frames", FLAGS.progress) as bar:
     for part in model.generate_chunks(keypoints, FLAGS.chunk):
       result = part["video"]
@@ -117,8 +144,10 @@ def main(argv):
       side_writer.append(visualize.tile([columns], scale=scale, labels=labels))
       done += n
       bar.update(n)
-  np.save(f"{root}_poses.npy", keypoints)
-  print(f"wrote {output} ({done} frames at {fps:g} fps), {side_path} and {root}_poses.npy",
+  np.save(poses_path, keypoints)
+  for path in (output, side_path):
+    os.replace(paths.partial_name(path), path)
+  print(f"wrote {output} ({done} frames at {fps:g} fps), {side_path} and {poses_path}",
         flush=True)
 
 

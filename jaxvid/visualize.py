@@ -55,22 +55,24 @@ class VideoWriter:
   """
 
   def __init__(self, path: str, fps: float = 8):
-    if not path.endswith((".gif", ".mp4")):
+    self.kind = os.path.splitext(path)[1].lower()  # .MP4 from a camera's habits too
+    if self.kind not in (".gif", ".mp4"):
       raise ValueError(f"unsupported video extension for {path!r}: use .gif or .mp4")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     self.path, self.fps, self.frames = path, float(fps), 0
     with warnings.catch_warnings():
       # imageio-ffmpeg starts ffmpeg with fork+exec, which Python flags in threaded programs.
       warnings.filterwarnings("ignore", message=r".*os\.fork\(\) was called.*")
-      if path.endswith(".gif"):
-        self._writer = imageio.get_writer(path, mode="I", duration=1000.0 / self.fps, loop=0)
+      if self.kind == ".gif":
+        self._writer = imageio.get_writer(path, format="GIF", mode="I",
+                                          duration=1000.0 / self.fps, loop=0)
       else:
-        self._writer = imageio.get_writer(path, fps=self.fps, codec="libx264", quality=8,
-                                          macro_block_size=1, pixelformat="yuv420p")
+        self._writer = imageio.get_writer(path, format="FFMPEG", fps=self.fps, codec="libx264",
+                                          quality=8, macro_block_size=1, pixelformat="yuv420p")
 
   def append(self, video_uint8: np.ndarray) -> None:
     for frame in np.asarray(video_uint8, np.uint8):
-      if self.path.endswith(".mp4") and (frame.shape[0] % 2 or frame.shape[1] % 2):
+      if self.kind == ".mp4" and (frame.shape[0] % 2 or frame.shape[1] % 2):
         # yuv420p needs even sizes; pad with white rather than resample.
         h, w, c = frame.shape
         padded = np.full((h + h % 2, w + w % 2, c), 255, np.uint8)

@@ -88,3 +88,62 @@ def test_config_metrics_tensorboard_samples_and_lock_go_to_the_bucket(bucket):
     (bucket / "run" / ".jaxvid.lock").write_text(json.dumps(
         {"host": os.uname().nodename, "pid": os.getpid(), "since": "now"}))
   assert not (bucket / "run" / ".jaxvid.lock").exists()  # released
+
+
+def test_output_files_are_checked_before_any_work(tmp_path):
+  """Every CLI's outputs: not a folder, the right suffix (any case), never one of the inputs,
+  not an existing file without --overwrite, somewhere writable."""
+  video = tmp_path / "dance.mp4"
+  video.write_bytes(b"the user's video")
+  check = paths.check_output_file
+  with pytest.raises(UserError, match="one of this command's inputs"):
+    check(str(video), inputs=(str(video),), overwrite=True)  # --overwrite or not
+  with pytest.raises(UserError, match=r"exists: choose another name or pass --overwrite"):
+    check(str(video))
+  assert check(str(video), overwrite=True) == str(video)
+  with pytest.raises(UserError, match="is a folder"):
+    check(str(tmp_path))
+  with pytest.raises(UserError, match="is a folder"):
+    check(str(tmp_path / "new") + "/")
+  with pytest.raises(UserError, match=r"use a \.mp4 or \.gif path"):
+    check(str(tmp_path / "out.avi"), suffixes=(".mp4", ".gif"))
+  assert check(str(tmp_path / "OUT.MP4"), suffixes=(".mp4", ".gif")).endswith("OUT.MP4")
+  with pytest.raises(UserError, match="is empty"):
+    check("")
+  with pytest.raises(UserError, match="is a file, so"):
+    check(str(video / "x.mp4"))
+  assert check(str(tmp_path / "a" / "b" / "c.mp4")).endswith("c.mp4")  # folders made later
+  assert paths.partial_name("/x/out.mp4") == "/x/out.partial.mp4"
+
+
+def test_transfer_never_writes_over_the_video_its_poses_came_from(tmp_path):
+  """The .npz's `source` (the video the poses were extracted from) is an input too."""
+  from jaxvid import transfer
+  video = tmp_path / "dance.mp4"
+  video.write_bytes(b"the user's video")
+  poses = tmp_path / "poses.npz"
+  np.savez(poses, keypoints=np.zeros((2, 18, 3)), source=np.asarray(str(video)))
+  inputs = transfer.input_paths(str(poses), "")
+  assert set(inputs) == {str(poses), str(video)}
+  with pytest.raises(UserError, match="one of this command's inputs"):
+    transfer.output_paths(str(video), True, inputs)
+  assert video.read_bytes() == b"the user's video"
+  (tmp_path / "out_side_by_side.mp4").write_bytes(b"an earlier run")
+  with pytest.raises(UserError, match="side-by-side.*exists"):
+    transfer.output_paths(str(tmp_path / "out.mp4"), False, inputs)
+  out, side, npy = transfer.output_paths(str(tmp_path / "out.mp4"), True, inputs)
+  assert (side, npy) == (str(tmp_path / "out_side_by_side.mp4"), str(tmp_path / "out_poses.npy"))
+  assert transfer.input_paths("dancer:2", "") == ()
+
+
+def test_extract_output_names_for_one_video_and_for_folders(tmp_path):
+  from jaxvid import extract
+  one = str(tmp_path / "clip.mp4")
+  assert extract.output_files(one, [one], str(tmp_path / "p"), True) == [str(tmp_path / "p.npz")]
+  (tmp_path / "out").mkdir()  # an existing folder, with or without a trailing slash
+  for given in (str(tmp_path / "out"), str(tmp_path / "out") + "/", str(tmp_path / "new") + "/"):
+    folder = given.rstrip("/")
+    assert extract.output_files(one, [one], given, True) == [f"{folder}/clip.mp4.npz"]
+  videos = [str(tmp_path / "in" / "a.mp4"), str(tmp_path / "in" / "sub" / "a.mp4")]
+  assert extract.output_files(str(tmp_path / "in"), videos, str(tmp_path / "out"), False) == [
+      str(tmp_path / "out" / "a.mp4.npz"), str(tmp_path / "out" / "sub" / "a.mp4.npz")]

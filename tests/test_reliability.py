@@ -115,6 +115,9 @@ def test_bad_inputs_give_one_line_errors_and_change_nothing(tmp_path):
   (user / "empty.mp4").write_bytes(b"")
   (user / "poses.npz").write_bytes(b"not an npz")
   np.save(user / "wrong_shape.npy", np.zeros((5, 17, 3)))
+  (user / "dance.mp4").write_bytes(b"the user's own video")
+  np.savez(user / "from_dance.npz", keypoints=np.zeros((3, 18, 3)), size=np.array([64, 64]),
+           fps=np.float32(25), source=np.asarray(str(user / "dance.mp4")))
   workdir = tmp_path / "vgan_run"
   data = str(tmp_path / "tfds")
   ok = _run("jaxvid.main", "--config=configs/vgan.py:tiny", f"--workdir={workdir}",
@@ -144,6 +147,16 @@ def test_bad_inputs_give_one_line_errors_and_change_nothing(tmp_path):
                                f"--output={user}/o.npz"),
       "extract: missing input": ("jaxvid.extract", f"--input={user}/none.mp4",
                                  f"--output={user}/o.npz"),
+      "extract: negative max_frames": ("jaxvid.extract", f"--input={user}/dance.mp4",
+                                       f"--output={user}/o.npz", "--max_frames=-1"),
+      "extract: over an existing file": ("jaxvid.extract", f"--input={user}/dance.mp4",
+                                         f"--output={user}/from_dance.npz"),
+      "transfer: onto the video its poses came from": (
+          "jaxvid.transfer", f"--workdir={workdir}", f"--source={user}/from_dance.npz",
+          f"--output={user}/dance.mp4", "--overwrite"),
+      "generate: output is a file": ("jaxvid.generate", f"--workdir={workdir}",
+                                     f"--output={blocker}"),
+      "empty workdir": ("jaxvid.main", "--config=configs/vgan.py:tiny", "--workdir="),
   }
   for name, (module, *args) in cases.items():
     result = _run(module, *args)
