@@ -36,6 +36,7 @@ from jaxvid.poses.render import render_skeleton
 
 FLAGS = flags.FLAGS
 DEFAULT_FPS = 12.0  # when the source does not say
+MIN_INSIDE = 0.9  # of the confident joints inside the target's frame, or an error
 
 
 def define_flags():
@@ -51,7 +52,12 @@ def define_flags():
                       "sources without --source_video (and the dancer's render size)")
   flags.DEFINE_integer("frames", 48, "frames of a dancer:... source")
   flags.DEFINE_float("alpha", 0.7, "far-position bound of the normalization (paper 0.7, code 0.5)")
-  flags.DEFINE_integer("smooth_window", 5, "temporal median window of the poses")
+  flags.DEFINE_integer("smooth_window", 7, "temporal median window of the poses (the code's 7; "
+                       "confident detections only, 1 = off)")
+  flags.DEFINE_bool("stretch", False, "map a source's short ankle range onto the target's whole "
+                    "range (default: re-centred on it, as the authors' code)")
+  flags.DEFINE_bool("allow_outside", False, "go on when fewer than 90% of the normalised "
+                    "confident joints land inside the target's frame")
   flags.DEFINE_enum("x_align", "center", ["center", "median"], "horizontal mapping: frame "
                     "centre to frame centre (paper/code), or median ankle x to the target's")
   flags.DEFINE_bool("no_normalize", False, "use the source poses as they are (pixels of the "
@@ -110,10 +116,19 @@ def main(argv):
   d = model.config.data
   src = edn_lib.load_source(FLAGS.source, (d.height, d.width), FLAGS.frames, FLAGS.source_video,
                             FLAGS.source_size)
+  if FLAGS.smooth_window < 1:
+    raise UserError(f"--smooth_window must be >= 1 (1: no smoothing), got {FLAGS.smooth_window}")
   keypoints = model.to_target_frame(src, FLAGS.alpha, FLAGS.smooth_window, FLAGS.x_align,
-                                    normalize=not FLAGS.no_normalize)
+                                    normalize=not FLAGS.no_normalize, recenter=not FLAGS.stretch)
   fps = FLAGS.fps or src.fps or DEFAULT_FPS
   inside = edn_lib.inside_fraction(keypoints, d.height, d.width)
+  if inside < MIN_INSIDE and not FLAGS.allow_outside:
+    raise UserError(
+        f"only {100 * inside:.0f}% of the confident joints land inside the target's "
+        f"{d.width}x{d.height} frame after normalisation (< {100 * MIN_INSIDE:.0f}%): the "
+        f"source's close/far heights probably come from misdetections or a person cut by the "
+        f"frame (check its poses' side-by-side), or the poses are already in the target's "
+        f"frame (--no_normalize); --allow_outside goes on anyway")
   print(f"edn stage {model.config.edn.stage} step {model.step}: {len(keypoints)} frames from "
         f"{FLAGS.source} ({src.size[1]}x{src.size[0]}) into the target's {d.width}x{d.height} "
         f"frame ({100 * inside:.0f}% of the confident joints inside), {fps:g} fps"

@@ -25,18 +25,22 @@ def walker(height_px, horizon, ground_far, ground_close, frames=120, x=100.0, ph
 def test_stats_find_close_far_and_heights():
   kp, ground, h = walker(200, 50, 300, 400)
   s = normalize.video_stats(kp, alpha=1.0)
-  assert s.close == pytest.approx(400, abs=0.1) and s.far == pytest.approx(300, abs=0.5)
+  # close: the 98th percentile of the ankle heights (the walker reaches 400 twice in 120 frames)
+  assert s.close == pytest.approx(400, abs=1.0) and s.far == pytest.approx(300, abs=0.5)
   assert s.close_height == pytest.approx(200, rel=0.01)
   assert s.far_height == pytest.approx(200 * 250 / 350, rel=0.01)
   assert s.ankle_x == pytest.approx(100)
   # alpha bounds the far position: median 350, |close - median| 50 -> far >= 350 - 0.5 * 50
-  assert normalize.video_stats(kp, alpha=0.5).far == pytest.approx(325, abs=1.0)
+  c, m = np.percentile(ground, 98), np.median(ground)
+  assert normalize.video_stats(kp, alpha=0.5).far == pytest.approx(
+      ground[ground >= m - 0.5 * (c - m)].min())  # ~325: 350 - 0.5 * 50
 
 
 def test_source_is_mapped_onto_target_heights_and_ground():
   source, src_ground, _ = walker(150, 100, 220, 300, x=60.0)  # short person, far camera
   target, _, _ = walker(240, 40, 280, 460, x=200.0, phase=1.0)  # tall person, close camera
-  out = normalize.normalize(source, target, alpha=1.0, smooth_window=1, x_align="median")
+  out = normalize.normalize(source, target, alpha=1.0, smooth_window=1, x_align="median",
+                            recenter=False)  # stretched over the target's range
   t = normalize.video_stats(target, alpha=1.0)
   ankle_y, ankle_x = normalize.ankles(out)
   heights = normalize.person_heights(out)
@@ -61,7 +65,7 @@ def test_median_smoothing_removes_a_glitch_and_missing_poses_are_clear_errors():
   assert abs(out[30, JOINT["nose"], 1] - clean[30, JOINT["nose"], 1]) < 2.0
   blind = kp.copy()
   blind[..., 2] = 0.0
-  with pytest.raises(ValueError, match="at least 2 frames"):
+  with pytest.raises(ValueError, match="at least 2 plausible frames"):
     normalize.video_stats(blind)
 
 
@@ -117,3 +121,79 @@ def test_a_dancer_crossing_a_wide_frame_crosses_a_square_one_and_stays_inside():
   assert fitted[0, :, 0].min() < 8 and fitted[-1, :, 0].max() > 56  # still edge to edge
   width = lambda kp: kp[..., 0].max(-1) - kp[..., 0].min(-1)
   np.testing.assert_allclose(width(fitted), width(loose), rtol=1e-4)  # the body keeps its scale
+
+
+def test_confidence_aware_smoothing_by_hand():
+  """The code's rule, window 7: a joint confident in >= half the window's frames gets the
+  median of those frames; fewer, and it is missing (confidence 0). A wrist OpenPose missed as
+  (0, 0, 0) is never pulled towards the image corner."""
+  kp = np.zeros((9, 18, 3))
+  kp[..., 0], kp[..., 1], kp[..., 2] = 500.0, 700.0, 1.0
+  wrist = JOINT["r_wrist"]
+  kp[:, wrist, 0] = [900, 910, 920, 930, 940, 950, 960, 970, 980]
+  kp[[1, 3, 5], wrist] = 0.0  # missed in 3 frames (as OpenPose writes it)
+  out = normalize.median_smooth(kp, 7)
+  # frame 3: window 0..6, confident frames 0, 2, 4, 6 -> x median of 900, 920, 940, 960 = 930
+  assert out[3, wrist].tolist() == [930.0, 700.0, 1.0]
+  # frame 0 (the window moved inside: 0..6, as frame 3), frame 8 (window 2..8: 920, 940, 960,
+  # 970, 980 -> 960)
+  assert out[0, wrist, 0] == 930.0 and out[8, wrist, 0] == 960.0
+  kp[[0, 2, 4, 6], wrist, 2] = 0.0  # now 7 of the first 7 frames missing
+  kp[7, wrist, 2] = 0.0  # window 2..8 has frame 8 only
+  out = normalize.median_smooth(kp, 7)
+  assert (out[:, wrist, 2] == 0).all() and (out[:, wrist, :2] == 0).all()  # missing, not drawn
+  assert (out[:, JOINT["nose"]] == [500, 700, 1]).all()  # the rest untouched
+  # a plain median without confidences; window 1 changes nothing
+  np.testing.assert_allclose(normalize.median_smooth(kp[..., :2], 3)[7, wrist], [970, 700])
+  assert normalize.median_smooth(kp[..., :2], 3)[4, wrist, 0] == 0  # (0, 0) pulls it there
+  np.testing.assert_array_equal(normalize.median_smooth(kp, 1), kp)
+
+
+def test_a_small_source_range_is_recentred_on_the_targets_middle():
+  """Source ankles span 20 px, the target's 100 (far 300, close 400, heights 100 and 150): the
+  target's range becomes 340..360 (its middle, the source's length), heights interpolated
+  there: 100 + 0.4 * 50 = 120 and 100 + 0.6 * 50 = 130."""
+  target = normalize.VideoStats(close=400, far=300, close_height=150, far_height=100,
+                                ankle_x=0)
+  source = normalize.VideoStats(close=120, far=100, close_height=60, far_height=50, ankle_x=0)
+  got = normalize.recentered(target, source)
+  assert (got.far, got.close) == (340, 360)
+  assert got.far_height == pytest.approx(120) and got.close_height == pytest.approx(130)
+  wide = normalize.VideoStats(close=400, far=200, close_height=60, far_height=50, ankle_x=0)
+  assert normalize.recentered(target, wide) == target  # a longer source range: stretched
+  # end to end: a dancer who stays near one spot is moved, not stretched over the floor
+  src, src_ground, _ = walker(150, 100, 290, 300, x=60.0)
+  tgt, _, _ = walker(240, 40, 280, 460, x=200.0, phase=1.0)
+  out = normalize.normalize(src, tgt, alpha=1.0, smooth_window=1, x_align="median")
+  ankle_y, _ = normalize.ankles(out)
+  t = normalize.video_stats(tgt, alpha=1.0)
+  middle = 0.5 * (t.close + t.far)
+  assert np.ptp(ankle_y) == pytest.approx(np.ptp(src_ground), rel=0.05)  # 10 px, not 180
+  assert abs(np.median(ankle_y) - middle) < 6
+
+
+def test_outlier_skeletons_do_not_decide_the_statistics():
+  """A street video's detections: a skeleton of 10 px where the person is ~150, two upside
+  down (negative heights), one with joints outside the frame and several with no head. The
+  statistics equal the clean video's (within 2 %), and the source's normalised body keeps the
+  target's height."""
+  clean, _, _ = walker(150, 100, 220, 300, x=60.0)
+  noisy = clean.copy()
+  noisy[5, :, 1] = noisy[5, JOINT["r_ankle"], 1] - 0.07 * (noisy[5, :, 1] - noisy[5, JOINT["r_ankle"], 1])
+  noisy[[10, 70], JOINT["nose"], 1] = noisy[[10, 70], JOINT["r_ankle"], 1] + 40  # upside down
+  noisy[[10, 70], JOINT["neck"], 1] = noisy[[10, 70], JOINT["r_ankle"], 1] + 30
+  noisy[40, JOINT["r_wrist"]] = [-300.0, 50.0, 1.0]  # far outside a 640-wide frame
+  noisy[41, JOINT["l_ankle"], 1] = 2000.0  # below the frame
+  noisy[[20, 21, 22], JOINT["nose"], 2] = 0.0
+  noisy[[20, 21, 22], JOINT["neck"], 2] = 0.0
+  size = (360, 640)
+  plausible = normalize.plausible_frames(noisy, frame_size=size)
+  assert not plausible[[5, 10, 70, 40, 41, 20]].any() and plausible.sum() == 120 - 8
+  want, got = normalize.video_stats(clean, 0.7), normalize.video_stats(noisy, 0.7, frame_size=size)
+  for field in ("close", "far", "close_height", "far_height"):
+    assert getattr(got, field) == pytest.approx(getattr(want, field), rel=0.02), field
+  target, _, _ = walker(40, 10, 50, 60, x=32.0)
+  out = normalize.normalize(noisy, target, source_width=640, target_width=64, source_size=size)
+  heights = normalize.person_heights(out)[normalize.plausible_frames(noisy, frame_size=size)]
+  t = normalize.video_stats(target)
+  assert t.far_height * 0.85 < np.median(heights) < t.close_height * 1.15

@@ -150,16 +150,19 @@ class EDNModel(TrainedModel):
       self.target_keypoints = training_poses(self.config)
     return self.target_keypoints
 
-  def to_target_frame(self, src: Source, alpha: float = 0.7, smooth_window: int = 5,
-                      x_align: str = "center", normalize: bool = True) -> np.ndarray:
+  def to_target_frame(self, src: Source, alpha: float = 0.7, smooth_window: int = 7,
+                      x_align: str = "center", normalize: bool = True,
+                      recenter: bool = True) -> np.ndarray:
     """The source's poses in the target's frame (T, 18, 3), by the target's close/far
-    statistics (its training poses)."""
+    statistics (its training poses); skeletons outside the source's frame stay out of the
+    source's statistics; `recenter` is the authors' small-range rule (poses/normalize.py)."""
     if not normalize:
       return src.keypoints
     d = self.config.data
     return pose_norm.normalize(src.keypoints, pose_norm.video_stats(self.target_poses(), alpha),
                                alpha, smooth_window, source_width=src.size[1],
-                               target_width=d.width, x_align=x_align)
+                               target_width=d.width, x_align=x_align, recenter=recenter,
+                               source_size=tuple(src.size))
 
   @functools.cached_property
   def _jitted_chunk(self):
@@ -187,7 +190,7 @@ class EDNModel(TrainedModel):
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
   def transfer(self, poses, source_size: tuple[int, int] | None = None, normalize: bool = True,
-               alpha: float = 0.7, smooth_window: int = 5, x_align: str = "center",
+               alpha: float = 0.7, smooth_window: int = 7, x_align: str = "center",
                chunk: int = 32):
     """Source poses (T, 18, 3) in pixels of a (height, width) = `source_size` video -> the
     target's frames (T, H, W, 3) uint8 (with the face GAN's refinement at stage 2). The poses

@@ -1,13 +1,21 @@
 """Everybody Dance Now's global pose normalization: make the source's poses look like the target's
 body shape and place in the frame before transfer (Chan et al. 2019, sec. 3.3 / supp.).
 
-Per video, from the ankle heights y_a (the lower ankle per frame, image y grows downwards):
-  close = max_t y_a                          (nearest the camera)
+Per video, from the ankle heights y_a (the lower ankle per frame, image y grows downwards) of
+its *plausible* frames only (ankle and head confident, a positive height within
+[0.4, 2.5] x the video's median height, and, where the frame size is known, every confident joint
+inside the frame: a folded, upside-down or half-detected skeleton never enters the statistics):
+  close = the 98th percentile of y_a         (nearest the camera; robust to a stray low ankle)
   med   = median_t y_a
   far   = min { y_a(t) : y_a(t) >= med - alpha |close - med| }   (far position, bounded)
 Person height h = ankle y - head y (head: nose, else neck) is taken, at close and far, as the
-median height over the frames whose ankle lies within `tolerance` of that position (a median,
-not the maximum, so one bad detection there does not rescale the whole video).
+median height over the frames whose ankle lies within `tolerance` of that position, and at least
+the `min_frames` nearest ones (a median of several frames, so no single detection rescales the
+video). Small range (the authors' graph_posenorm.py): when the source's close-far range is
+shorter than the target's, the target's range is re-centred on its middle with the source's
+length (heights there interpolated linearly between the target's far and close heights), so a
+dancer who stays near one spot is moved, not stretched over the target's floor; `recenter=False`
+stretches.
 A source frame with ankle y is then mapped with
   u     = (y - far_s) / (close_s - far_s)  clipped to [-0.5, 1.5]   (position between far and close)
   scale = far_t_h / far_s_h + u * (close_t_h / close_s_h - far_t_h / far_s_h)
@@ -25,12 +33,15 @@ the target frame, so the dancer still crosses it edge to edge. x_align='median' 
 median ankle x on the target's instead (useful when the target danced off-centre). Source and
 target may have any frame size: the statistics are in each video's own pixels. u is clipped
 so a detection far outside the source's range (a bad ankle) cannot flip or explode the scale.
-The result is smoothed over time with a median filter of `smooth_window` frames.
+The result is smoothed over time as the code does (`median_smooth`): per joint, the median of
+its confident detections in a window of `smooth_window` (7) frames, or missing when fewer than
+half of the window's frames have it.
 alpha: 0.7 in the paper (the default), 0.5 in the code.
 """
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 
@@ -73,50 +84,122 @@ def person_heights(keypoints: np.ndarray, min_conf: float = 0.1) -> np.ndarray:
   return ankle_y - head
 
 
-def video_stats(keypoints: np.ndarray, alpha: float = 0.7, tolerance: float = 0.02,
-                min_conf: float = 0.1) -> VideoStats:
-  """The close/far ankle positions and heights of one video's poses (T, 18, 2|3), pixels.
-  tolerance: a fraction of the close-far span (at least 1 px) for frames 'at' a position."""
+# A plausible skeleton's height lies within these factors of the video's median height.
+PLAUSIBLE_HEIGHT = (0.4, 2.5)
+CLOSE_PERCENTILE = 98
+
+
+def plausible_frames(keypoints: np.ndarray, min_conf: float = 0.1,
+                     frame_size: tuple[int, int] | None = None) -> np.ndarray:
+  """(T,) bool: the frames whose skeleton may enter the statistics: ankle and head confident,
+  height > 0 and within PLAUSIBLE_HEIGHT of the median of such frames, and (with frame_size,
+  (height, width)) every confident joint inside the frame."""
+  keypoints = np.asarray(keypoints, np.float64)
+  ankle_y, _ = ankles(keypoints, min_conf)
+  heights = person_heights(keypoints, min_conf)
+  ok = ~np.isnan(ankle_y) & ~np.isnan(heights) & (heights > 0)
+  if frame_size is not None:
+    conf = (keypoints[..., 2] >= min_conf if keypoints.shape[-1] == 3
+            else np.ones(keypoints.shape[:2], bool))
+    x, y = keypoints[..., 0], keypoints[..., 1]
+    inside = (x >= 0) & (x <= frame_size[1] - 1) & (y >= 0) & (y <= frame_size[0] - 1)
+    ok &= np.all(inside | ~conf, axis=1)
+  if ok.any():
+    typical = np.median(heights[ok])
+    ok &= (heights >= PLAUSIBLE_HEIGHT[0] * typical) & (heights <= PLAUSIBLE_HEIGHT[1] * typical)
+  return ok
+
+
+def video_stats(keypoints: np.ndarray, alpha: float = 0.7, tolerance: float = 0.05,
+                min_conf: float = 0.1, frame_size: tuple[int, int] | None = None,
+                min_frames: int = 5) -> VideoStats:
+  """The close/far ankle positions and heights of one video's poses (T, 18, 2|3), pixels, from
+  its plausible frames (module doc). tolerance: a fraction of the close-far span (at least
+  1 px) for frames 'at' a position (the code's 5 %); min_frames: at least that many of the
+  nearest frames enter each height's median."""
   keypoints = np.asarray(keypoints, np.float64)
   ankle_y, ankle_x = ankles(keypoints, min_conf)
   heights = person_heights(keypoints, min_conf)
-  ok = ~np.isnan(ankle_y) & ~np.isnan(heights)
+  ok = plausible_frames(keypoints, min_conf, frame_size)
   if ok.sum() < 2:
-    raise ValueError(f"pose normalization needs ankles and a head in at least 2 frames; "
-                     f"found {int(ok.sum())} of {len(keypoints)}")
+    raise ValueError(f"pose normalization needs ankles and a head in at least 2 plausible "
+                     f"frames; found {int(ok.sum())} of {len(keypoints)}")
   y, h = ankle_y[ok], heights[ok]
-  close, med = float(y.max()), float(np.median(y))
+  close, med = float(np.percentile(y, CLOSE_PERCENTILE)), float(np.median(y))
   far = float(y[y >= med - alpha * abs(close - med)].min())
   tol = max(1.0, tolerance * (close - far))
-  at = lambda pos: float(np.median(h[np.abs(y - pos) <= tol]))
+
+  def at(pos):
+    distance = np.abs(y - pos)
+    nearest = np.argsort(distance, kind="stable")[:min(min_frames, len(y))]
+    return float(np.median(h[(distance <= tol) | np.isin(np.arange(len(y)), nearest)]))
+
   return VideoStats(close=close, far=far, close_height=at(close), far_height=at(far),
-                    ankle_x=float(np.nanmedian(ankle_x)))
+                    ankle_x=float(np.nanmedian(ankle_x[ok])))
 
 
-def median_smooth(keypoints: np.ndarray, window: int) -> np.ndarray:
-  """Per-coordinate temporal median over `window` frames (odd; edges use the frames there)."""
-  if window <= 1:
+def recentered(target: VideoStats, source: VideoStats) -> VideoStats:
+  """The authors' small-range rule: a source range (close - far) shorter than the target's maps
+  onto the target's range re-centred on its middle with the source's length, the heights there
+  interpolated linearly between the target's far and close heights; otherwise the target as
+  it is."""
+  span_t, span_s = target.close - target.far, source.close - source.far
+  if span_s >= span_t:
+    return target
+  middle, half = 0.5 * (target.close + target.far), 0.5 * span_s
+  def height(y):
+    u = (y - target.far) / span_t
+    return target.far_height + u * (target.close_height - target.far_height)
+  return dataclasses.replace(target, close=middle + half, far=middle - half,
+                             close_height=height(middle + half),
+                             far_height=height(middle - half))
+
+
+def median_smooth(keypoints: np.ndarray, window: int = 7, min_conf: float = 0.1) -> np.ndarray:
+  """Temporal median of each joint as the authors' code smooths (renderopenpose.py,
+  getmedians_adapt), over full windows of `window` frames (near the ends the window is moved
+  inside the video, not cut; the code drops those frames). With confidences (T, 18, 3): a joint
+  confident (>= min_conf) in at least half the window's frames gets the median of those frames'
+  (x, y, confidence) — a joint missed in some frames is not dragged towards (0, 0) — and is
+  missing (confidence 0, not drawn) otherwise. Without (T, 18, 2): the plain median."""
+  keypoints = np.asarray(keypoints)
+  if window <= 1 or len(keypoints) < 2:
     return keypoints.copy()
-  half = window // 2
+  n = min(window, len(keypoints))
   out = keypoints.copy()
   for t in range(len(keypoints)):
-    out[t, ..., :2] = np.median(keypoints[max(0, t - half):t + half + 1, ..., :2], axis=0)
+    start = min(max(0, t - n // 2), len(keypoints) - n)
+    part = keypoints[start:start + n]
+    if keypoints.shape[-1] < 3:
+      out[t] = np.median(part, axis=0)
+      continue
+    confident = part[..., 2] >= min_conf  # (n, J)
+    values = np.where(confident[..., None], part, np.nan)
+    with warnings.catch_warnings():  # a joint no frame has: an all-NaN median, not kept
+      warnings.simplefilter("ignore", RuntimeWarning)
+      median = np.nanmedian(values, axis=0)
+    kept = confident.sum(0) * 2 >= n
+    out[t] = np.where(kept[:, None], median, 0.0)
   return out
 
 
 def normalize(source: np.ndarray, target: np.ndarray | VideoStats, alpha: float = 0.7,
-              smooth_window: int = 5, min_conf: float = 0.1, source_width: float | None = None,
+              smooth_window: int = 7, min_conf: float = 0.1, source_width: float | None = None,
               target_width: float | None = None, x_align: str = "center",
-              fit_width: bool = True) -> np.ndarray:
+              fit_width: bool = True, recenter: bool = True,
+              source_size: tuple[int, int] | None = None) -> np.ndarray:
   """Map source poses (T, 18, 2|3), pixels of a frame `source_width` wide, onto the target
-  video's scale, ground positions and frame (`target_width` wide); see the module doc."""
+  video's scale, ground positions and frame (`target_width` wide); see the module doc.
+  source_size (height, width): leave skeletons with joints outside it out of the statistics."""
   if x_align not in ("center", "median"):
     raise ValueError(f"x_align must be 'center' or 'median', got {x_align!r}")
   if x_align == "center" and (not source_width or not target_width):
     raise ValueError("x_align='center' needs source_width and target_width")
   source = np.asarray(source, np.float64)
-  s = video_stats(source, alpha, min_conf=min_conf)
+  s = video_stats(source, alpha, min_conf=min_conf, frame_size=source_size)
   t = target if isinstance(target, VideoStats) else video_stats(target, alpha, min_conf=min_conf)
+  if recenter:
+    t = recentered(t, s)
   ankle_y, ankle_x = ankles(source, min_conf)
   ankle_y = np.where(np.isnan(ankle_y), np.nanmedian(ankle_y), ankle_y)
   ankle_x = np.where(np.isnan(ankle_x), np.nanmedian(ankle_x), ankle_x)[:, None]
@@ -137,7 +220,7 @@ def normalize(source: np.ndarray, target: np.ndarray | VideoStats, alpha: float 
   out = source.copy()
   out[..., 0] = centre_t + travel + body
   out[..., 1] = new_ankle_y + scale * (source[..., 1] - ankle_y[:, None])
-  return median_smooth(out, smooth_window).astype(np.float32)
+  return median_smooth(out, smooth_window, min_conf).astype(np.float32)
 
 
 def _travel_fit(travel, body, confident, centre: float, width: float) -> float:
