@@ -54,7 +54,9 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   e.face_ngf, e.face_n_down, e.face_n_blocks, e.face_num_d = 16, 2, 2, 1
   e.face_fix_main_steps = 0  # first steps of stage 2 that train only D_f (the code's niter_fix_main)
 
-  config.optim = config_defaults.adam(2e-4)
+  # pix2pixHD's schedule (niter + niter_decay, the code's 100 + 100 epochs): a constant rate for
+  # the first half of the steps, then linearly to 0 (set again with num_steps below).
+  config.optim = config_defaults.adam(2e-4, decay_steps=500)
 
   config.train = config_defaults.train(batch_size=4, num_steps=1000, log_every=50,
                                        checkpoint_every=250, sample_every=500, num_samples=4,
@@ -67,7 +69,8 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     e.num_d, e.ndf = 2, 64
     e.face_size, e.face_ngf, e.face_n_down, e.face_n_blocks, e.face_num_d = 128, 64, 3, 5, 1
     config.train.batch_size = 1  # the authors' code
-    config.train.num_steps = 200_000
+    config.train.num_steps = 200_000  # 200 epochs of ~1,000 frames at batch 1
+    config.optim.decay_steps = 100_000  # the last 100 epochs
     config.train.log_every = 100
     config.train.checkpoint_every = 2000
     config.train.sample_every = 2000
@@ -79,10 +82,12 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     e.ngf, e.n_down, e.n_blocks, e.ndf = 4, 2, 1, 4
     e.face_size, e.face_ngf, e.face_n_down, e.face_n_blocks = 16, 4, 1, 1
     config.train = config_defaults.tiny_train(batch_size=2, num_steps=2)
+    config.optim.decay_steps = 0
 
   if variant == "face":
     e.stage = 2
     config.train.num_steps = 500
+    config.optim.decay_steps = 250
   elif variant == "paper":
     paper()
   elif variant == "paper_local":
@@ -93,6 +98,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     paper()
     e.stage = 2
     config.train.num_steps = 50_000
+    config.optim.decay_steps = 25_000
     e.face_fix_main_steps = 10_000  # the code trains D_f alone for 10 epochs; set to yours
   elif variant == "tiny":
     tiny()

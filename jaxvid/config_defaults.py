@@ -59,9 +59,12 @@ def train(batch_size: int, num_steps: int, log_every: int, checkpoint_every: int
   })
 
 
-def adam(learning_rate: float, b1: float = 0.5, b2: float = 0.999) -> ml_collections.ConfigDict:
-  """config.optim: Adam (the GANs' 2e-4, beta1 0.5 unless given)."""
-  return ml_collections.ConfigDict({"learning_rate": learning_rate, "b1": b1, "b2": b2})
+def adam(learning_rate: float, b1: float = 0.5, b2: float = 0.999,
+         decay_steps: int = 0) -> ml_collections.ConfigDict:
+  """config.optim: Adam (the GANs' 2e-4, beta1 0.5 unless given); decay_steps > 0: the rate
+  falls linearly to 0 over the last decay_steps of train.num_steps (pix2pixHD's niter_decay)."""
+  return ml_collections.ConfigDict({"learning_rate": learning_rate, "b1": b1, "b2": b2,
+                                    "decay_steps": decay_steps})
 
 
 def tiny_train(batch_size: int, num_steps: int = 4, sample_fps: int = 8) -> ml_collections.ConfigDict:

@@ -2,6 +2,7 @@
 batch: shapes kept, metrics finite, parameters moved, one trace for two steps."""
 import chex
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -168,3 +169,30 @@ def test_vgan_upsample_option_trains_and_a_bad_value_is_one_line():
   assert all(np.isfinite(float(v)) for v in metrics.values())
   with pytest.raises(UserError, match="config.vgan.upsample must be one of"):
     get_trainer(load_config("vgan.py", vgan__upsample="bilinear"))
+
+
+def test_learning_rate_decay_is_pix2pixhds_linear_schedule():
+  """optim.decay_steps: the rate is constant for num_steps - decay_steps updates, then falls
+  linearly to 0 (update k uses rate * min(1, (num_steps - k) / decay_steps))."""
+  import optax
+  from jaxvid.errors import UserError
+  from jaxvid.trainers.gan_common import adam, linear_decay
+  schedule = linear_decay(2e-4, num_steps=10, decay_steps=4)
+  np.testing.assert_allclose([float(schedule(k)) for k in (0, 6, 7, 8, 9, 10, 12)],
+                             [2e-4, 2e-4, 1.5e-4, 1e-4, 0.5e-4, 0.0, 0.0], rtol=1e-6)
+  config = load_config("edn.py", optim__decay_steps=4)
+  tx = adam(config.optim, num_steps=10)
+  params = {"w": jnp.ones(3)}
+  state = tx.init(params)
+  sizes = []
+  for _ in range(10):  # Adam's first steps move each weight by ~rate * sign(g)
+    updates, state = tx.update({"w": jnp.ones(3)}, state, params)
+    sizes.append(float(jnp.abs(updates["w"][0])))
+  np.testing.assert_allclose(sizes, [2e-4] * 7 + [1.5e-4, 1e-4, 0.5e-4], rtol=1e-3)
+  assert optax.tree.norm(tx.init(params)) == 0  # nothing but counts and moments
+  with pytest.raises(UserError, match="decay_steps=20 must be in"):
+    adam(load_config("edn.py", optim__decay_steps=20).optim, num_steps=10)
+  for variant in ("", "face", "paper", "paper_face"):  # the code's niter = niter_decay
+    c = load_config("edn.py", variant)
+    assert c.optim.decay_steps == c.train.num_steps // 2, variant
+  assert load_config("edn.py").optim.decay_steps == 0  # :tiny, the pinned steps unchanged

@@ -135,7 +135,7 @@ class EDNTrainer(Trainer):
                       f"{e.face_size})")
     if e.face_fix_main_steps < 0:
       raise UserError(f"config.edn.face_fix_main_steps must be >= 0, got {e.face_fix_main_steps}")
-    self.tx = adam(config.optim)
+    self.tx = adam(config.optim, num_steps=int(config.train.num_steps))
     self.vgg, self.vgg_params = vgg.load_backbone(e.perceptual_backbone, e.vgg19_weights,
                                                   e.vgg_input)
 

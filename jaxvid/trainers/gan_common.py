@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxvid import losses
+from jaxvid.errors import UserError
 
 PyTree = Any
 
@@ -75,10 +76,25 @@ def train_g_d(generate: Callable, g_params: PyTree, g_tx: optax.GradientTransfor
           "outputs": outputs}
 
 
-def adam(optim_config, learning_rate: float = 0.0) -> optax.GradientTransformation:
-  """Adam of config.optim (`learning_rate` > 0 replaces its rate, e.g. a D of its own)."""
-  return optax.adam(learning_rate or optim_config.learning_rate, b1=optim_config.b1,
-                    b2=optim_config.b2)
+def linear_decay(rate: float, num_steps: int, decay_steps: int) -> Callable:
+  """pix2pixHD's schedule: `rate` for the first num_steps - decay_steps updates (its niter
+  epochs), then linearly to 0 over the last decay_steps (niter_decay): update k (counted from
+  0) uses rate * min(1, (num_steps - k) / decay_steps)."""
+  return lambda count: rate * jnp.clip((num_steps - count) / decay_steps, 0.0, 1.0)
+
+
+def adam(optim_config, learning_rate: float = 0.0, num_steps: int = 0
+         ) -> optax.GradientTransformation:
+  """Adam of config.optim (`learning_rate` > 0 replaces its rate, e.g. a D of its own), its
+  rate decayed linearly to 0 over the last `optim.decay_steps` of `num_steps` when > 0."""
+  rate = learning_rate or optim_config.learning_rate
+  decay = int(optim_config.get("decay_steps", 0))
+  if decay:
+    if not 0 < decay <= num_steps:
+      raise UserError(f"config.optim.decay_steps={decay} must be in [0, train.num_steps="
+                      f"{num_steps}] (0: a constant learning rate)")
+    rate = linear_decay(rate, num_steps, decay)
+  return optax.adam(rate, b1=optim_config.b1, b2=optim_config.b2)
 
 
 def discriminator_update(discriminator, tx, params, batch_stats, opt_state, real, fake,

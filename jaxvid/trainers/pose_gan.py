@@ -75,7 +75,8 @@ class PoseGANTrainer(Trainer):
       self.generator, self.discriminator = build_models(config)
     except ValueError as e:
       raise UserError(f"invalid pose_gan config: {e}") from e
-    self.g_tx, self.d_tx = adam(config.optim), adam(config.optim)
+    steps = int(config.train.num_steps)
+    self.g_tx, self.d_tx = adam(config.optim, num_steps=steps), adam(config.optim, num_steps=steps)
 
   def metadata(self) -> dict:
     p, d = self.config.pose_gan, self.config.data

@@ -85,7 +85,9 @@ class VGANTrainer(Trainer):
     if d_rate < 0:
       raise UserError(f"config.vgan.d_learning_rate must be >= 0 (0: optim.learning_rate), "
                       f"got {d_rate}")
-    self.g_tx, self.d_tx = adam(config.optim), adam(config.optim, d_rate)
+    steps = int(config.train.num_steps)
+    self.g_tx = adam(config.optim, num_steps=steps)
+    self.d_tx = adam(config.optim, d_rate, num_steps=steps)
     self.ema_decay = float(config.vgan.get("ema_decay", 0.0))
     if not 0.0 <= self.ema_decay < 1.0:
       raise UserError(f"config.vgan.ema_decay must be in [0, 1), got {self.ema_decay}")
