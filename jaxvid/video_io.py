@@ -36,8 +36,22 @@ def list_videos(folder: str) -> list[str]:
 @dataclasses.dataclass(frozen=True)
 class VideoInfo:
   fps: float  # frames per second (0 when the container does not say)
-  size: tuple[int, int]  # (height, width)
+  size: tuple[int, int]  # (height, width) as displayed (after the rotation)
   num_frames: int  # decodable frames, counted from the packets when the header has no count
+  rotation: int = 0  # degrees counter-clockwise the frames are turned to display upright
+
+
+def _quarter_turns(frame) -> int:
+  """Counter-clockwise quarter turns that display a decoded frame upright: the container's
+  display matrix (a phone filming in portrait stores landscape frames and a 90-degree
+  rotation), as FFmpeg's own players apply it."""
+  return int(round(float(getattr(frame, "rotation", 0) or 0) / 90.0)) % 4
+
+
+def upright(image: np.ndarray, turns: int) -> np.ndarray:
+  """A decoded (H, W, 3) frame turned as its display matrix says (np.rot90 = FFmpeg's
+  autorotate)."""
+  return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
 
 def probe(path: str) -> VideoInfo:
@@ -52,13 +66,20 @@ def probe(path: str) -> VideoInfo:
       count = int(stream.frames or 0)
       if not count:  # some containers (webm, some avi) do not store it: count the packets
         count = sum(1 for packet in container.demux(stream) if packet.size)
+        container.seek(0)
+      turns = 0
+      for frame in container.decode(video=0):  # the first frame carries the display matrix
+        turns = _quarter_turns(frame)
+        break
+      if turns % 2:
+        size = size[::-1]
   except VideoReadError:
     raise
   except Exception as e:  # noqa: BLE001 - av raises many error types for corrupt input
     raise VideoReadError(f"{path}: cannot read ({type(e).__name__}: {e})") from e
   if min(size) <= 0:
     raise VideoReadError(f"{path}: frames of size {size}")
-  return VideoInfo(float(rate), size, count)
+  return VideoInfo(float(rate), size, count, 90 * turns)
 
 
 def decodable_frames(path: str, info: VideoInfo | None = None) -> int:
@@ -95,7 +116,7 @@ def iter_frames(path: str, frame_step: int = 1, max_frames: int | None = None,
           break
         if i < start or (i - start) % frame_step:
           continue
-        image = frame.to_ndarray(format="rgb24")
+        image = upright(frame.to_ndarray(format="rgb24"), _quarter_turns(frame))
         if image.size == 0:
           raise VideoReadError(f"{path}: frame {i} has size 0")
         count += 1

@@ -225,6 +225,29 @@ def test_a_video_whose_header_claims_frames_it_lacks_is_split_by_what_decodes(tm
   assert "claims 100 frames" in builder.summary()
 
 
+def test_a_phone_video_shot_in_portrait_decodes_upright(tmp_path):
+  """A landscape-coded stream with a 90-degree display matrix (how phones store portrait
+  clips), written by the test with FFmpeg: probe gives the displayed size and every decoded
+  frame is turned as FFmpeg's players turn it (the white top-left corner ends bottom-left)."""
+  import subprocess
+  import imageio_ffmpeg
+  frames = np.zeros((6, 32, 64, 3), np.uint8)
+  frames[:, :8, :8] = 255
+  coded = str(tmp_path / "coded.mp4")
+  imageio.mimwrite(coded, frames, fps=10, codec="libx264", macro_block_size=1)
+  phone = str(tmp_path / "phone.mp4")
+  subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error",
+                  "-display_rotation", "90", "-i", coded, "-c", "copy", phone], check=True)
+  info = video_io.probe(phone)
+  assert (info.size, info.rotation, info.num_frames) == ((64, 32), 90, 6)
+  assert video_io.probe(coded).size == (32, 64) and video_io.probe(coded).rotation == 0
+  decoded = list(video_io.iter_frames(phone))
+  assert len(decoded) == 6 and decoded[0].shape == (64, 32, 3)
+  assert decoded[0][60, 3].min() > 200 and decoded[0][3, 3].max() < 50  # upright: bottom-left
+  assert video_io.upright(frames[0], 3).shape == (64, 32, 3)  # -90: the other way
+  np.testing.assert_array_equal(video_io.upright(frames[0], 2), frames[0][::-1, ::-1])
+
+
 def test_another_folder_or_changed_videos_build_another_dataset(tmp_path):
   """The dataset's identity includes the folder and its files: no silent reuse."""
   first, second = tmp_path / "first", tmp_path / "second"
