@@ -1,5 +1,6 @@
 """Config sections every model shares; configs/*.py start from these and override."""
 import importlib.util
+import math
 import os
 
 import ml_collections
@@ -117,9 +118,16 @@ def validate(config) -> None:
   for key in ("frames", "height", "width", "num_clips", "clip_stride", "frame_step"):
     value = data_value(d, key) if key in DATA_DEFAULTS else d.get(key, 1)
     need(isinstance(value, int) and value >= 1, f"data.{key}", value, "must be an integer >= 1")
-  need(isinstance(d.get("num_test", 0), int) and d.get("num_test", 0) >= 0, "data.num_test",
-       d.get("num_test"), "must be an integer >= 0")
+  num_test = d.get("num_test", 0)
+  need(isinstance(num_test, int) and num_test >= 0, "data.num_test", num_test,
+       "must be an integer >= 0")
+  if d.get("name") in ("synthetic_scenes", "synthetic_dancer"):  # the held-out split is made
+    need(num_test >= 1, "data.num_test", num_test, "the held-out split needs >= 1 clip (the "
+         "training loop's samples and evaluation read it)")
   fraction = data_value(d, "test_fraction")
   need(0 <= fraction < 1, "data.test_fraction", fraction, "must be in [0, 1)")
-  need(config.optim.learning_rate > 0, "optim.learning_rate", config.optim.learning_rate,
-       "must be > 0")
+  need(math.isfinite(config.optim.learning_rate) and config.optim.learning_rate > 0,
+       "optim.learning_rate", config.optim.learning_rate, "must be a finite number > 0")
+  decay = config.optim.get("decay_steps", 0)
+  need(isinstance(decay, int) and 0 <= decay <= t.num_steps, "optim.decay_steps", decay,
+       f"must be an integer in [0, train.num_steps={t.num_steps}] (0: a constant rate)")

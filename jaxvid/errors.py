@@ -8,6 +8,10 @@ from absl import flags
 from absl import logging as absl_logging
 
 
+# The packages etils.epath reads buckets with, and the scheme each serves.
+CLOUD_PACKAGES = {"gcsfs": "gs://", "s3fs": "s3://"}
+
+
 class UserError(Exception):
   """A problem with the user's config, paths or files, stated so they can fix it."""
 
@@ -31,6 +35,13 @@ def run_cli(main):
       return main(argv)
     except (UserError, ValueError) as e:
       print(f"error: {e}", file=sys.stderr, flush=True)
+      sys.exit(1)
+    except ImportError as e:  # a bucket path without its filesystem package (etils.epath's)
+      package = next((p for p in CLOUD_PACKAGES if p in str(e)), None)
+      if package is None:
+        raise
+      print(f"error: a {CLOUD_PACKAGES[package]} path needs the {package} package: pip install "
+            f"{package} (or pip install 'jaxvid[cloud]')", file=sys.stderr, flush=True)
       sys.exit(1)
     except KeyboardInterrupt:
       print("interrupted", file=sys.stderr, flush=True)

@@ -22,7 +22,7 @@ import numpy as np
 from absl import app, flags
 
 import jaxvid
-from jaxvid import errors, visualize
+from jaxvid import errors, paths, visualize
 from jaxvid.data import pipeline
 from jaxvid.errors import UserError
 from jaxvid.inference import pose_knows
@@ -43,6 +43,7 @@ def define_flags():
   flags.DEFINE_integer("num_futures", 3, "futures sampled per clip")
   flags.DEFINE_integer("seed", 0, "seed of the sampled futures")
   flags.DEFINE_integer("fps", 8, "frames per second of the output")
+  flags.DEFINE_bool("overwrite", False, "replace an existing --output (never the --input)")
   flags.mark_flags_as_required(["vae_workdir", "gan_workdir", "output"])
 
 
@@ -70,6 +71,10 @@ def _load_inputs(vae, num_clips: int) -> dict:
       raise UserError(f"--input {input_path}: keypoints hold NaN or inf (missing joints are "
                       f"confidence 0, not NaN)")
     return {"video": to_unit_range(video), "keypoints": keypoints.astype(np.float32)}
+  held_out = len(pipeline.held_out_source(vae.config))
+  if num_clips > held_out:
+    raise UserError(f"--num_clips={num_clips}, but the pose-VAE's held-out split has "
+                    f"{held_out} clips (clips are not repeated)")
   batch = pipeline.make_sample_batch(vae.config, num_clips)
   return {"video": batch["video"], "keypoints": batch["keypoints"]}
 
@@ -96,6 +101,11 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
 
+  if FLAGS.num_futures < 1 or FLAGS.num_clips < 1:
+    raise UserError(f"--num_futures and --num_clips must be >= 1, got {FLAGS.num_futures} and "
+                    f"{FLAGS.num_clips}")
+  output = paths.check_output_file(FLAGS.output, "--output", suffixes=(".mp4", ".gif"),
+                                   inputs=(FLAGS.input or "",), overwrite=FLAGS.overwrite)
   vae = jaxvid.load(FLAGS.vae_workdir, FLAGS.vae_step, expected="pose_vae")
   gan = jaxvid.load(FLAGS.gan_workdir, FLAGS.gan_step, expected="pose_gan")
   inputs = _load_inputs(vae, FLAGS.num_clips)
@@ -108,7 +118,7 @@ def main(argv):
   rows, labels = figure(inputs, outputs, vae.config.pose_vae.past_steps, gd.frames,
                         (gd.height, gd.width))
   grid = visualize.tile(rows, scale=max(1, 128 // gd.height), labels=labels)
-  path = visualize.write_video(os.path.expanduser(FLAGS.output), grid, fps=FLAGS.fps)
+  path = visualize.write_video(output, grid, fps=FLAGS.fps)
   np.savez(os.path.splitext(path)[0] + "_poses.npz", poses=outputs["poses"])
   print(f"wrote {path} and its poses", flush=True)
 

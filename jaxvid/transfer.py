@@ -110,6 +110,8 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   output, side_path, poses_path = output_paths(
       FLAGS.output, FLAGS.overwrite, input_paths(FLAGS.source, FLAGS.source_video))
+  if not (FLAGS.fps >= 0 and FLAGS.fps < 1000):
+    raise UserError(f"--fps must be in [0, 1000) (0: the source's), got {FLAGS.fps}")
   if FLAGS.chunk < 1:
     raise UserError(f"--chunk must be >= 1, got {FLAGS.chunk}")
   model = jaxvid.load(FLAGS.workdir, FLAGS.step, expected="edn")

@@ -147,3 +147,14 @@ def test_extract_output_names_for_one_video_and_for_folders(tmp_path):
   videos = [str(tmp_path / "in" / "a.mp4"), str(tmp_path / "in" / "sub" / "a.mp4")]
   assert extract.output_files(str(tmp_path / "in"), videos, str(tmp_path / "out"), False) == [
       str(tmp_path / "out" / "a.mp4.npz"), str(tmp_path / "out" / "sub" / "a.mp4.npz")]
+
+
+def test_a_sources_broken_fps_is_unknown_and_a_broken_size_an_error(tmp_path):
+  from jaxvid.inference.edn import load_source
+  kp = np.zeros((3, 18, 3), np.float32)
+  for fps in (np.inf, -25.0, np.nan):
+    np.savez(tmp_path / "p.npz", keypoints=kp, size=np.array([360, 640]), fps=np.float32(fps))
+    assert load_source(str(tmp_path / "p.npz"), (64, 64)).fps == 0.0  # then --fps or 12
+  np.savez(tmp_path / "p.npz", keypoints=kp, size=np.array([-360, 640]), fps=np.float32(25))
+  with pytest.raises(UserError, match="is not a \\(height, width\\) of positive pixels"):
+    load_source(str(tmp_path / "p.npz"), (64, 64))

@@ -157,10 +157,19 @@ def test_bad_inputs_give_one_line_errors_and_change_nothing(tmp_path):
       "generate: output is a file": ("jaxvid.generate", f"--workdir={workdir}",
                                      f"--output={blocker}"),
       "empty workdir": ("jaxvid.main", "--config=configs/vgan.py:tiny", "--workdir="),
+      "forecast: no futures": ("jaxvid.forecast", f"--vae_workdir={workdir}",
+                               f"--gan_workdir={workdir}", f"--output={user}/f.gif",
+                               "--num_futures=0"),
   }
+  import importlib.util
+  if importlib.util.find_spec("gcsfs") is None:
+    cases["a bucket without gcsfs"] = ("jaxvid.main", "--config=configs/vgan.py:tiny",
+                                       "--workdir=gs://bucket/run")
   for name, (module, *args) in cases.items():
     result = _run(module, *args)
     lines = [l for l in result.stderr.strip().splitlines() if l.startswith("error")]
+    if name == "a bucket without gcsfs":
+      assert "pip install gcsfs" in result.stderr, result.stderr[-800:]
     assert result.returncode != 0, name
     assert "Traceback" not in result.stderr, f"{name}: {result.stderr[-1500:]}"
     assert lines, f"{name}: no error line in {result.stderr[-800:]}"
@@ -176,6 +185,9 @@ def test_bad_inputs_give_one_line_errors_and_change_nothing(tmp_path):
     ("train__max_to_keep", -1, "0: keep every checkpoint"),
     ("data__test_fraction", 1.0, "[0, 1)"),
     ("optim__learning_rate", 0.0, "optim.learning_rate"),
+    ("optim__learning_rate", float("inf"), "optim.learning_rate=inf: must be a finite"),
+    ("optim__decay_steps", 10, "optim.decay_steps=10"),
+    ("data__num_test", 0, "data.num_test=0"),
 ])
 def test_bad_values_are_one_error_before_any_work(tmp_path, key, value, says):
   from jaxvid.errors import UserError

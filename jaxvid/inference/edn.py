@@ -86,8 +86,12 @@ def load_source(source: str, target_size: tuple[int, int], frames: int = 48,
         with np.load(source) as f:
           keypoints = f["keypoints"]
           if "size" in f.files:
-            size = tuple(int(v) for v in f["size"])
+            size = tuple(int(v) for v in np.ravel(f["size"]))
+            if len(size) != 2 or min(size) <= 0:
+              raise UserError(f"--source {source}: its 'size' {size} is not a (height, width) "
+                              f"of positive pixels; give --source_size=HEIGHTxWIDTH")
           fps = float(f["fps"]) if "fps" in f.files else 0.0
+          fps = fps if np.isfinite(fps) and fps > 0 else 0.0  # inf, NaN, <= 0: unknown
           stored = str(f["source"]) if "source" in f.files else ""
           path = path or (stored if stored and os.path.isfile(stored) else "")
     except (KeyError, ValueError, OSError) as e:
