@@ -42,13 +42,17 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   # and the adversarial gradient raises it where things move. `:paper` keeps 0.
   config.vgan.mask_bias_init = -3.0
   config.vgan.l1_weight = 0.0  # conditional only: L1 on the first frame
-  # G's stride-2 layers: 'transposed' (the paper's k4 s2 transposed convs), 'resize' (nearest
-  # x2 + k3 conv in every one) or 'resize_out' (only the f, m, b output layers); not in the paper.
-  config.vgan.upsample = "transposed"
   # Stabilisers from the literature, none in the paper (docs/vgan.md, "Differences from the
   # paper", has a row for each); `:paper` and `:tiny` switch every one off (PAPER_SETTINGS).
+  # The demo uses the three that measured best together on the demo's budget (fifteen
+  # settings side by side: experiments/results_vgan_stabiliser_sweep_h200_2026-12-04):
+  # resize-convs, an EMA of G and DiffAugment's translation + cutout.
+  # G's stride-2 layers: 'transposed' (the paper's k4 s2 transposed convs), 'resize' (nearest
+  # x2 + k3 conv in every one: no checkerboards, Odena et al. 2016) or 'resize_out' (only the
+  # f, m, b output layers).
+  config.vgan.upsample = "resize"
   # Sample with an exponential moving average of G's parameters (Karras et al. 2018; 0 = off).
-  config.vgan.ema_decay = 0.0
+  config.vgan.ema_decay = 0.999
   # D's own Adam learning rate (TTUR, Heusel et al. 2017; 0: optim.learning_rate for both).
   config.vgan.d_learning_rate = 0.0
   # 'nonsaturating' (the paper's) or 'hinge' (Lim & Ye 2017; Miyato et al. 2018).
@@ -56,7 +60,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   # R1 penalty gamma on real clips (Mescheder et al. 2018; 0 = off).
   config.vgan.r1_gamma = 0.0
   # DiffAugment of everything D sees, e.g. "color,translation,cutout" (Zhao et al. 2020).
-  config.vgan.diffaugment = ""
+  config.vgan.diffaugment = "translation,cutout"
   # Minibatch standard deviation as a channel before D's logit (Karras et al. 2018).
   config.vgan.minibatch_std = False
   # Instance noise: std of Gaussian noise on D's inputs, annealed to 0 (Sønderby et al. 2017).
