@@ -57,6 +57,9 @@ def train(batch_size: int, num_steps: int, log_every: int, checkpoint_every: int
       # A workdir of a run of the same model: a fresh run starts from the parameters of its
       # newest checkpoint (fine-tuning; Adam and the step start afresh). '' = from scratch.
       "init_from": "",
+      # Resume a run whose training data changed (videos added to a video_folder, say): the
+      # model, optimizer and step resume, the data order starts afresh on the new data.
+      "fresh_data_iterator": False,
   })
 
 

@@ -315,10 +315,15 @@ def _train(config, workdir: str) -> dict:
   checkpointer = ckpt_lib.Checkpointer(paths.join(workdir, "checkpoints"),
                                        config.train.max_to_keep, trainer.metadata())
   try:
+    fresh_data = bool(config.train.get("fresh_data_iterator", False))
     start, restored = checkpointer.restore_newest(ckpt_lib.abstract_like(state, repl),
-                                                  data_iter=data_iter)
+                                                  data_iter=None if fresh_data else data_iter)
+    if fresh_data and start is not None:
+      logger.info(f"train.fresh_data_iterator: the data order starts afresh at step {start} "
+                  f"({len(pipeline.data_source(config, 'train'))} training clips now)")
   except ckpt_lib.StateMismatch as e:
     raise UserError(f"{e}. {_changed_options(workdir, config)}") from e
+  finished = start is not None and start >= int(config.train.num_steps)
   if start is not None:
     state = restored
     logger.info(f"resumed from {checkpointer.directory} at step {start}")
@@ -327,7 +332,7 @@ def _train(config, workdir: str) -> dict:
     if config.train.get("init_from", ""):
       state = _init_from(config, state, config.train.init_from)
     state = trainer.warm_start(state, api.load)  # e.g. EDN stage 2: stage 1's G and D
-  if is_main:
+  if is_main and not finished:  # a rerun with nothing to do leaves the run's record as it was
     ckpt_lib.dump_config(paths.join(workdir, "config.json"), config)
 
   on_nonfinite = config.train.get("on_nonfinite", "stop")

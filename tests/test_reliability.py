@@ -392,3 +392,26 @@ def test_wandb_logging_is_optional_and_checked_at_start_up(tmp_path, monkeypatch
   assert runs[0]["project"] == "my-project" and runs[0]["resume"] == "allow"
   assert runs[0]["config"]["model"] == "vgan" and runs[-1] == "finished"
   assert [s for s, row in logged if "train/d_loss" in row] == [1, 2, 3, 4]
+
+
+def test_a_rerun_with_nothing_to_do_keeps_the_runs_config(tmp_path):
+  config = load_config("vgan.py", train__num_steps=2)
+  train.train_and_evaluate(config, str(tmp_path))
+  before = (tmp_path / "config.json").read_text()
+  train.train_and_evaluate(load_config("vgan.py", train__num_steps=2, train__log_every=2),
+                           str(tmp_path))
+  assert (tmp_path / "config.json").read_text() == before
+
+
+def test_changed_training_data_resumes_with_a_fresh_iterator_when_asked(tmp_path):
+  """The data changed under a run (here: fewer clips): the checkpoint's data position does not
+  fit; the error names the way on, and with train.fresh_data_iterator the run goes on from its
+  step with the new data."""
+  from jaxvid.errors import UserError
+  train.train_and_evaluate(load_config("vgan.py", train__num_steps=2), str(tmp_path))
+  changed = dict(train__num_steps=4, data__num_clips=40)
+  with pytest.raises(UserError, match="fresh_data_iterator=True"):
+    train.train_and_evaluate(load_config("vgan.py", **changed), str(tmp_path))
+  train.train_and_evaluate(load_config("vgan.py", train__fresh_data_iterator=True, **changed),
+                           str(tmp_path))
+  assert [r["step"] for r in read_metrics(str(tmp_path))] == [1, 2, 3, 4]

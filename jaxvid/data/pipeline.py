@@ -167,8 +167,13 @@ class GrainIterator:
       self._iterator.set_state(state["grain"].encode())
     except (KeyError, ValueError) as e:
       first_line = str(e).splitlines()[0] if str(e) else type(e).__name__
-      raise UserError(f"the checkpoint's data-iterator state does not fit this dataset "
-                      f"({first_line}); was it written with another config.data?") from e
+      raise UserError(f"the checkpoint's data position does not fit this dataset "
+                      f"({first_line}): the training data changed since it was written "
+                      f"(videos added to or removed from the folder, or another config.data). "
+                      f"To continue this run on the data as it is now, rerun with "
+                      f"--config.train.fresh_data_iterator=True (model, optimizer and step "
+                      f"resume, the data order starts afresh); or start a new run from its "
+                      f"weights with --config.train.init_from=WORKDIR") from e
 
   def close(self) -> None:
     pass
