@@ -6,7 +6,7 @@ Writes one `.npz` per (run, step) with the I3D logits of `--num` generated video
 dataset the real held-out clips' features and those of the real first frame repeated (the
 paper's static baseline). FVD and its bootstrap interval then take seconds on any machine
 (`--fvd` here, or `jaxvid.metrics.fvd` / `intervals`): this is how a GPU sweep of demo settings
-(benchmarks/vgan_demo_sweep.sh) brings its measurements back without the 400-d covariance
+(experiments/vgan_stabiliser_sweep.sh) brings its measurements back without the 400-d covariance
 square roots of 200 bootstrap resamples on the GPU's clock. A step a run did not reach is
 skipped; its newest `--last` checkpoints (default 1) are always included.
 """

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Which literature stabilisers make the VGAN CPU demo beat a frozen frame (issue 29), measured
-# on a GPU in one call:
+# Settings of the VGAN CPU demo side by side on a GPU in one call, measured by FVD:
 #   bash experiments/vgan_stabiliser_sweep.sh           # on the GPU machine; results under $OUT
 #   SMOKE=1 bash experiments/vgan_stabiliser_sweep.sh   # the same plumbing on a CPU, tiny runs
+#   SET=budget|upsample bash ...                        # the 2026-11-26 sets (steps, batch,
+#                                                       # widths; the generator's upsampling)
+# SET=stabilisers (default): which literature stabilisers make the demo beat a frozen frame
+# (issue 29).
 # Every variant is the CPU demo (configs/vgan.py) with some stabilisers switched on, trained for
 # the steps that variant reaches in 10 minutes on 2 CPU cores (STEPS_<name> below, from
 # `python -m benchmarks.models` on the CPU), all side by side. Then the I3D features of 256
@@ -37,26 +40,43 @@ export PYTHONPATH="$PWD:/tmp/jaxvid_site${I3D_PATH:+:$I3D_PATH}"
 nvidia-smi --query-gpu=name,memory.total --format=csv 2>&1 | tee -a "$LOG"
 common="--config.data.data_dir=/tmp/jaxvid_tfds --config.train.max_to_keep=100
   --config.train.video_format=gif --config.train.log_every=100"
-R="--config.vgan.upsample=resize --config.vgan.ema_decay=0.999"   # removes checkerboards, averages
-ALL="$R --config.vgan.r1_gamma=1.0 --config.vgan.diffaugment=translation,cutout --config.vgan.minibatch_std=True"
+# Every variant names each stabiliser it uses and switches the others off, whatever the demo's
+# defaults are now (they became the best row, `daug`, after this sweep).
+P="--config.vgan.upsample=transposed --config.vgan.ema_decay=0 --config.vgan.diffaugment="
+RE="--config.vgan.upsample=resize --config.vgan.ema_decay=0.999"   # no checkerboards; averaged G
+R="$RE --config.vgan.diffaugment="
+D="--config.vgan.diffaugment=translation,cutout"
+R1="--config.vgan.r1_gamma=1.0"
+MB="--config.vgan.minibatch_std=True"
 declare -A variants steps
-variants=(
-  [demo]=""
+case "${SET:-stabilisers}" in
+budget) variants=(  # the paper's layers (P): steps, batch, widths, learning rate, averaging
+  [demo]="$P" [b4]="$P --config.train.batch_size=4" [lr4e4]="$P --config.optim.learning_rate=4e-4"
+  [half]="$P --config.vgan.g_channels=(64,32,16) --config.vgan.d_channels=(16,32,64)"
+  [b4half]="$P --config.train.batch_size=4 --config.vgan.g_channels=(64,32,16) --config.vgan.d_channels=(16,32,64)"
+  [ema]="$P --config.vgan.ema_decay=0.999") ;;
+upsample) variants=(  # the generator's stride-2 layers (config.vgan.upsample)
+  [resize]="$P --config.vgan.upsample=resize" [resize_out]="$P --config.vgan.upsample=resize_out"
+  [resize_b4]="$P --config.vgan.upsample=resize --config.train.batch_size=4"
+  [resize_ema]="$P --config.vgan.upsample=resize --config.vgan.ema_decay=0.999") ;;
+*) variants=(
+  [demo]="$P"   # the demo before the stabilisers: the paper's layers and losses
   [resize_ema]="$R"
-  [r1]="$R --config.vgan.r1_gamma=1.0"
+  [r1]="$R $R1"
   [r1_01]="$R --config.vgan.r1_gamma=0.1"
   [hinge]="$R --config.vgan.gan_loss=hinge"
-  [daug]="$R --config.vgan.diffaugment=translation,cutout"
-  [mbstd]="$R --config.vgan.minibatch_std=True"
+  [daug]="$RE $D"
+  [mbstd]="$R $MB"
   [ttur]="$R --config.optim.learning_rate=1e-4 --config.vgan.d_learning_rate=4e-4"
-  [all]="$ALL"
-  [all_hinge]="$ALL --config.vgan.gan_loss=hinge"
-  [all_no_r1]="$R --config.vgan.diffaugment=translation,cutout --config.vgan.minibatch_std=True"
-  [all_no_daug]="$R --config.vgan.r1_gamma=1.0 --config.vgan.minibatch_std=True"
-  [all_no_mbstd]="$R --config.vgan.r1_gamma=1.0 --config.vgan.diffaugment=translation,cutout"
-  [all_no_ema]="${ALL/--config.vgan.ema_decay=0.999/}"
-  [all_no_resize]="${ALL/--config.vgan.upsample=resize/}"
-)
+  [all]="$RE $D $R1 $MB"
+  [all_hinge]="$RE $D $R1 $MB --config.vgan.gan_loss=hinge"
+  [all_no_r1]="$RE $D $MB"
+  [all_no_daug]="$R $R1 $MB"
+  [all_no_mbstd]="$RE $D $R1"
+  [all_no_ema]="--config.vgan.upsample=resize --config.vgan.ema_decay=0 $D $R1 $MB"
+  [all_no_resize]="--config.vgan.upsample=transposed --config.vgan.ema_decay=0.999 $D $R1 $MB"
+) ;;
+esac
 # Steps each reaches in 10 min on 2 CPU cores (benchmarks/models.py step time x 1.06 for the
 # loop's logging, checkpoints and samples); R1 needs D's input gradient and its gradient.
 for name in "${!variants[@]}"; do
