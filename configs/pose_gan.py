@@ -27,7 +27,10 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   # 'halves': the paper's equations (D sees M/2 real clips and G's M/2); 'none': the code
   # (G makes all M, D sees all M real clips and all M fakes).
   config.pose_gan.split_batch = "halves"
-  config.pose_gan.alpha = 1000.0  # weight of the L1 term (the code's setting)
+  config.pose_gan.alpha = 1000.0  # weight of the L1 term (the code's setting) ...
+  # ... on pixels spanning 1 (the code's x / 255 - mean): on jaxvid's [-1, 1] pixels the L1 is
+  # halved, the same weight in effect as the code's. 2.0: alpha on [-1, 1] (jaxvid before 2026-12)
+  config.pose_gan.alpha_pixel_span = 1.0
   config.pose_gan.reduction = "mean"  # 'mean' (the code) or 'sum' (the equations as written)
   config.pose_gan.pose_in_discriminator = False  # the code: D sees only the video
   config.pose_gan.skeleton_thickness = 0.0  # 0: min(H, W) / 64 pixels, as render_skeleton

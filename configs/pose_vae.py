@@ -1,8 +1,10 @@
 """The Pose Knows, pose-VAE: forecast pose futures from one frame and the past poses.
 
-Variants: default (CPU: 64x64 synthetic dancer, hidden 256), `:branching` (CPU: the dancer
-whose futures branch into one of 3 moves, where sampled futures must differ), `:paper` (2 LSTM
-layers of 1024, batch 32, Adam 1e-3, the code's 2 past / 5 future steps), `:tiny` (tests).
+Variants: default (CPU: 64x64 synthetic dancer, hidden 256, steps of 3 frames: the 5 future
+steps cover the pose GAN's 16-frame clip), `:branching` (CPU: the dancer whose futures branch
+into one of 3 moves, where sampled futures must differ), `:paper` (2 LSTM layers of 1024, Q's
+hidden layer 512, batch 32, Adam 1e-3, the code's 2 past / 5 future steps of 6 frames: 30
+frames forecast), `:tiny` (tests).
 """
 import ml_collections
 
@@ -15,12 +17,19 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.seed = 0
   config.dtype = "float32"
 
-  config.data = config_defaults.data("synthetic_dancer", frames=16, height=64, width=64,
+  config.data = config_defaults.data("synthetic_dancer", frames=24, height=64, width=64,
                                      num_clips=1024)
 
   config.pose_vae = ml_collections.ConfigDict()
   config.pose_vae.past_steps = 2
   config.pose_vae.future_steps = 5
+  # Video frames per pose step: the code's 5 future steps span 30 frames (6); 3 here, so that
+  # the 5 steps cover the CPU pose GAN's 16 frames. Windows span (2 + 5) x 3 + 1 = 22 frames.
+  config.pose_vae.frames_per_step = 3
+  # Keypoint confidence above this -> 1, else 0 (the code's loader); None keeps it as given.
+  config.pose_vae.confidence_threshold = 0.1
+  # Every part its own pose / motion embeddings (the code's buildModels); True: one shared.
+  config.pose_vae.shared_embeddings = False
   config.pose_vae.hidden = 256
   config.pose_vae.num_layers = 2
   config.pose_vae.latent = 4
@@ -49,7 +58,8 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
 
   if variant == "branching":
     config.data.branching = True
-    config.data.frames = 8  # the window: 2 past steps, the branch frame, 5 future steps
+    config.data.frames = 22  # the window: 2 past steps, the branch frame, 5 future steps
+    config.data.branch_step_frames = 3  # the branch's timing in the pose-VAE's steps
     config.data.num_clips = 2048
     config.data.num_test = 256
     config.pose_vae.num_futures = 10
@@ -58,12 +68,16 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     config.train.sample_every = 1000
   elif variant == "paper":
     config.data.height, config.data.width = 128, 128
+    config.data.frames = 48  # windows of (2 + 5) x 6 + 1 = 43 frames
+    config.pose_vae.frames_per_step = 6  # the code: 5 steps = 30 frames (opt.timestep)
+    config.pose_vae.posterior_hidden = 512  # the code's opt.vaeHidden
     config.pose_vae.hidden = 1024
     config.pose_vae.embed = 256
     config.pose_vae.image_features = 256
     config.train.num_steps = 50_000
   elif variant == "tiny":
     config.data.frames, config.data.height, config.data.width = 8, 32, 32
+    config.pose_vae.frames_per_step = 1
     config.data.num_clips = 16
     config.data.num_test = 2
     config.pose_vae.hidden = 16

@@ -70,8 +70,9 @@ def pose_knows_figure(vae_dir: str, gan_dir: str, out: str, clips: int = 2, futu
   gan = jaxvid.load(gan_dir, expected="pose_gan")
   batch = pipeline.make_sample_batch(vae.config, clips)
   outputs = pose_knows.forecast_videos(vae, gan, batch["video"], batch["keypoints"],
-                                       jax.random.key(seed), futures)
-  gd, past = gan.config.data, vae.config.pose_vae.past_steps
+                                       jax.random.key(seed), futures, pose_knows.Selection())
+  gd = gan.config.data
+  past = vae.config.pose_vae.past_steps * vae.trainer.frames_per_step  # X_t
   real = batch["video"][:, past:]
   if real.shape[2:4] != (gd.height, gd.width):
     real = np.asarray(jax.image.resize(real, real.shape[:2] + (gd.height, gd.width, 3),

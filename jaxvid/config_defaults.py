@@ -23,6 +23,9 @@ DATA_DEFAULTS = {
     "subject": -1,  # synthetic_dancer: only this subject's clips (-1: all)
     "scene_per_subject": False,  # synthetic_dancer: one background per subject
     "branching": False,  # synthetic_dancer: futures branch into one of K moves (pose-VAE)
+    # synthetic_dancer with branching: video frames per pose step of the branch's timing (the
+    # pose-VAE's frames_per_step; the branch after 2 steps, the move over 5)
+    "branch_step_frames": 1,
     "workers": 0,  # grain worker processes (0: read in the main process)
 }
 

@@ -45,6 +45,7 @@ def define_flags():
                     "2,048 generated 16-frame videos vs 2,048 train clips)")
   flags.DEFINE_bool("fvd", True, "suites pose_gan, vgan_streams: also FVD")
   flags.DEFINE_integer("samples", 10, "suite pose_forecast: futures sampled per window")
+  flags.DEFINE_integer("futures", 5, "suite pose_knows: futures shown per clip (k-means)")
   flags.DEFINE_string("figure", "", "suite pose_forecast: the figure (default "
                       "WORKDIR/pose_forecast.gif; 'none' skips it)")
   flags.DEFINE_integer("num_test", 0, "suite edn: build this many held-out synthetic clips")
@@ -97,7 +98,8 @@ def main(argv):
       num_videos=FLAGS.num_videos, seed=FLAGS.seed,
       metrics=tuple(m.strip() for m in FLAGS.metrics.split(",") if m.strip()),
       baselines=FLAGS.baselines, protocol=FLAGS.protocol, progress=FLAGS.progress,
-      cache=FLAGS.cache, fvd=FLAGS.fvd, samples=FLAGS.samples, figure=FLAGS.figure,
+      cache=FLAGS.cache, fvd=FLAGS.fvd, samples=FLAGS.samples, futures=FLAGS.futures,
+      figure=FLAGS.figure,
       num_test=FLAGS.num_test, transfer=FLAGS.transfer)
   if FLAGS.num_videos < 0:
     raise UserError(f"--num_videos must be >= 0 (0: the suite's default), got "

@@ -1,17 +1,23 @@
 """The Pose Knows end to end: past frames -> pose-VAE pose futures -> GAN video futures.
 
   python -m jaxvid.forecast --vae_workdir=runs/pose_vae --gan_workdir=runs/pose_gan \
-      --output=runs/forecast.mp4 [--num_clips=4 --num_futures=3 --input=clips.npz]
+      --output=runs/forecast.mp4 [--num_clips=4 --num_futures=5 --input=clips.npz]
 
 Both models are restored from their training workdirs (config.json + newest checkpoint). Input
 clips are the held-out (test) clips of the pose-VAE's dataset, or `--input`: an .npz with `video`
 (B, T, H, W, 3) uint8 and `keypoints` (B, T, 18, 3) in pixels (x, y, confidence), at the VAE's
-frame size, T >= past_steps + 1. For each clip, the VAE samples `num_futures` pose futures from
-frame X_t (t = past_steps) and the poses before it, rolled out for as many steps as the GAN's
-clip has frames (beyond the VAE's training horizon when the GAN's clip is longer); each future is
-rendered to a skeleton video S_T and G(X_t, S_T) turns it into frames. The output video has one
-row per clip: the real continuation (its last frame held where the clip ends) and, for each
-future, its skeletons and its generated frames.
+frame size, T >= past_steps x frames_per_step + 1 (the present X_t is that frame).
+
+As the authors' code: the VAE forecasts one pose per step of frames_per_step frames; the poses
+between steps are interpolated linearly (getIntermediates) over the GAN's clip, which must lie
+within the horizon the VAE was trained on (--extend rolls it further). Which futures are shown
+(--select): 'kmeans' (evaltest.lua: --num_samples=800 futures from the prior, the
+--top_fraction=0.1 that move most, the --num_futures=5 k-means centres of those, the biggest
+cluster first) or 'random' (the first --num_futures drawn). Each future is rendered to a
+skeleton video S_T and G(X_t, S_T) turns it into frames. The output video has one row per clip:
+the real continuation (its last frame held where the clip ends) and, for each future, its
+skeletons and its generated frames; the poses and each future's share of the kept samples go to
+OUTPUT_poses.npz.
 """
 from __future__ import annotations
 
@@ -40,7 +46,14 @@ def define_flags():
   flags.DEFINE_string("output", None, "output video (.mp4 or .gif)")
   flags.DEFINE_string("input", None, "optional .npz with video and keypoints")
   flags.DEFINE_integer("num_clips", 4, "held-out clips to forecast")
-  flags.DEFINE_integer("num_futures", 3, "futures sampled per clip")
+  flags.DEFINE_integer("num_futures", 5, "futures shown per clip (k-means clusters)")
+  flags.DEFINE_enum("select", "kmeans", list(pose_knows.SELECTIONS),
+                    "kmeans: the code's cluster centres of the most moving samples; random")
+  flags.DEFINE_integer("num_samples", 800, "kmeans: futures drawn from the prior per clip")
+  flags.DEFINE_float("top_fraction", 0.1, "kmeans: the share of samples kept, most motion first")
+  flags.DEFINE_enum("score", "motion", ["motion", "code"],
+                    "kmeans: motion = summed joint speed; code = evaltest.lua's code norms")
+  flags.DEFINE_bool("extend", False, "roll the pose-VAE out past the horizon it was trained on")
   flags.DEFINE_integer("seed", 0, "seed of the sampled futures")
   flags.DEFINE_integer("fps", 8, "frames per second of the output")
   flags.DEFINE_bool("overwrite", False, "replace an existing --output (never the --input)")
@@ -48,7 +61,8 @@ def define_flags():
 
 
 def _load_inputs(vae, num_clips: int) -> dict:
-  d, need = vae.config.data, vae.config.pose_vae.past_steps + 1
+  d = vae.config.data
+  need = vae.config.pose_vae.past_steps * vae.trainer.frames_per_step + 1
   if FLAGS.input:
     input_path = os.path.expanduser(FLAGS.input)
     if not os.path.exists(input_path):
@@ -104,22 +118,31 @@ def main(argv):
   if FLAGS.num_futures < 1 or FLAGS.num_clips < 1:
     raise UserError(f"--num_futures and --num_clips must be >= 1, got {FLAGS.num_futures} and "
                     f"{FLAGS.num_clips}")
+  selection = pose_knows.Selection(FLAGS.select, FLAGS.num_samples, FLAGS.top_fraction,
+                                   FLAGS.score)
+  if FLAGS.select == "kmeans" and FLAGS.num_samples < 1:
+    raise UserError(f"--num_samples must be >= 1, got {FLAGS.num_samples}")
+  selection.check(FLAGS.num_futures)
   output = paths.check_output_file(FLAGS.output, "--output", suffixes=(".mp4", ".gif"),
                                    inputs=(FLAGS.input or "",), overwrite=FLAGS.overwrite)
   vae = jaxvid.load(FLAGS.vae_workdir, FLAGS.vae_step, expected="pose_vae")
   gan = jaxvid.load(FLAGS.gan_workdir, FLAGS.gan_step, expected="pose_gan")
+  pose_knows.rollout_steps(vae, gan.config.data.frames - 1, FLAGS.extend)  # the horizon, early
   inputs = _load_inputs(vae, FLAGS.num_clips)
   print(f"pose_vae step {vae.step} ({FLAGS.vae_workdir}) -> pose_gan step {gan.step} "
         f"({FLAGS.gan_workdir}); "
-        f"{inputs['video'].shape[0]} clips x {FLAGS.num_futures} futures", flush=True)
+        f"{inputs['video'].shape[0]} clips x {FLAGS.num_futures} futures ({FLAGS.select}"
+        f"{f' of {FLAGS.num_samples} samples' if FLAGS.select == 'kmeans' else ''})", flush=True)
   outputs = pose_knows.forecast_videos(vae, gan, inputs["video"], inputs["keypoints"],
-                                       jax.random.key(FLAGS.seed), FLAGS.num_futures)
+                                       jax.random.key(FLAGS.seed), FLAGS.num_futures,
+                                       selection, FLAGS.extend)
   gd = gan.config.data
-  rows, labels = figure(inputs, outputs, vae.config.pose_vae.past_steps, gd.frames,
-                        (gd.height, gd.width))
+  present = vae.config.pose_vae.past_steps * vae.trainer.frames_per_step
+  rows, labels = figure(inputs, outputs, present, gd.frames, (gd.height, gd.width))
   grid = visualize.tile(rows, scale=max(1, 128 // gd.height), labels=labels)
   path = visualize.write_video(output, grid, fps=FLAGS.fps)
-  np.savez(os.path.splitext(path)[0] + "_poses.npz", poses=outputs["poses"])
+  np.savez(os.path.splitext(path)[0] + "_poses.npz", poses=outputs["poses"],
+           shares=outputs["shares"])
   print(f"wrote {path} and its poses", flush=True)
 
 

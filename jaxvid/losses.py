@@ -151,18 +151,23 @@ def pose_gan_discriminator_loss(logits: jax.Array, reduction: str = "mean") -> j
 
 
 def pose_gan_generator_loss(logits: jax.Array, generated: jax.Array, target: jax.Array,
-                            alpha: float = 1000.0, reduction: str = "mean") -> jax.Array:
+                            alpha: float = 1000.0, reduction: str = "mean",
+                            alpha_pixel_span: float = 1.0) -> jax.Array:
   """Pose-conditioned video GAN, generator (paper eq.):
 
       L_G = sum_{i=M/2+1}^{M} l(D(G(I, S_T)), 1) + alpha * || G(I, S_T) - V_i ||_1
 
   Only the generated (second) half of `logits` is used. generated, target: the M/2 generated
-  videos and their real counterparts. With reduction='mean' (default, the code) both the BCE and
-  the L1 are means (L1 over every voxel) and alpha = 1000, the code's setting; 'sum' sums both.
+  videos and their real counterparts, pixels in [-1, 1]. With reduction='mean' (default, the
+  code) both the BCE and the L1 are means (L1 over every voxel); 'sum' sums both. alpha weighs
+  the L1 of pixels spanning `alpha_pixel_span`: the code's alpha = 1000 is set on pixels / 255
+  (span 1), so the [-1, 1] pixels' L1 is scaled by alpha_pixel_span / 2 (pass 2 for an alpha
+  meant on [-1, 1] itself).
   """
   half = _half(logits)
   adversarial = _reduce(jax.nn.softplus(-logits[half:]), reduction)
-  return adversarial + alpha * _reduce(jnp.abs(generated - target), reduction)
+  l1 = _reduce(jnp.abs(generated - target), reduction) * (alpha_pixel_span / 2.0)
+  return adversarial + alpha * l1
 
 
 def _half(logits: jax.Array) -> int:

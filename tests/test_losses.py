@@ -148,12 +148,15 @@ def test_pose_gan_losses_touch_the_right_half_of_the_batch():
   g_grad = np.asarray(jax.grad(g)(jnp.asarray(LOGITS)))
   np.testing.assert_array_equal(g_grad[:3], 0.0)  # real half untouched by L_G
   assert (g_grad[3:] < 0).all()
-  expected = _bce(LOGITS[3:], 1).mean() + 1000.0 * np.mean(np.abs(gen - tgt))
+  # alpha = 1000 on the code's pixels (x / 255, span 1): the [-1, 1] pixels' L1 counts half
+  code_scale = lambda v: (v + 1.0) / 2.0
+  expected = _bce(LOGITS[3:], 1).mean() + 1000.0 * np.mean(np.abs(code_scale(gen)
+                                                                    - code_scale(tgt)))
   chex.assert_trees_all_close(g(jnp.asarray(LOGITS)), jnp.float32(expected), rtol=1e-5)
   expected_sum = _bce(LOGITS[3:], 1).sum() + 2.0 * np.sum(np.abs(gen - tgt))
   chex.assert_trees_all_close(
       losses.pose_gan_generator_loss(jnp.asarray(LOGITS), jnp.asarray(gen), jnp.asarray(tgt),
-                                     alpha=2.0, reduction="sum"),
+                                     alpha=2.0, reduction="sum", alpha_pixel_span=2.0),
       jnp.float32(expected_sum), rtol=1e-5)
 
 

@@ -20,10 +20,12 @@ pytestmark = pytest.mark.xdist_group("test_pose_gan")
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-  """Tiny pose-VAE (32x32) and tiny pose-GAN (16x16, so poses must be rescaled) workdirs."""
+  """Tiny pose-VAE (32x32, steps of 2 frames: 5 steps cover the GAN's 8-frame clip) and tiny
+  pose-GAN (16x16, so poses must be rescaled) workdirs."""
   root = tmp_path_factory.mktemp("pose_knows")
   vae_dir, gan_dir = str(root / "vae"), str(root / "gan")
-  train.train_and_evaluate(load_config("pose_vae.py"), vae_dir)
+  train.train_and_evaluate(load_config("pose_vae.py", pose_vae__frames_per_step=2,
+                                       data__frames=16), vae_dir)
   train.train_and_evaluate(load_config("pose_gan.py", data__height=16, data__width=16), gan_dir)
   return vae_dir, gan_dir
 
@@ -33,8 +35,9 @@ def test_pose_gan_trains_and_writes_its_figure(trained):
   last = read_metrics(gan_dir)[-1]
   assert {"d_loss", "g_loss", "g_l1_mean", "d_real", "d_fake"} <= set(last)
   assert all(np.isfinite(v) for v in last.values())
-  # L_G = adversarial + 1000 * mean L1: the L1 term dominates an untrained G
-  assert last["g_loss"] == pytest.approx(1000 * last["g_l1_mean"], rel=0.05)
+  # L_G = adversarial + alpha * mean L1 with the code's alpha = 1000 on pixels / 255 (span 1):
+  # 500 x the mean L1 of [-1, 1] pixels, which dominates an untrained G
+  assert last["g_loss"] == pytest.approx(500 * last["g_l1_mean"], rel=0.05)
   import imageio.v2 as imageio
   gif = imageio.mimread(os.path.join(gan_dir, "samples", "step_0000004.gif"))
   assert len(gif) == 8
@@ -109,20 +112,45 @@ def test_forecast_videos_end_to_end(trained):
                                    jax.random.key(0), 3)
   assert out["poses"].shape == (3, 2, 8, 18, 3)
   assert out["skeletons"].shape == out["videos"].shape == (3, 2, 8, 16, 16, 3)
-  # the forecast starts at frame t = past_steps, rescaled from the VAE's 32x32 to the GAN's 16x16
-  past = vae.config.pose_vae.past_steps
+  # the forecast starts at X_t, frame past_steps x frames_per_step = 4, rescaled from the VAE's
+  # 32x32 to the GAN's 16x16
+  past = vae.config.pose_vae.past_steps * vae.frames_per_step
   np.testing.assert_allclose(out["poses"][:, :, 0, :, :2],
                              np.broadcast_to(batch["keypoints"][:, past, :, :2] / 2,
                                              (3, 2, 18, 2)), atol=1e-4)
+  # one step = 2 frames: the odd frames halfway between the steps' poses (getIntermediates)
+  xy = out["poses"][..., :2]
+  np.testing.assert_allclose(xy[:, :, 1:7:2], (xy[:, :, 0:6:2] + xy[:, :, 2:8:2]) / 2, atol=1e-4)
   # different z, different futures
   assert float(jnp.abs(out["poses"][0, :, -1] - out["poses"][1, :, -1]).max()) > 0
   # the frames are G's output for those skeletons
   assert float(jnp.abs(out["videos"]).max()) <= 1.0
   first = jax.image.resize(jnp.asarray(batch["video"][:, past]), (2, 16, 16, 3), "bilinear")
-  gan_key = jax.random.split(jax.random.fold_in(jax.random.key(0), 1), 3)[1]  # its dropout
+  gan_key = jax.random.split(jax.random.split(jax.random.key(0), 3)[1], 3)[1]  # its dropout
   video, _ = gan.generate({"params": gan_state.g_params, "batch_stats": gan_state.g_batch_stats},
                           first, out["skeletons"][1], gan_key)
   np.testing.assert_allclose(out["videos"][1], video, atol=1e-5)
+  # the code's selection: k-means centres of the most moving samples, biggest cluster first
+  chosen = pose_knows.forecast_videos(
+      vae_model, gan_model, batch["video"], batch["keypoints"], jax.random.key(0), 2,
+      pose_knows.Selection("kmeans", num_samples=40, top_fraction=0.25))
+  assert chosen["poses"].shape == (2, 2, 8, 18, 3)
+  np.testing.assert_allclose(chosen["shares"].sum(0), 1.0)
+  assert (chosen["shares"][0] >= chosen["shares"][1]).all()
+  with pytest.raises(UserError, match="needs at least 2 kept"):
+    pose_knows.forecast_videos(vae_model, gan_model, batch["video"], batch["keypoints"],
+                               jax.random.key(0), 2, pose_knows.Selection("kmeans", 10, 0.1))
+
+
+def test_the_forecast_horizon_is_what_the_vae_was_trained_on(trained):
+  import jaxvid
+  from jaxvid.inference import pose_knows
+  vae = jaxvid.load(trained[0])  # 5 steps of 2 frames
+  assert pose_knows.rollout_steps(vae, 10) == 5 and pose_knows.rollout_steps(vae, 7) == 4
+  assert pose_knows.rollout_steps(vae, 11) == 5  # less than a step short: the last pose held
+  with pytest.raises(UserError, match="trained to forecast 5 steps x 2 frames = 10 frames"):
+    pose_knows.rollout_steps(vae, 12)
+  assert pose_knows.rollout_steps(vae, 12, extend=True) == 6
 
 
 def _forecast_cli(*args):
@@ -176,3 +204,32 @@ def test_quality_suite_reports_gan_and_the_pose_blind_baselines(trained):
   a, b = rng.normal(size=(256, 40)), rng.normal(0.5, 1, size=(256, 40))
   result = fvd_row(a, b, paired=True)
   assert result["fvd_95"][0] < 40 * 0.25 < result["fvd_95"][1]
+
+
+def test_pose_knows_suite_compares_the_pipeline_with_a_conditional_vgan(trained, tmp_path):
+  """The paper's comparison on tiny models: every row, best of k no worse than the mean over
+  k on every metric, a one-line error for a wrong set of workdirs."""
+  import jaxvid
+  from jaxvid import api, evaluators
+  from jaxvid.evaluators.common import Options
+  cond_dir = str(tmp_path / "cond")
+  train.train_and_evaluate(load_config("vgan_cond.py", data__name="synthetic_dancer",
+                                       data__frames=8), cond_dir)
+  models = [jaxvid.load(d) for d in (*trained, cond_dir)]
+  suite = evaluators.get("pose_knows")
+  report = evaluators.run(suite, models, Options(num_videos=2, fvd=False, progress=False,
+                                                 futures=2), api.load)
+  rows = report["rows"]
+  assert set(rows) == {"pipeline, best of 2", "pipeline, mean over 2", "pose GAN, true poses",
+                       "first frame repeated", "conditional VGAN (step 4)"}
+  best, mean = rows["pipeline, best of 2"], rows["pipeline, mean over 2"]
+  for m in ("L1", "LPIPS", "body L1", "body LPIPS"):
+    assert best[m] <= mean[m] + 1e-9
+  for m in ("PSNR", "SSIM", "body SSIM"):
+    assert best[m] >= mean[m] - 1e-9
+  assert rows["first frame repeated"]["body L1"] > 0
+  assert 0 < report["body_crop"] <= 16 and report["present_frame"] == 4
+  print(suite.module.format_table(report))
+  with pytest.raises(UserError, match="needs a pose_vae and a pose_gan"):
+    evaluators.run(suite, models[1:], Options(num_videos=2, fvd=False, progress=False),
+                   api.load)

@@ -90,3 +90,31 @@ def test_code_posterior_is_built_for_its_horizon():
     _init(model, (frame, pp, pm, fp[:, :3], fm[:, :3]))
   with pytest.raises(ValueError, match="posterior must be one of"):
     _init(_model(posterior="lstm"), (frame, pp, pm, fp, fm))
+
+
+@pytest.mark.parametrize("posterior", ["code", "paper"])
+def test_every_part_has_its_own_embeddings_as_the_code_unless_shared(posterior):
+  """buildModels.lua gives the past encoder, the future decoder and (an LSTM) Q their own
+  Linear + BatchNorm of the pose and motion; shared_embeddings=True keeps one of each."""
+  args = _inputs()
+  own = _init(_model(posterior=posterior), args)["params"]
+  shared = _init(_model(posterior=posterior, shared_embeddings=True), args)["params"]
+  extra = {"decoder_pose_embed"} | ({"q_pose_embed", "q_direction_embed", "q_magnitude_embed"}
+                                    if posterior == "paper" else set())
+  assert set(own) - set(shared) == extra and not set(shared) - set(own)
+  for name in extra:  # a Dense over the flattened pose (54) or motion, then BatchNorm
+    assert set(own[name]) == {"Dense_0", "BatchNorm_0"}
+  assert own["decoder_pose_embed"]["Dense_0"]["kernel"].shape == (54, 8)
+  # the decoder reads its own embedding: changing the encoder's leaves the forecast's first
+  # decoder input, but not H_t, the same -- so perturb the decoder's and see the output move
+  model = _model(posterior=posterior)
+  variables = _init(model, args)
+  frame, pp, pm = args[:3]
+  z = jnp.zeros((B, FUTURE, 4))
+  run = lambda v: model.apply(v, frame, pp, pm, FUTURE, z, method=PoseVAE.forecast)[1]
+  base = run(variables)
+  bumped = jax.tree_util.tree_map(lambda x: x, variables)
+  bumped["params"]["decoder_pose_embed"]["Dense_0"]["bias"] = (
+      bumped["params"]["decoder_pose_embed"]["Dense_0"]["bias"] + 1.0)
+  assert not np.allclose(base, run(bumped))
+  np.testing.assert_allclose(base[:, 0], run(bumped)[:, 0])  # the present pose is given

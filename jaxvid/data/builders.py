@@ -93,7 +93,8 @@ class SyntheticDancer(_RenderedClips):
     return synthetic_dancer.render_clip(c.seed, index, c.frames, c.height, c.width,
                                         subject_id=index % len(synthetic_dancer.SUBJECTS),
                                         scene_per_subject=c.scene_per_subject,
-                                        branching=c.branching)
+                                        branching=c.branching,
+                                        step_frames=c.branch_step_frames)
 
 
 class MovingMnistLocal(tfds.core.GeneratorBasedBuilder):

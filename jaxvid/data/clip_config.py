@@ -42,6 +42,7 @@ class ClipConfig(tfds.core.BuilderConfig):
   with_poses: bool = DATA_DEFAULTS["with_poses"]
   # synthetic_dancer: futures that branch into one of K moves (The Pose Knows' pose-VAE)
   branching: bool = DATA_DEFAULTS["branching"]
+  branch_step_frames: int = DATA_DEFAULTS["branch_step_frames"]
   # video_folder: a digest of the folder (path, files, sizes, mtimes), so another folder or
   # changed videos make another dataset instead of silently reusing the first one
   source_digest: str = ""
@@ -53,6 +54,8 @@ class ClipConfig(tfds.core.BuilderConfig):
     for later in ("scene_per_subject", "with_poses", "branching", "source_digest"):  # added later: when off, keep the names
       if not fields[later]:                           # the datasets already have
         fields.pop(later)
+    if fields["branch_step_frames"] == 1:  # added later too: its default keeps the names
+      fields.pop("branch_step_frames")
     digest = hashlib.sha1(repr(sorted(fields.items())).encode()).hexdigest()[:8]
     if not self.name:  # the classes' own configs are named "default": no clash with these
       object.__setattr__(self, "name", f"t{self.frames}_{self.height}x{self.width}_{digest}")

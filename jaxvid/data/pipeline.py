@@ -35,12 +35,16 @@ def make_builder(data_config) -> tfds.core.DatasetBuilder:
   if value("branching") and d.name != "synthetic_dancer":
     raise UserError(f"config.data.branching=True is a synthetic_dancer option; got "
                     f"config.data.name={d.name!r}")
+  if value("branch_step_frames") < 1:
+    raise UserError(f"config.data.branch_step_frames must be >= 1, got "
+                    f"{value('branch_step_frames')}")
   clip_config = builders.ClipConfig(
       frames=d.frames, height=d.height, width=d.width, num_train=d.num_clips,
       num_test=d.num_test, seed=d.seed, max_sprites=value("max_sprites"),
       clip_stride=value("clip_stride"), frame_step=value("frame_step"),
       stabilize=value("stabilize"), scene_per_subject=value("scene_per_subject"),
       with_poses=value("with_poses"), branching=value("branching"),
+      branch_step_frames=value("branch_step_frames"),
       test_fraction=value("test_fraction"), source_digest=_source_digest(d))
   data_dir = os.path.expanduser(d.data_dir) if value("data_dir") else None
   return builders.BUILDERS[d.name](config=clip_config, data_dir=data_dir,

@@ -8,10 +8,12 @@ in front of a static textured background. Limbs are shaded, textured capsules.
 Keypoints are in the OpenPose COCO-18 order (`COCO18_NAMES`), pixel coordinates (x, y) plus a
 confidence of 1, and the face box is (x0, y0, x1, y1) in pixels.
 
-`branching=True` makes futures that a past cannot tell: up to frame `BRANCH_FRAME` the clip is
-the usual dance; from there on one of `BRANCH_MOVES` is added on top of it (arms raised, a
+`branching=True` makes futures that a past cannot tell: up to frame `branch_frame(k)` the clip
+is the usual dance; from there on one of `BRANCH_MOVES` is added on top of it (arms raised, a
 crouch, a step to the side), chosen from a random stream of its own, so nothing visible before
-the branch says which. Each clip stores its mode and all K continuations (The Pose Knows'
+the branch says which. Its timing counts pose steps of `k = step_frames` video frames (the
+pose-VAE's `frames_per_step`): the branch after the code's 2 past steps, the move complete 5
+steps later. Each clip stores its mode and all K continuations (The Pose Knows'
 pose-VAE must sample all of them, in their proportions).
 """
 from __future__ import annotations
@@ -62,14 +64,23 @@ def _rot(angle):
 
 
 BRANCH_MOVES = ("arms_up", "crouch", "step_aside")
-BRANCH_FRAME = 2  # the last shared frame: the code's 2 past steps end here
-_MOVE_FRAMES = 5  # a move is complete 5 frames after the branch (the code's 5 future steps)
+BRANCH_STEP = 2  # the last shared pose step: the code's 2 past steps end here
+MOVE_STEPS = 5  # a move is complete 5 steps after the branch (the code's 5 future steps)
 
 
-def _move_ramps(move: str | None, frames: int) -> dict:
-  """Per-frame extra joint angles / offsets of a branch move: 0 up to BRANCH_FRAME, then a linear
-  ramp to the full move over _MOVE_FRAMES frames."""
-  ramp = np.clip((np.arange(frames) - BRANCH_FRAME) / _MOVE_FRAMES, 0.0, 1.0)
+def branch_frame(step_frames: int = 1) -> int:
+  """The last frame every move shares, with pose steps of `step_frames` video frames."""
+  return BRANCH_STEP * step_frames
+
+
+BRANCH_FRAME = branch_frame(1)
+
+
+def _move_ramps(move: str | None, frames: int, step_frames: int = 1) -> dict:
+  """Per-frame extra joint angles / offsets of a branch move: 0 up to the branch frame, then a
+  linear ramp to the full move over MOVE_STEPS steps."""
+  ramp = np.clip((np.arange(frames) - branch_frame(step_frames)) / (MOVE_STEPS * step_frames),
+                 0.0, 1.0)
   zero = np.zeros(frames)
   return {"arm_raise": 1.7 * ramp if move == "arms_up" else zero,
           "crouch": 1.5 * ramp if move == "crouch" else zero,
@@ -77,10 +88,11 @@ def _move_ramps(move: str | None, frames: int) -> dict:
 
 
 def dance_keypoints(subject: Subject, rng: np.random.Generator, frames: int, height: int,
-                    width: int, move: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    width: int, move: str | None = None,
+                    step_frames: int = 1) -> tuple[np.ndarray, np.ndarray]:
   """Keypoints (frames, 18, 2) in pixels and the per-frame scale (frames,). `move` (one of
-  BRANCH_MOVES) is added from BRANCH_FRAME on; it draws nothing from `rng`."""
-  extra = _move_ramps(move, frames)
+  BRANCH_MOVES) is added from branch_frame(step_frames) on; it draws nothing from `rng`."""
+  extra = _move_ramps(move, frames, step_frames)
   t = np.arange(frames, dtype=np.float64)
   omega = 2 * np.pi / rng.uniform(10, 24)  # one dance period every 10-24 frames
   ph = rng.uniform(0, 2 * np.pi, 8)
@@ -177,7 +189,7 @@ def _with_confidence(keypoints: np.ndarray) -> np.ndarray:
 
 def render_clip(seed: int, index: int, frames: int, height: int, width: int,
                 subject_id: int | None = None, scene_per_subject: bool = False,
-                branching: bool = False) -> dict:
+                branching: bool = False, step_frames: int = 1) -> dict:
   """Clip `index`: {'video' uint8 (T,H,W,3), 'keypoints' float32 (T,18,3) = (x_px, y_px, conf),
   'face_box' float32 (T,4) = (x0, y0, x1, y1) px, 'subject_id' int32}. With scene_per_subject
   every clip of a subject has the same background (one target video, as EDN assumes). With
@@ -198,7 +210,7 @@ def render_clip(seed: int, index: int, frames: int, height: int, width: int,
     branches = []
     for move in BRANCH_MOVES:
       rng.bit_generator.state = state
-      branches.append(dance_keypoints(subject, rng, frames, height, width, move))
+      branches.append(dance_keypoints(subject, rng, frames, height, width, move, step_frames))
     keypoints, scale = branches[mode]
   else:
     keypoints, scale = dance_keypoints(subject, rng, frames, height, width)

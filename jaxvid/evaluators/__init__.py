@@ -12,7 +12,8 @@ import dataclasses
 from types import ModuleType
 
 from jaxvid.errors import UserError
-from jaxvid.evaluators import common, edn, pose_forecast, pose_gan, vgan_streams, video
+from jaxvid.evaluators import (common, edn, pose_forecast, pose_gan, pose_knows, vgan_streams,
+                               video)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +38,10 @@ SUITES = {s.name: s for s in (
           "active units, mode hit rate; a figure"),
     Suite("pose_gan", pose_gan, ("pose_gan",),
           "pose GAN vs first frame repeated and another clip's poses: L1, PSNR, SSIM, LPIPS, FVD"),
+    Suite("pose_knows", pose_knows, ("pose_vae", "pose_gan", "vgan"),
+          "the pipeline (best of k and mean over k futures) vs the pose GAN with true poses, "
+          "a conditional VGAN and the first frame repeated: whole-frame and body-crop L1, "
+          "PSNR, SSIM, LPIPS, FVD; --workdir=VAE,GAN[,CONDITIONAL_VGAN]", several=True),
     Suite("edn", edn, ("edn",),
           "EDN's table: whole/body/face SSIM and LPIPS, temporal L1 vs plate, random frame and "
           "retrieval; several workdirs side by side; --transfer measures pose following",

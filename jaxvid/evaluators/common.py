@@ -31,6 +31,7 @@ class Options:
   cache: bool = True  # I3D features kept in WORKDIR/eval_cache, keyed by the clips' content
   fvd: bool = True  # suites where FVD is optional (pose_gan, vgan_streams)
   samples: int = 10  # pose_forecast: futures per window
+  futures: int = 5  # pose_knows: futures shown per clip (the code's 5 k-means clusters)
   figure: str = ""  # pose_forecast: figure path ('' = WORKDIR/pose_forecast.gif, 'none')
   num_test: int = 0  # edn: build this many held-out synthetic clips (0: the config's)
   transfer: str = ""  # edn: also transfer this source and measure pose following

@@ -107,8 +107,9 @@ def forecast_errors(model, clips: dict, num_samples: int, seed: int = 1) -> tupl
       unit_kl.append(out["unit_kl"].reshape(size, -1))
       if "branch_keypoints" in part:
         samples.append(out["prior"][:, :, 1:, :, :2] * scale)
-        first = offset + p.past_steps + 1
-        branches.append(part["branch_keypoints"][:, :, first:first + p.future_steps, :, :2])
+        k = trainer.frames_per_step  # the true moves at the step frames after X_t
+        first = offset + (p.past_steps + 1) * k
+        branches.append(part["branch_keypoints"][:, :, first:first + p.future_steps * k:k, :, :2])
         modes.append(part["mode"].astype(int))
   rows = {k: np.concatenate(v) for k, v in rows.items()}
   mean_kl = np.concatenate(unit_kl).mean(0)

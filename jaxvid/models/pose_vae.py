@@ -16,6 +16,11 @@ recurrent parts share one hidden size (paper: 2 LSTM layers of 1024):
   steps, one z per step (the paper also feeds the future poses);
 * future decoder: LSTM started from H_t, input [emb(z_k) ; emb(P_k)] per step -> motion_k.
   Training feeds the ground-truth poses; `forecast` integrates its own predictions instead.
+
+Each part embeds its inputs with its own Dense + BatchNorm, as the code builds them
+(`shared_embeddings=False`); `shared_embeddings=True` shares one pose, direction and magnitude
+embedding between the past encoder, the future decoder and the LSTM posterior (jaxvid before
+2026-12, kept for its checkpoints).
 """
 from __future__ import annotations
 
@@ -82,6 +87,7 @@ class PoseVAE(nn.Module):
   posterior: str = "code"  # 'code' (one hidden layer over the whole future) | 'paper' (an LSTM)
   posterior_hidden: int = 256  # the code's opt.vaeHidden (posterior='code')
   future_steps: int = 5  # posterior='code' emits every step's z at once
+  shared_embeddings: bool = False  # the code: every part its own embeddings
   dtype: jnp.dtype | None = None  # compute dtype of the frame CNN and the LSTMs
 
   def setup(self):
@@ -92,6 +98,10 @@ class PoseVAE(nn.Module):
     self.direction_embed = _Embed(self.embed)
     self.magnitude_embed = _Embed(self.embed)
     self.latent_embed = _Embed(self.embed)
+    if self.shared_embeddings:
+      self.decoder_pose_embed = self.pose_embed
+    else:
+      self.decoder_pose_embed = _Embed(self.embed)
     self.past_encoder = _StackedLSTM(self.hidden, self.num_layers, self.dtype)
     self.past_decoder = _StackedLSTM(self.hidden, self.num_layers, self.dtype)
     self.future_decoder = _StackedLSTM(self.hidden, self.num_layers, self.dtype)
@@ -105,6 +115,12 @@ class PoseVAE(nn.Module):
       self.q_hidden = nn.Dense(self.posterior_hidden)
     else:
       self.future_encoder = _StackedLSTM(self.hidden, self.num_layers, self.dtype)
+      if self.shared_embeddings:
+        self.q_pose_embed, self.q_direction_embed, self.q_magnitude_embed = (
+            self.pose_embed, self.direction_embed, self.magnitude_embed)
+      else:
+        self.q_pose_embed, self.q_direction_embed, self.q_magnitude_embed = (
+            _Embed(self.embed), _Embed(self.embed), _Embed(self.embed))
     out = self.latent * (self.future_steps if self.posterior == "code" else 1)
     self.q_mean = nn.Dense(out)
     self.q_log_var = nn.Dense(out)
@@ -112,10 +128,9 @@ class PoseVAE(nn.Module):
   def _flat(self, x):
     return x.reshape(x.shape[:2] + (-1,))
 
-  def _motion_embed(self, motion, train):
+  def _motion_embed(self, motion, train, direction_embed, magnitude_embed):
     d = velocity_code.DIRECTION_DIM
-    return [self.direction_embed(motion[..., :d], train),
-            self.magnitude_embed(motion[..., d:], train)]
+    return [direction_embed(motion[..., :d], train), magnitude_embed(motion[..., d:], train)]
 
   def _heads(self, out, direction_out, magnitude_out):
     return jnp.concatenate([direction_out(out), magnitude_out(out)], axis=-1)
@@ -127,7 +142,8 @@ class PoseVAE(nn.Module):
     image = jnp.broadcast_to(self.frame_features(frame, train)[:, None],
                              (frame.shape[0], steps, self.image_features))
     inputs = jnp.concatenate([image, self.pose_embed(self._flat(past_poses), train),
-                              *self._motion_embed(past_motion, train)], -1)
+                              *self._motion_embed(past_motion, train, self.direction_embed,
+                                                  self.magnitude_embed)], -1)
     carries, _ = self.past_encoder(inputs)
     return carries
 
@@ -152,15 +168,16 @@ class PoseVAE(nn.Module):
                          f"got {steps}")
       shape = (batch, steps, self.latent)
       return self.q_mean(hidden).reshape(shape), self.q_log_var(hidden).reshape(shape)
-    inputs = jnp.concatenate([*self._motion_embed(future_motion, train),
-                              self.pose_embed(self._flat(future_poses), train)], -1)
+    inputs = jnp.concatenate([*self._motion_embed(future_motion, train, self.q_direction_embed,
+                                                  self.q_magnitude_embed),
+                              self.q_pose_embed(self._flat(future_poses), train)], -1)
     _, out = self.future_encoder(inputs, state)
     return self.q_mean(out), self.q_log_var(out)
 
   def decode_future(self, state, z, poses, train: bool = False):
     """z (B, T, latent); poses (B, T, 18, 3), the pose each step starts from -> (B, T, 38)."""
     inputs = jnp.concatenate([self.latent_embed(z, train),
-                              self.pose_embed(self._flat(poses), train)], -1)
+                              self.decoder_pose_embed(self._flat(poses), train)], -1)
     _, out = self.future_decoder(inputs, state)
     return self._heads(out, self.direction_out, self.magnitude_out)
 
@@ -193,7 +210,7 @@ class PoseVAE(nn.Module):
     poses, velocities = [pose], []
     for k in range(num_steps):  # short horizons (5 steps in the code): a Python loop is fine
       inputs = jnp.concatenate([self.latent_embed(z[:, k:k + 1], False),
-                                self.pose_embed(self._flat(pose[:, None]), False)], -1)
+                                self.decoder_pose_embed(self._flat(pose[:, None]), False)], -1)
       state, out = self.future_decoder(inputs, state)
       motion = self._heads(out, self.direction_out, self.magnitude_out)[:, 0]
       velocity = velocity_code.decode_flat(motion)

@@ -148,7 +148,8 @@ class PoseGANTrainer(Trainer):
                                  self.discriminator_input(generated, skeletons[half:]))
       # The real half's logits are not part of L_G (the loss reads only the second half).
       logits = jnp.concatenate([jax.lax.stop_gradient(d["real_logits"]), fake_logits])
-      total = losses.pose_gan_generator_loss(logits, generated, target, p.alpha, p.reduction)
+      total = losses.pose_gan_generator_loss(logits, generated, target, p.alpha, p.reduction,
+                                             p.get("alpha_pixel_span", 2.0))  # older: [-1, 1]
       return total, {"g_l1_mean": jnp.mean(jnp.abs(generated - target))}
 
     it = train_g_d(generate, state.g_params, self.g_tx, state.g_opt_state, update_d, g_loss,

@@ -1,8 +1,10 @@
 """Pose-VAE trainer (The Pose Knows): forecast pose futures from a frame and past poses.
 
-A training window of past + future + 1 poses is cut from each clip at a random offset (the same
+A training window of past + future + 1 poses, one every `frames_per_step` video frames (the
+code's 5 future steps span 30 frames: 6), is cut from each clip at a random offset (the same
 for the whole batch, drawn from the step key); on the branching dancer it starts so that the
-current frame X_t is the branch frame. Keypoints are normalised by the frame size and the motion
+current frame X_t is the branch frame. Keypoint confidence is binarised at
+`confidence_threshold` (the code's loader: above 0.1 -> 1, else 0). Keypoints are normalised by the frame size and the motion
 is the code's direction + magnitude encoding (poses/velocity_code.py). Loss (losses.py): w_rec *
 (future direction MSE + future magnitude MSE + the same for the reversed past) + w_KL * KL(Q ||
 N(0, I)), the code's weights 0.99975 / 0.00025 switching to 0.9995 / 0.0005 at
@@ -38,6 +40,15 @@ class PoseVAEState:
   opt_state: PyTree
 
 
+# Options added after workdirs were made: a config.json without them reads as it was trained.
+_EARLIER = {"frames_per_step": 1, "confidence_threshold": None, "shared_embeddings": True}
+
+
+def option(pose_vae_config, key: str):
+  """config.pose_vae[key], or its value before the key existed (an older workdir's config)."""
+  return pose_vae_config.get(key, _EARLIER[key])
+
+
 class PoseVAETrainer(Trainer):
   name = "pose_vae"
   required_features = ("video", "keypoints")
@@ -46,10 +57,14 @@ class PoseVAETrainer(Trainer):
   def __init__(self, config):
     self.config = config
     p, d = config.pose_vae, config.data
-    self.window = p.past_steps + p.future_steps + 1
+    self.frames_per_step = k = option(p, "frames_per_step")
+    if k < 1:
+      raise UserError(f"config.pose_vae.frames_per_step must be >= 1, got {k}")
+    self.window = (p.past_steps + p.future_steps) * k + 1  # video frames a window spans
     if d.frames < self.window:
-      raise UserError(f"pose_vae needs clips of at least past_steps + future_steps + 1 = "
-                      f"{self.window} frames; config.data.frames={d.frames}")
+      raise UserError(f"pose_vae needs clips of at least (past_steps + future_steps) x "
+                      f"frames_per_step + 1 = {self.window} frames; config.data.frames={d.frames}")
+    self.confidence_threshold = option(p, "confidence_threshold")
     pipeline.require_features(d, self.required_features, self.name)
     if p.posterior not in POSTERIORS:
       raise UserError(f"config.pose_vae.posterior must be one of {POSTERIORS}; got "
@@ -59,14 +74,21 @@ class PoseVAETrainer(Trainer):
                       f"(the paper); got {p.kl_reduction!r}")
     self.fixed_offset = None  # a random window per step
     if config_defaults.data_value(d, "branching"):  # X_t must be the branch frame, or there is no branch to learn
-      self.fixed_offset = synthetic_dancer.BRANCH_FRAME - p.past_steps
+      step_frames = config_defaults.data_value(d, "branch_step_frames")
+      if step_frames != k:
+        raise UserError(f"the branching dancer's steps (config.data.branch_step_frames="
+                        f"{step_frames}) must be the pose-VAE's (config.pose_vae.frames_per_step"
+                        f"={k})")
+      branch = synthetic_dancer.branch_frame(k)
+      self.fixed_offset = branch - p.past_steps * k
       if self.fixed_offset < 0 or self.fixed_offset + self.window > d.frames:
-        raise UserError(f"the branching dancer branches at frame {synthetic_dancer.BRANCH_FRAME}:"
-                        f" it needs pose_vae.past_steps <= {synthetic_dancer.BRANCH_FRAME} and "
-                        f"config.data.frames >= {synthetic_dancer.BRANCH_FRAME + p.future_steps + 1}")
+        raise UserError(f"the branching dancer branches at frame {branch}: it needs "
+                        f"pose_vae.past_steps <= {synthetic_dancer.BRANCH_STEP} and "
+                        f"config.data.frames >= {branch + p.future_steps * k + 1}")
     self.model = PoseVAE(hidden=p.hidden, num_layers=p.num_layers, latent=p.latent,
                          embed=p.embed, image_features=p.image_features, posterior=p.posterior,
                          posterior_hidden=p.posterior_hidden, future_steps=p.future_steps,
+                         shared_embeddings=option(p, "shared_embeddings"),
                          dtype=compute_dtype(config))
     self.tx = optax.adam(config.optim.learning_rate)
     self.scale = jnp.array([1.0 / d.width, 1.0 / d.height, 1.0], jnp.float32)
@@ -77,7 +99,9 @@ class PoseVAETrainer(Trainer):
         "hidden": p.hidden, "num_layers": p.num_layers, "latent": p.latent, "embed": p.embed,
         "image_features": p.image_features, "posterior": p.posterior,
         "posterior_hidden": p.posterior_hidden, "motion": "direction+magnitude",
-        "steps": [p.past_steps, p.future_steps], "frame": [d.height, d.width]}}
+        "shared_embeddings": bool(option(p, "shared_embeddings")),
+        "steps": [p.past_steps, p.future_steps], "frames_per_step": self.frames_per_step,
+        "frame": [d.height, d.width]}}
 
   def loss_weights(self, step):
     """(w_rec, w_KL) at `step`: the code's 0.99975 / 0.00025, then 0.9995 / 0.0005."""
@@ -87,16 +111,26 @@ class PoseVAETrainer(Trainer):
             jnp.where(late, p.late_kl_weight, p.kl_weight))
 
   # ----- data -----
+  def binarised(self, keypoints):
+    """Confidence above the threshold -> 1, else 0 (the code's loader); as given if None."""
+    if self.confidence_threshold is None:
+      return keypoints
+    confident = (keypoints[..., 2:] > self.confidence_threshold).astype(keypoints.dtype)
+    return jnp.concatenate([keypoints[..., :2], confident], -1)
+
   def split_window(self, batch, offset):
-    """Split one window of the clip into the model's inputs: normalised poses, the code's motion
-    encoding (B, T, 38) and X_t beside its rendered pose (B, H, W, 6)."""
+    """Split one window of the clip (`self.window` frames from `offset`, a pose every
+    frames_per_step) into the model's inputs: normalised poses, the code's motion encoding
+    (B, T, 38) and X_t beside its rendered pose (B, H, W, 6)."""
     p, d = self.config.pose_vae, self.config.data
     keypoints = jax.lax.dynamic_slice_in_dim(batch["keypoints"], offset, self.window, axis=1)
+    keypoints = self.binarised(keypoints[:, ::self.frames_per_step])
     poses = keypoints * self.scale
     velocities = poses[:, 1:, :, :2] - poses[:, :-1, :, :2]
     motion = velocity_code.encode_flat(velocities)
     past, future = p.past_steps, p.future_steps
-    frame = jax.lax.dynamic_index_in_dim(batch["video"], offset + past, axis=1, keepdims=False)
+    frame = jax.lax.dynamic_index_in_dim(batch["video"], offset + past * self.frames_per_step,
+                                         axis=1, keepdims=False)
     pose_image = render_skeleton_jax(keypoints[:, past], d.height, d.width) * 2.0 - 1.0
     return {"frame": jnp.concatenate([frame, pose_image.astype(frame.dtype)], -1),
             "past_poses": poses[:, 1:past + 1], "past_motion": motion[:, :past],
@@ -202,13 +236,14 @@ class PoseVAETrainer(Trainer):
     keys = jax.random.split(jax.random.wrap_key_data(inputs["key"]),
                             num_futures or p.num_futures)
     futures = jax.vmap(lambda k: self.forecast(state, w, p.future_steps, k))(keys)
-    start = offset + p.past_steps
+    k = self.frames_per_step
+    start, span = offset + p.past_steps * k, p.future_steps * k + 1  # the step frames' span
     outputs = {"forecasts": futures / self.scale, "truth": w["future_true_poses"] / self.scale,
-               "frames": jax.lax.dynamic_slice_in_dim(inputs["video"], start,
-                                                      p.future_steps + 1, axis=1)}
+               "frames": jax.lax.dynamic_slice_in_dim(inputs["video"], start, span,
+                                                      axis=1)[:, ::k]}
     if "branch_keypoints" in inputs:  # (B, K, future + 1, 18, 3) in pixels
       outputs["branches"] = jax.lax.dynamic_slice_in_dim(inputs["branch_keypoints"], start,
-                                                         p.future_steps + 1, axis=2)
+                                                         span, axis=2)[:, :, ::k]
     return outputs
 
   def figure(self, outputs: dict, sample_batch: dict) -> list[list[np.ndarray]]:
