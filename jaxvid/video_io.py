@@ -9,6 +9,7 @@ and count it.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from typing import Iterator
 
@@ -17,6 +18,10 @@ import numpy as np
 from PIL import Image
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v")
+VARIABLE_RATE_SPREAD = 1.25  # 95th / 5th percentile of the frame intervals above this: VFR
+_INTERVALS_READ = 240  # packets whose timestamps are compared (no decoding)
+
+log = logging.getLogger(__name__)
 
 
 class VideoReadError(Exception):
@@ -39,6 +44,9 @@ class VideoInfo:
   size: tuple[int, int]  # (height, width) as displayed (after the rotation)
   num_frames: int  # decodable frames, counted from the packets when the header has no count
   rotation: int = 0  # degrees counter-clockwise the frames are turned to display upright
+  # (5th, 95th percentile) of the first frames' intervals in ms, when they differ by more than
+  # VARIABLE_RATE_SPREAD (a variable-frame-rate video, common from phones); None: even
+  variable_intervals_ms: tuple[float, float] | None = None
 
 
 def _quarter_turns(frame) -> int:
@@ -67,6 +75,8 @@ def probe(path: str) -> VideoInfo:
       if not count:  # some containers (webm, some avi) do not store it: count the packets
         count = sum(1 for packet in container.demux(stream) if packet.size)
         container.seek(0)
+      variable = _variable_intervals(container, stream)
+      container.seek(0)
       turns = 0
       for frame in container.decode(video=0):  # the first frame carries the display matrix
         turns = _quarter_turns(frame)
@@ -79,7 +89,31 @@ def probe(path: str) -> VideoInfo:
     raise VideoReadError(f"{path}: cannot read ({type(e).__name__}: {e})") from e
   if min(size) <= 0:
     raise VideoReadError(f"{path}: frames of size {size}")
-  return VideoInfo(float(rate), size, count, 90 * turns)
+  if variable:
+    log.warning("%s: variable frame rate (frame intervals %.0f to %.0f ms); its frames are "
+                "taken as evenly spaced at %.3g fps, so motion plays at uneven speed (convert "
+                "it to a constant rate first: ffmpeg -i IN -vf fps=%.3g OUT)", path, *variable,
+                float(rate), float(rate))
+  return VideoInfo(float(rate), size, count, 90 * turns, variable)
+
+
+def _variable_intervals(container, stream) -> tuple[float, float] | None:
+  """(5th, 95th percentile) of the intervals between the first packets' timestamps, in ms,
+  when they spread by more than VARIABLE_RATE_SPREAD; None for an even rate or too few."""
+  stamps = []
+  for packet in container.demux(stream):
+    if packet.pts is not None and packet.size:
+      stamps.append(packet.pts)
+    if len(stamps) >= _INTERVALS_READ:
+      break
+  if len(stamps) < 4 or stream.time_base is None:
+    return None
+  intervals = np.diff(np.sort(np.asarray(stamps, np.float64))) * float(stream.time_base) * 1e3
+  intervals = intervals[intervals > 0]
+  if len(intervals) < 3:
+    return None
+  low, high = np.percentile(intervals, [5, 95])
+  return (float(low), float(high)) if high > VARIABLE_RATE_SPREAD * low else None
 
 
 def decodable_frames(path: str, info: VideoInfo | None = None) -> int:

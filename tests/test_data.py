@@ -248,6 +248,37 @@ def test_a_phone_video_shot_in_portrait_decodes_upright(tmp_path):
   np.testing.assert_array_equal(video_io.upright(frames[0], 2), frames[0][::-1, ::-1])
 
 
+def test_a_variable_frame_rate_video_is_named_with_its_intervals(tmp_path, capsys):
+  """Frames stamped 20 ms and 80 ms apart in turn (a phone's VFR clip, written by the test with
+  PyAV): probe reports the intervals and warns that they are taken as evenly spaced; a
+  constant-rate video says nothing."""
+  import av
+  from fractions import Fraction
+  path = str(tmp_path / "vfr.mp4")
+  with av.open(path, "w") as container:
+    stream = container.add_stream("libx264", rate=25)
+    stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+    stream.time_base = Fraction(1, 1000)
+    stream.codec_context.time_base = Fraction(1, 1000)
+    pts = np.cumsum([0] + [20, 80] * 10)
+    for i, t in enumerate(pts):
+      frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 10 * i, np.uint8), format="rgb24")
+      frame.pts, frame.time_base = int(t), Fraction(1, 1000)
+      for packet in stream.encode(frame):
+        container.mux(packet)
+    for packet in stream.encode():
+      container.mux(packet)
+  info = video_io.probe(path)
+  low, high = info.variable_intervals_ms
+  assert low == pytest.approx(20, abs=2) and high == pytest.approx(80, abs=2)
+  assert "variable frame rate (frame intervals 20 to 80 ms)" in capsys.readouterr().out
+  even = str(tmp_path / "even.mp4")
+  imageio.mimwrite(even, np.zeros((12, 32, 32, 3), np.uint8), fps=25, codec="libx264",
+                   macro_block_size=1)
+  assert video_io.probe(even).variable_intervals_ms is None
+  assert "variable frame rate" not in capsys.readouterr().out
+
+
 def test_another_folder_or_changed_videos_build_another_dataset(tmp_path):
   """The dataset's identity includes the folder and its files: no silent reuse."""
   first, second = tmp_path / "first", tmp_path / "second"

@@ -36,6 +36,7 @@ from jaxvid.evaluators.edn import body_boxes, body_crop_size
 from jaxvid.inference import pose_knows
 from jaxvid.metrics import image
 from jaxvid.metrics.intervals import bootstrap_mean_interval
+from jaxvid.pixels import to_unit_range
 from jaxvid.trainers.edn import crop_faces
 
 METRICS = ("L1", "PSNR", "SSIM", "LPIPS", "body L1", "body PSNR", "body SSIM", "body LPIPS")
@@ -116,13 +117,13 @@ def run(models, options: common.Options, features: common.Features, load=None) -
       print(f"  forecast {part.stop}/{num} clips", flush=True)
   futures = np.concatenate(futures, 1)  # (k, N, T, H, W, 3)
   candidates = {
-      "pose GAN, true poses": gan.render(real[:, 0], true_poses, jax.random.key(options.seed)),
+      "pose GAN, true poses": to_unit_range(gan.render(real[:, 0], true_poses,
+                                                        jax.random.key(options.seed))),
       "first frame repeated": np.broadcast_to(real[:, :1], real.shape)}
-  candidates["pose GAN, true poses"] = candidates["pose GAN, true poses"] / 127.5 - 1.0
   if cond is not None:
     cd = cond.config.data
     frames = _resized(real[:, 0], (cd.height, cd.width))
-    predicted = cond.predict(frames)[:, :gd.frames].astype(np.float32) / 127.5 - 1.0
+    predicted = to_unit_range(cond.predict(frames)[:, :gd.frames])
     candidates[f"conditional VGAN (step {cond.step})"] = _resized(predicted, size)
 
   keypoints = true_poses[:, 1:].reshape(-1, 18, 3)
