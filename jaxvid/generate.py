@@ -59,6 +59,26 @@ def planned_files(output: str, n: int) -> list[str]:
           + [os.path.join(output, "grid.gif"), os.path.join(output, "videos.npz")])
 
 
+def _finish(output: str, raw, raw_path: str, kept: list, done: int, d) -> None:
+  """grid.gif of the first 16 videos and videos.npz of the `done` made, from the memmap."""
+  out = {k: np.concatenate([p[k] for p in kept]) for k in kept[0]}
+  frames = out["video"].shape[1]
+  if "mask" in out:
+    rows = [[np.repeat(out["background"][i], frames, 0), out["foreground"][i],
+             np.repeat(out["mask"][i], 3, -1) * 2.0 - 1.0, out["video"][i]]  # mask [0, 1] shown
+            for i in range(min(16, done))]
+    labels = ["background", "foreground", "mask", "video"]
+  else:  # the one-stream baseline has no streams to show
+    rows, labels = [[out["video"][i]] for i in range(min(16, done))], ["video (one stream)"]
+  visualize.write_video(os.path.join(output, "grid.gif"),
+                        visualize.tile(rows, scale=max(1, 64 // d.height), labels=labels),
+                        fps=FLAGS.fps)
+  raw.flush()
+  np.savez(os.path.join(output, "videos.partial.npz"), videos=raw[:done])  # streamed from disk
+  os.replace(os.path.join(output, "videos.partial.npz"), os.path.join(output, "videos.npz"))
+  os.remove(raw_path)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -102,34 +122,25 @@ def main(argv):
   raw = np.lib.format.open_memmap(raw_path, mode="w+", dtype=np.uint8,
                                   shape=(n, d.frames, d.height, d.width, 3))
   kept, done = [], 0
-  with progress.bar(n, "generate", "video", FLAGS.progress) as bar:
-    for part in batches:
-      videos = visualize.to_uint8(part["video"])
-      for i, video in enumerate(videos):
-        visualize.write_video(os.path.join(output, f"video_{done + i:04d}.mp4"), video,
-                              fps=FLAGS.fps)
-      raw[done:done + len(videos)] = videos
-      if done < 16:
-        kept.append({k: v[:16 - done] for k, v in part.items()})
-      done += len(videos)
-      bar.update(len(videos))
-  out = {k: np.concatenate([p[k] for p in kept]) for k in kept[0]}
-  frames = out["video"].shape[1]
-  if "mask" in out:
-    rows = [[np.repeat(out["background"][i], frames, 0), out["foreground"][i],
-             np.repeat(out["mask"][i], 3, -1) * 2.0 - 1.0, out["video"][i]]  # mask [0, 1] shown
-            for i in range(min(16, n))]
-    labels = ["background", "foreground", "mask", "video"]
-  else:  # the one-stream baseline has no streams to show
-    rows, labels = [[out["video"][i]] for i in range(min(16, n))], ["video (one stream)"]
-  visualize.write_video(os.path.join(output, "grid.gif"),
-                        visualize.tile(rows, scale=max(1, 64 // d.height), labels=labels),
-                        fps=FLAGS.fps)
-  raw.flush()
-  np.savez(os.path.join(output, "videos.partial.npz"), videos=raw)  # streamed from the file
-  del raw
-  os.replace(os.path.join(output, "videos.partial.npz"), os.path.join(output, "videos.npz"))
-  os.remove(raw_path)
+  try:
+    with progress.bar(n, "generate", "video", FLAGS.progress) as bar:
+      for part in batches:
+        videos = visualize.to_uint8(part["video"])
+        for i, video in enumerate(videos):  # a .partial name until the file is complete
+          final = os.path.join(output, f"video_{done + i:04d}.mp4")
+          partial = visualize.write_video(paths.partial_name(final), video, fps=FLAGS.fps)
+          os.replace(partial, final)
+        raw[done:done + len(videos)] = videos
+        if done < 16:
+          kept.append({k: v[:16 - done] for k, v in part.items()})
+        done += len(videos)
+        bar.update(len(videos))
+  except KeyboardInterrupt:  # stopped early: the videos made so far, complete and listed
+    if done:
+      _finish(output, raw, raw_path, kept, done, d)
+    raise UserError(f"stopped after {done} of {n} videos; {output} holds those "
+                    f"{'(video_*.mp4, grid.gif, videos.npz)' if done else '(none)'}") from None
+  _finish(output, raw, raw_path, kept, done, d)
   print(f"vgan step {model.step}: wrote {n} videos ({d.frames}x{d.height}x{d.width}) to "
         f"{output}: video_*.mp4, grid.gif, videos.npz", flush=True)
 
@@ -154,3 +165,4 @@ def _check_room(output: str, n: int, clip_bytes: int) -> None:
 if __name__ == "__main__":
   define_flags()
   app.run(errors.run_cli(main))
+

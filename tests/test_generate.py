@@ -85,3 +85,32 @@ def test_cli_gives_a_conditional_model_its_first_frame_from_an_image(workdirs, t
   result = _run(f"--workdir={workdirs[0]}", f"--image={image}", f"--output={tmp_path / 'g'}")
   assert result.returncode == 1 and "conditional" in result.stderr
   assert not os.path.exists(tmp_path / "g")
+
+
+def test_a_generate_stopped_early_leaves_complete_files_and_says_how_many(workdirs, tmp_path):
+  """Ctrl-C after the first batch (a KeyboardInterrupt the test raises from the model's batch
+  generator, in a subprocess): the videos made so far are complete under their names, with
+  grid.gif and videos.npz of those, no .partial file, and one line saying how many."""
+  out = tmp_path / "stopped"
+  script = (
+      "import sys\n"
+      "from absl import app\n"
+      "from jaxvid import errors, generate\n"
+      "from jaxvid.inference.vgan import VGANModel\n"
+      "real = VGANModel.generate_batches\n"
+      "def first_then_stop(self, *a, **k):\n"
+      "  yield next(iter(real(self, *a, **k)))\n"
+      "  raise KeyboardInterrupt\n"
+      "VGANModel.generate_batches = first_then_stop\n"
+      "generate.define_flags()\n"
+      "app.run(errors.run_cli(generate.main))\n")
+  result = subprocess.run([sys.executable, "-c", script, f"--workdir={workdirs[0]}",
+                           "--num=50", f"--output={out}", "--noprogress"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 1, result.stderr[-3000:]
+  made = sorted(f for f in os.listdir(out) if f.startswith("video_"))
+  assert 0 < len(made) < 50 and made[-1] == f"video_{len(made) - 1:04d}.mp4"
+  assert f"error: stopped after {len(made)} of 50 videos" in result.stderr
+  assert sorted(set(os.listdir(out)) - set(made)) == ["grid.gif", "videos.npz"]
+  with np.load(out / "videos.npz") as f:
+    assert f["videos"].shape[0] == len(made)
