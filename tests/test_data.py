@@ -525,6 +525,43 @@ def test_grain_worker_processes_read_the_tfds_source(tmp_path):
     np.testing.assert_array_equal(next(with_workers)["video"], next(in_process)["video"])
 
 
+def test_grain_workers_end_when_the_main_process_is_killed(tmp_path):
+  """SIGKILL of a process reading with 2 grain workers (issue 32): the workers, which would be
+  re-parented to init and run on, end within seconds of it."""
+  import signal
+  import subprocess
+  import sys
+  import time
+  import psutil
+  from helpers import REPO
+  script = (
+      "import sys, time, ml_collections\n"
+      "from jaxvid.data import pipeline\n"
+      "config = ml_collections.ConfigDict({'data': {'name': 'synthetic_scenes', 'data_dir': "
+      f"{str(tmp_path)!r}, 'frames': 4, 'height': 16, 'width': 16, 'num_clips': 8, "
+      "'num_test': 2, 'seed': 0, 'workers': 2}, 'train': {'batch_size': 4}})\n"
+      "it = pipeline.make_train_iterator(config)\n"
+      "next(it)\n"
+      "print('ready', flush=True)\n"
+      "time.sleep(600)\n")
+  main = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True)
+  try:
+    lines = iter(main.stdout.readline, "")
+    assert any(line.strip() == "ready" for line in lines)
+    workers = psutil.Process(main.pid).children(recursive=True)
+    assert len(workers) >= 2
+  finally:
+    main.send_signal(signal.SIGKILL)
+    main.wait()
+  deadline = time.time() + 20
+  while time.time() < deadline and any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE
+                                       for w in workers):
+    time.sleep(0.5)
+  left = [w.pid for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+  assert not left, f"processes left running after the main one was killed: {left}"
+
+
 def test_subject_filter_reads_the_ids_once_and_keeps_them_beside_the_dataset(tmp_path):
   config = ml_collections.ConfigDict({"data": {
       "name": "synthetic_dancer", "data_dir": str(tmp_path), "frames": 2, "height": 16,

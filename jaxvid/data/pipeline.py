@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import time
 from typing import Any
 
 import grain.python as grain
@@ -120,10 +122,41 @@ def prepare(data_config) -> tfds.core.DatasetBuilder:
   return builder
 
 
+_watching = None  # the main process a grain worker watches (set once per worker process)
+
+
+def _exit_with(main_pid: int, every_s: float = 1.0) -> None:
+  """In a grain worker: a daemon thread ends this process once the main process is gone. A
+  SIGKILLed training run otherwise leaves its workers (and multiprocessing's resource tracker,
+  which waits for them) running, re-parented to init; grain 0.2 has no worker hook, so the
+  first record a worker maps starts the watch."""
+  global _watching
+  if _watching == main_pid or os.getpid() == main_pid:
+    return
+  _watching = main_pid
+
+  def watch():
+    while True:
+      time.sleep(every_s)
+      try:
+        os.kill(main_pid, 0)
+      except ProcessLookupError:
+        os._exit(0)
+      except PermissionError:  # alive, another user's: cannot be ours
+        pass
+
+  threading.Thread(target=watch, name="jaxvid-main-watch", daemon=True).start()
+
+
 class ToModel(grain.MapTransform):
-  """uint8 video -> float32 [-1, 1]; drops text fields (they cannot go to the device)."""
+  """uint8 video -> float32 [-1, 1]; drops text fields (they cannot go to the device). In a
+  worker process it also watches the main process (`_exit_with`)."""
+
+  def __init__(self):
+    self.main_pid = os.getpid()
 
   def map(self, record: dict) -> dict:
+    _exit_with(self.main_pid)
     out = {}
     for key, value in record.items():
       value = np.asarray(value)
