@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 
 from absl import flags
@@ -44,6 +45,15 @@ def run_cli(main):
             f"{package} (or pip install 'jaxvid[cloud]')", file=sys.stderr, flush=True)
       sys.exit(1)
     except KeyboardInterrupt:
-      print("interrupted", file=sys.stderr, flush=True)
-      sys.exit(130)
+      exit_interrupted("interrupted")
   return run
+
+
+def exit_interrupted(message: str) -> None:
+  """Ctrl-C: one line and exit status 130 at once. Not sys.exit: the interpreter's teardown
+  with XLA's compiler threads still running (a Ctrl-C during compilation) ends in a
+  segmentation fault, rc 139. Outputs are written under .partial names until complete, so
+  nothing half-written looks finished."""
+  print(message, file=sys.stderr, flush=True)
+  sys.stdout.flush()
+  os._exit(130)

@@ -114,8 +114,7 @@ def main(argv):
   try:
     train.train_and_evaluate(config, os.path.expanduser(_WORKDIR.value))
   except KeyboardInterrupt:
-    print("interrupted; the last completed checkpoint is kept", file=sys.stderr, flush=True)
-    sys.exit(130)
+    errors.exit_interrupted("interrupted; the last completed checkpoint is kept")
 
 
 if __name__ == "__main__":

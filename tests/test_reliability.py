@@ -43,6 +43,22 @@ def _lines(workdir):
   return sum(1 for _ in open(path)) if os.path.exists(path) else 0
 
 
+def test_ctrl_c_twice_while_compiling_exits_130_without_a_crash(tmp_path):
+  """Two Ctrl-C as the step compiles (issue 32): once the config.json is written the first
+  jit is under way; the process ended in a segmentation fault (rc 139) at the interpreter's
+  teardown with XLA's threads running. Now one line and rc 130."""
+  workdir, data = str(tmp_path / "run"), str(tmp_path / "tfds")
+  proc = _start(workdir, data, "--config.train.num_steps=100000")
+  assert _wait_for(lambda: os.path.exists(os.path.join(workdir, "config.json")), proc), \
+      proc.communicate()[1][-2000:]
+  proc.send_signal(signal.SIGINT)
+  time.sleep(0.2)
+  proc.send_signal(signal.SIGINT)
+  out, err = proc.communicate(timeout=240)
+  assert proc.returncode == 130, err[-2000:]
+  assert "interrupted" in err and "Segmentation" not in err and "Traceback" not in err
+
+
 def test_sigterm_saves_and_exits_zero_then_resumes(tmp_path):
   workdir, data = str(tmp_path / "run"), str(tmp_path / "tfds")
   proc = _start(workdir, data, "--config.train.num_steps=400",

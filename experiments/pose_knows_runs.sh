@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The Pose Knows' CPU measurements (issue 30), on the 2-core CPU, one run after another:
+#   bash experiments/pose_knows_runs.sh
+# 1. the branching pose-VAE (its pose_forecast suite: the diversity goals still hold?);
+# 2. the default pose-VAE and pose GAN (the pipeline), timed;
+# 3. the conditional VGAN on the same dancer clips (64x64, the paper's conditional widths / 4),
+#    stopped after the pipeline's CPU time: the pose-VAE's + the pose GAN's CPU seconds (user +
+#    system, which another job beside them changes less than wall time), by `ulimit -t`;
+# 4. the pose GAN suite and the pose_knows suite (the paper's comparison), 256 held-out clips.
+# Workdirs under RUNS (default runs/); a finished run is not retrained.
+set -u
+RUNS=${RUNS:-runs}
+log() { echo "=== $(date +%H:%M:%S) $*"; }
+times=$RUNS/pose_knows_times.txt
+train() {  # NAME CONFIG [OPTIONS...]
+  local name=$1 config=$2; shift 2
+  if [ ! -f "$RUNS/$name/train_done" ]; then
+    log "train $name"
+    local start=$(date +%s)
+    /usr/bin/time -f "%U %S" -o "$RUNS/$name.cpu" python -m jaxvid.main --config="$config" \
+      --workdir="$RUNS/$name" "$@" 2>&1 | tr '\r' '\n' | grep -E "^error|samples:" | tail -2
+    local cpu=$(awk '{printf "%d", $1 + $2}' "$RUNS/$name.cpu")
+    echo "$name: trained in $(( $(date +%s) - start )) s wall, $cpu s CPU" | tee -a "$times"
+    touch "$RUNS/$name/train_done"
+  fi
+}
+cpu_of() { grep "^$1:" "$times" | tail -1 | sed -E 's/.* ([0-9]+) s CPU.*/\1/'; }
+
+train pose_vae_branching3 configs/pose_vae.py:branching
+log "pose_forecast suite"
+python -m jaxvid.evaluate --suite=pose_forecast --workdir="$RUNS/pose_vae_branching3" \
+  --noprogress 2>&1 | tail -16
+train pose_vae3 configs/pose_vae.py
+train pose_gan3 configs/pose_gan.py
+
+budget=$(( $(cpu_of pose_vae3) + $(cpu_of pose_gan3) ))
+cond=vgan_cond_dancer
+if [ ! -f "$RUNS/$cond/train_done" ]; then
+  log "train $cond for $budget CPU seconds (the pipeline's)"
+  start=$(date +%s)
+  (ulimit -t "$budget"; exec python -m jaxvid.main --config=configs/vgan_cond.py \
+    --workdir="$RUNS/$cond" --config.data.name=synthetic_dancer --config.data.height=64 \
+    --config.data.width=64 --config.data.frames=16 --config.train.num_steps=100000 \
+    --config.train.checkpoint_every=200 --config.train.sample_every=1000 \
+    --config.vgan.g_channels="(256, 128, 64, 32)" --config.vgan.encoder_channels="(32, 64, 128, 256)" \
+    --config.vgan.d_channels="(32, 64, 128, 256)") 2>&1 | tr '\r' '\n' | grep -E "^error|samples:" | tail -2
+  echo "$cond: trained in $(( $(date +%s) - start )) s wall, $budget s CPU, to step $(ls "$RUNS/$cond/checkpoints" | sort -n | tail -1)" | tee -a "$times"
+  touch "$RUNS/$cond/train_done"
+fi
+log "pose_gan suite"
+python -m jaxvid.evaluate --suite=pose_gan --workdir="$RUNS/pose_gan3" --noprogress 2>&1 | tail -6
+log "pose_knows suite"
+python -m jaxvid.evaluate --suite=pose_knows \
+  --workdir="$RUNS/pose_vae3,$RUNS/pose_gan3,$RUNS/$cond" --noprogress 2>&1 | tail -10
+log done
