@@ -98,6 +98,8 @@ def test_pose_gan_config_errors_are_clear(tmp_path):
     get_trainer(load_config("pose_gan.py", train__batch_size=3))
   with pytest.raises(UserError, match="multiples of 4"):
     get_trainer(load_config("pose_gan.py", data__frames=6))
+  with pytest.raises(UserError, match="alpha_pixel_span must be > 0"):
+    get_trainer(load_config("pose_gan.py", pose_gan__alpha_pixel_span=0.0))
 
 
 def test_forecast_videos_end_to_end(trained):

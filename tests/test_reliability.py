@@ -176,6 +176,12 @@ def test_bad_inputs_give_one_line_errors_and_change_nothing(tmp_path):
       "forecast: no futures": ("jaxvid.forecast", f"--vae_workdir={workdir}",
                                f"--gan_workdir={workdir}", f"--output={user}/f.gif",
                                "--num_futures=0"),
+      "forecast: nothing kept": ("jaxvid.forecast", f"--vae_workdir={workdir}",
+                                 f"--gan_workdir={workdir}", f"--output={user}/f.gif",
+                                 "--top_fraction=0"),
+      "forecast: fewer samples than futures": (
+          "jaxvid.forecast", f"--vae_workdir={workdir}", f"--gan_workdir={workdir}",
+          f"--output={user}/f.gif", "--num_samples=4"),
   }
   import importlib.util
   if importlib.util.find_spec("gcsfs") is None:

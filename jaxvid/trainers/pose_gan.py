@@ -71,6 +71,10 @@ class PoseGANTrainer(Trainer):
     if config.pose_gan.reduction not in ("mean", "sum"):
       raise UserError(f"config.pose_gan.reduction must be 'mean' or 'sum', got "
                       f"{config.pose_gan.reduction!r}")
+    span = config.pose_gan.get("alpha_pixel_span", 2.0)
+    if not span > 0:
+      raise UserError(f"config.pose_gan.alpha_pixel_span must be > 0 (1: the code's pixels / "
+                      f"255, 2: [-1, 1]), got {span}")
     try:
       self.generator, self.discriminator = build_models(config)
     except ValueError as e:
