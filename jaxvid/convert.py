@@ -30,11 +30,12 @@ import sys
 
 import numpy as np
 
+from jaxvid import paths
 from jaxvid.errors import UserError, run_cli
 
 USAGE = ("usage: python -m jaxvid.convert vgan-t7 MODEL_net.t7 --workdir=DIR "
          "[--discriminator=MODEL_netD.t7]\n"
-         "       python -m jaxvid.convert vgg19 VGG19.pth|.npz OUT.npz")
+         "       python -m jaxvid.convert vgg19 VGG19.pth|.npz OUT.npz [--overwrite]")
 
 
 # ---------------------------------------------------------------- Torch7 VGAN generators
@@ -277,21 +278,30 @@ def _paper_vgan_config():
 
 # ---------------------------------------------------------------- VGG19
 
-def convert_vgg19(src: str, dst: str) -> int:
+def convert_vgg19(src: str, dst: str, overwrite: bool = False) -> int:
   """torchvision VGG19 (.pth, needs torch; or .npz of its arrays) -> our .npz; layers written."""
-  src, dst = os.path.expanduser(src), os.path.expanduser(dst)
+  src = os.path.expanduser(src)
   if not os.path.isfile(src):
     raise UserError(f"{src} does not exist")
+  dst = paths.check_output_file(dst, "OUT.npz", suffixes=(".npz",), inputs=(src,),
+                                overwrite=overwrite)
+  not_vgg = f"{src}: not a torchvision VGG19 state dict (.pth) or an .npz of its arrays"
   if src.endswith((".pth", ".pt")):
     try:
       import torch  # only this converter needs torch
     except ImportError as e:
       raise UserError("reading a .pth needs torch (pip install torch)") from e
-    state = torch.load(src, map_location="cpu")
-    arrays = {k: v.numpy() for k, v in state.items() if k.startswith("features.")}
+    try:
+      state = torch.load(src, map_location="cpu")
+      arrays = {k: v.numpy() for k, v in state.items() if k.startswith("features.")}
+    except Exception as e:  # noqa: BLE001 - torch raises many types for a file it cannot read
+      raise UserError(f"{not_vgg} ({type(e).__name__})") from e
   else:
-    with np.load(src) as f:
-      arrays = {k: f[k] for k in f.files if k.startswith("features.")}
+    try:
+      with np.load(src) as f:  # no pickles: arrays only
+        arrays = {k: f[k] for k in f.files if k.startswith("features.")}
+    except (ValueError, OSError, AttributeError) as e:
+      raise UserError(f"{not_vgg} ({type(e).__name__})") from e
   if not arrays:
     raise UserError(f"{src}: no 'features.N.weight' tensors (is it a torchvision vgg19?)")
   np.savez(dst, **arrays)
@@ -310,7 +320,8 @@ def main(argv: list[str]) -> int:
           f"{d}; sample with python -m jaxvid.generate --workdir={opts['workdir']} "
           f"--running_stats")
   elif len(args) == 3 and args[0] == "vgg19":
-    print(f"wrote {args[2]}: {convert_vgg19(args[1], args[2])} conv layers")
+    layers = convert_vgg19(args[1], args[2], overwrite="--overwrite" in argv)
+    print(f"wrote {args[2]}: {layers} conv layers")
   else:
     print(USAGE, file=sys.stderr)
     return 2

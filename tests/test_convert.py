@@ -233,3 +233,14 @@ def test_vgg19_converter_keeps_torchvision_keys(tmp_path):
   with pytest.raises(UserError, match="no 'features"):
     np.savez(tmp_path / "none.npz", other=np.zeros(1))
     convert.convert_vgg19(str(tmp_path / "none.npz"), str(tmp_path / "o2.npz"))
+  # a random file, the input as the output, an existing output: one line each, nothing written
+  (tmp_path / "random.npz").write_bytes(np.random.default_rng(0).bytes(1000))
+  with pytest.raises(UserError, match="random.npz: not a torchvision VGG19"):
+    convert.convert_vgg19(str(tmp_path / "random.npz"), str(tmp_path / "o3.npz"))
+  with pytest.raises(UserError, match="one of this command's inputs"):
+    convert.convert_vgg19(str(tmp_path / "in.npz"), str(tmp_path / "in.npz"), overwrite=True)
+  with pytest.raises(UserError, match="--overwrite"):
+    convert.convert_vgg19(str(tmp_path / "in.npz"), str(tmp_path / "out.npz"))
+  assert convert.convert_vgg19(str(tmp_path / "in.npz"), str(tmp_path / "out.npz"),
+                               overwrite=True) == 1
+  assert not (tmp_path / "o3.npz").exists()
