@@ -134,3 +134,19 @@ def test_branching_dancer_branches_after_two_steps_of_the_given_frames():
   ramp = synthetic_dancer._move_ramps("arms_up", 30, 3)["arm_raise"]
   assert ramp[b] == 0 and ramp[b + 15] == pytest.approx(1.7) and ramp[-1] == pytest.approx(1.7)
   assert 0 < ramp[b + 14] < 1.7
+
+
+def test_workdirs_from_before_the_options_keep_their_architecture_record():
+  """A config.json without frames_per_step / shared_embeddings / confidence_threshold reads as
+  it was trained (one frame a step, shared embeddings, raw confidence), and its architecture
+  record is the one its checkpoints hold; the new defaults are recorded."""
+  old = pose_vae_configs.get_config()
+  for key in ("frames_per_step", "shared_embeddings", "confidence_threshold"):
+    del old.pose_vae[key]
+  old.data.frames = 16
+  t = PoseVAETrainer(old)
+  assert (t.frames_per_step, t.confidence_threshold, t.window) == (1, None, 8)
+  record = t.metadata()["architecture"]
+  assert "frames_per_step" not in record and "shared_embeddings" not in record
+  new = _trainer().metadata()["architecture"]
+  assert (new["frames_per_step"], new["shared_embeddings"]) == (3, False)

@@ -95,13 +95,18 @@ class PoseVAETrainer(Trainer):
 
   def metadata(self) -> dict:
     p, d = self.config.pose_vae, self.config.data
-    return {"model": self.name, "architecture": {
+    architecture = {
         "hidden": p.hidden, "num_layers": p.num_layers, "latent": p.latent, "embed": p.embed,
         "image_features": p.image_features, "posterior": p.posterior,
         "posterior_hidden": p.posterior_hidden, "motion": "direction+magnitude",
-        "shared_embeddings": bool(option(p, "shared_embeddings")),
-        "steps": [p.past_steps, p.future_steps], "frames_per_step": self.frames_per_step,
-        "frame": [d.height, d.width]}}
+        "steps": [p.past_steps, p.future_steps], "frame": [d.height, d.width]}
+    # Recorded only where they differ from the earlier behaviour, so the checkpoints written
+    # before these options existed still match a config that reads as they were trained.
+    for key, value in (("shared_embeddings", bool(option(p, "shared_embeddings"))),
+                       ("frames_per_step", self.frames_per_step)):
+      if value != _EARLIER[key]:
+        architecture[key] = value
+    return {"model": self.name, "architecture": architecture}
 
   def loss_weights(self, step):
     """(w_rec, w_KL) at `step`: the code's 0.99975 / 0.00025, then 0.9995 / 0.0005."""
