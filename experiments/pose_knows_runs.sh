@@ -7,8 +7,11 @@
 #    stopped after the pipeline's CPU time: the pose-VAE's + the pose GAN's CPU seconds (user +
 #    system, which another job beside them changes less than wall time), by `ulimit -t`;
 # 4. the pose GAN suite and the pose_knows suite (the paper's comparison), 256 held-out clips.
-# Workdirs under RUNS (default runs/); a finished run is not retrained.
+# Workdirs under RUNS (default runs/); a finished run is not retrained, a stopped one resumes.
+# SKIP=branching,pose_gan_suite leaves those parts out.
 set -u
+SKIP=${SKIP:-}
+skip() { [[ ",$SKIP," == *",$1,"* ]]; }
 RUNS=${RUNS:-runs}
 log() { echo "=== $(date +%H:%M:%S) $*"; }
 times=$RUNS/pose_knows_times.txt
@@ -26,10 +29,12 @@ train() {  # NAME CONFIG [OPTIONS...]
 }
 cpu_of() { grep "^$1:" "$times" | tail -1 | sed -E 's/.* ([0-9]+) s CPU.*/\1/'; }
 
-train pose_vae_branching3 configs/pose_vae.py:branching
-log "pose_forecast suite"
-python -m jaxvid.evaluate --suite=pose_forecast --workdir="$RUNS/pose_vae_branching3" \
-  --noprogress 2>&1 | tail -16
+if ! skip branching; then
+  train pose_vae_branching3 configs/pose_vae.py:branching
+  log "pose_forecast suite"
+  python -m jaxvid.evaluate --suite=pose_forecast --workdir="$RUNS/pose_vae_branching3" \
+    --noprogress 2>&1 | tail -16
+fi
 train pose_vae3 configs/pose_vae.py
 train pose_gan3 configs/pose_gan.py
 
@@ -47,8 +52,10 @@ if [ ! -f "$RUNS/$cond/train_done" ]; then
   echo "$cond: trained in $(( $(date +%s) - start )) s wall, $budget s CPU, to step $(ls "$RUNS/$cond/checkpoints" | sort -n | tail -1)" | tee -a "$times"
   touch "$RUNS/$cond/train_done"
 fi
-log "pose_gan suite"
-python -m jaxvid.evaluate --suite=pose_gan --workdir="$RUNS/pose_gan3" --noprogress 2>&1 | tail -6
+if ! skip pose_gan_suite; then
+  log "pose_gan suite"
+  python -m jaxvid.evaluate --suite=pose_gan --workdir="$RUNS/pose_gan3" --noprogress 2>&1 | tail -6
+fi
 log "pose_knows suite"
 python -m jaxvid.evaluate --suite=pose_knows \
   --workdir="$RUNS/pose_vae3,$RUNS/pose_gan3,$RUNS/$cond" --noprogress 2>&1 | tail -10
