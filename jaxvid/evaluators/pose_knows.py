@@ -73,7 +73,7 @@ def clip_metrics(video: np.ndarray, real: np.ndarray, crop, lpips) -> dict[str, 
   out = {}
   for prefix, (x, y) in (("", (a, b)), ("body ", (crop(a), crop(b)))):
     per_frame = {"L1": np.abs(x - y).mean((1, 2, 3)), "PSNR": image.psnr(x, y),
-                 "SSIM": image.ssim(x, y), "LPIPS": lpips(x, y)}
+                 "SSIM": image.ssim(x, y), "LPIPS": common.per_frame_lpips(lpips, x, y)}
     for name, values in per_frame.items():
       out[prefix + name] = np.asarray(values, np.float64).reshape(n, t).mean(1)
   return out
