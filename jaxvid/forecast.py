@@ -120,8 +120,6 @@ def main(argv):
                     f"{FLAGS.num_clips}")
   selection = pose_knows.Selection(FLAGS.select, FLAGS.num_samples, FLAGS.top_fraction,
                                    FLAGS.score)
-  if FLAGS.select == "kmeans" and FLAGS.num_samples < 1:
-    raise UserError(f"--num_samples must be >= 1, got {FLAGS.num_samples}")
   selection.check(FLAGS.num_futures)
   output = paths.check_output_file(FLAGS.output, "--output", suffixes=(".mp4", ".gif"),
                                    inputs=(FLAGS.input or "",), overwrite=FLAGS.overwrite)

@@ -138,6 +138,8 @@ def main(argv):
   except KeyboardInterrupt:  # stopped early: the videos made so far, complete and listed
     if done:
       _finish(output, raw, raw_path, kept, done, d)
+    else:
+      os.remove(raw_path)
     raise UserError(f"stopped after {done} of {n} videos; {output} holds those "
                     f"{'(video_*.mp4, grid.gif, videos.npz)' if done else '(none)'}") from None
   _finish(output, raw, raw_path, kept, done, d)

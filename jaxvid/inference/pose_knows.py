@@ -88,6 +88,8 @@ class Selection:
     if self.score not in futures.SCORES:
       raise UserError(f"the motion score must be one of {futures.SCORES}, got {self.score!r}")
     if self.method == "kmeans":
+      if self.num_samples < 1:
+        raise UserError(f"--num_samples must be >= 1, got {self.num_samples}")
       if not 0 < self.top_fraction <= 1:
         raise UserError(f"the kept fraction must be in (0, 1], got {self.top_fraction}")
       if round(self.num_samples * self.top_fraction) < num_futures:
@@ -102,15 +104,15 @@ def rollout_steps(vae: PoseVAEModel, frames: int, extend: bool = False) -> int:
   step short, the last pose is held instead (the code's 5 x 6 = 30 forecast frames are two
   short of its GAN's 32-frame clip)."""
   p, k = vae.config.pose_vae, vae.trainer.frames_per_step
-  steps = -(-(frames) // k)
-  if steps > p.future_steps and not extend and frames - p.future_steps * k < k:
+  steps = -(-frames // k)
+  if steps <= p.future_steps or extend:
+    return steps
+  if frames - p.future_steps * k < k:  # less than one step short: hold the last pose
     return p.future_steps
-  if steps > p.future_steps and not extend:
-    raise UserError(f"the pose GAN's clip needs {frames} frames after the present; the pose-VAE "
-                    f"was trained to forecast {p.future_steps} steps x {k} frames = "
-                    f"{p.future_steps * k} frames (config.pose_vae.future_steps, frames_per_step)."
-                    f" Train it for that horizon, or --extend to roll it out {steps} steps")
-  return steps
+  raise UserError(f"the pose GAN's clip needs {frames} frames after the present; the pose-VAE "
+                  f"was trained to forecast {p.future_steps} steps x {k} frames = "
+                  f"{p.future_steps * k} frames (config.pose_vae.future_steps, frames_per_step). "
+                  f"Train it for that horizon, or --extend to roll it out {steps} steps")
 
 
 def forecast_videos(vae: PoseVAEModel, gan: PoseGANModel, video, keypoints, key,
