@@ -4,6 +4,8 @@
 #   SMOKE=1 bash experiments/vgan_stabiliser_sweep.sh   # the same plumbing on a CPU, tiny runs
 #   SET=budget|upsample bash ...                        # the 2026-11-26 sets (steps, batch,
 #                                                       # widths; the generator's upsampling)
+#   SET=data bash ...                                   # the demo (its stabilisers on) on
+#                                                       # simpler scenes, seeds, optimiser
 # SET=stabilisers (default): which literature stabilisers make the demo beat a frozen frame
 # (issue 29).
 # Every variant is the CPU demo (configs/vgan.py) with some stabilisers switched on, trained for
@@ -59,6 +61,19 @@ upsample) variants=(  # the generator's stride-2 layers (config.vgan.upsample)
   [resize]="$P --config.vgan.upsample=resize" [resize_out]="$P --config.vgan.upsample=resize_out"
   [resize_b4]="$P --config.vgan.upsample=resize --config.train.batch_size=4"
   [resize_ema]="$P --config.vgan.upsample=resize --config.vgan.ema_decay=0.999") ;;
+data) variants=(  # the demo as it is now (resize + EMA + DiffAugment) unless a flag says
+  [daug]="" [daug_s1]="--config.seed=1"                     # seed-to-seed spread
+  [flat]="--config.data.stripes=0" [flat_s1]="--config.data.stripes=0 --config.seed=1"
+  [two]="--config.data.max_sprites=2" [flat_two]="--config.data.stripes=0 --config.data.max_sprites=2"
+  [flat_two_s1]="--config.data.stripes=0 --config.data.max_sprites=2 --config.seed=1"
+  [one_flat]="--config.data.stripes=0 --config.vgan.streams=one"
+  [lr4e4]="--config.optim.learning_rate=4e-4"
+  [flat_lr4e4]="--config.data.stripes=0 --config.optim.learning_rate=4e-4"
+  [color]="--config.vgan.diffaugment=color,translation,cutout"
+  [r1_01d]="--config.vgan.r1_gamma=0.1" [hinge_d]="--config.vgan.gan_loss=hinge"
+  [ttur_d]="--config.vgan.d_learning_rate=4e-4"
+  [flat_ttur_d]="--config.data.stripes=0 --config.vgan.d_learning_rate=4e-4"
+  [ema9995]="--config.vgan.ema_decay=0.9995") ;;
 *) variants=(
   [demo]="$P"   # the demo before the stabilisers: the paper's layers and losses
   [resize_ema]="$R"
@@ -89,9 +104,17 @@ done
 if [ -n "${ONLY:-}" ]; then  # a subset: ONLY="demo all"
   for name in "${!variants[@]}"; do [[ " $ONLY " == *" $name "* ]] || unset "variants[$name]"; done
 fi
-say "the dataset, built once before the runs share it"
-timeout 180 python3 -m jaxvid.main $base $common --config.train.num_steps=1 \
-  --workdir=/tmp/jaxvid_stab_build 2>&1 | quiet | tail -3 | tee -a "$LOG"
+say "the datasets, each built once (side by side) before the runs share them"
+datas=$(for name in "${!variants[@]}"; do
+  echo "${variants[$name]}" | grep -o -- "--config\.data\.[^ ]*" | sort | tr '\n' ' '; echo; done | sort -u)
+i=0
+while IFS= read -r flags; do
+  i=$((i + 1))
+  timeout 180 python3 -m jaxvid.main $base $common $flags --config.train.num_steps=1 \
+    --workdir=/tmp/jaxvid_stab_build$i > "$OUT/build_$i.log" 2>&1 &
+done <<< "$datas"
+wait
+for f in "$OUT"/build_*.log; do quiet < "$f" | tail -1 | tee -a "$LOG"; done; rm -f "$OUT"/build_*.log
 say "training ${!variants[*]} side by side"
 export XLA_PYTHON_CLIENT_MEM_FRACTION=0.04
 for name in "${!variants[@]}"; do

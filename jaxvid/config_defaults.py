@@ -13,6 +13,7 @@ DATA_DEFAULTS = {
     "manual_dir": "",  # video_folder / moving_mnist / local TFDS copies: the user's files
     "seed": 1234,  # dataset content and shuffling
     "max_sprites": 3,  # synthetic_scenes
+    "stripes": 0.08,  # synthetic_scenes: amplitude of the backgrounds' stripes (0: none)
     "clip_stride": 8,  # video_folder: frames between clip starts
     "frame_step": 1,  # video_folder: keep every n-th frame
     # video_folder: the share of videos held out as test, or (one or two videos) of the end
@@ -121,7 +122,8 @@ def validate(config) -> None:
   if t.get("wandb"):
     need(importlib.util.find_spec("wandb") is not None, "train.wandb", t.wandb,
          "Weights & Biases logging needs `pip install wandb` (or leave train.wandb empty)")
-  for key in ("frames", "height", "width", "num_clips", "clip_stride", "frame_step"):
+  for key in ("frames", "height", "width", "num_clips", "clip_stride", "frame_step",
+              "max_sprites"):
     value = data_value(d, key) if key in DATA_DEFAULTS else d.get(key, 1)
     need(isinstance(value, int) and value >= 1, f"data.{key}", value, "must be an integer >= 1")
   num_test = d.get("num_test", 0)
@@ -130,6 +132,9 @@ def validate(config) -> None:
   if d.get("name") in ("synthetic_scenes", "synthetic_dancer"):  # the held-out split is made
     need(num_test >= 1, "data.num_test", num_test, "the held-out split needs >= 1 clip (the "
          "training loop's samples and evaluation read it)")
+  stripes = data_value(d, "stripes")
+  need(isinstance(stripes, (int, float)) and 0 <= stripes <= 1, "data.stripes", stripes,
+       "must be in [0, 1] (the stripes' amplitude on [0, 1] pixels)")
   fraction = data_value(d, "test_fraction")
   need(0 <= fraction < 1, "data.test_fraction", fraction, "must be in [0, 1)")
   need(math.isfinite(config.optim.learning_rate) and config.optim.learning_rate > 0,

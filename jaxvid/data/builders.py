@@ -61,7 +61,7 @@ class SyntheticScenes(_RenderedClips):
   def _render(self, index: int) -> dict:
     c = self.builder_config
     return {"video": synthetic_scenes.render_clip(c.seed, index, c.frames, c.height, c.width,
-                                                  c.max_sprites)}
+                                                  c.max_sprites, stripes=c.stripes)}
 
 
 class SyntheticDancer(_RenderedClips):

@@ -31,6 +31,7 @@ class ClipConfig(tfds.core.BuilderConfig):
   seed: int = DATA_DEFAULTS["seed"]
   # synthetic_scenes
   max_sprites: int = DATA_DEFAULTS["max_sprites"]
+  stripes: float = DATA_DEFAULTS["stripes"]
   # video_folder
   clip_stride: int = DATA_DEFAULTS["clip_stride"]
   frame_step: int = DATA_DEFAULTS["frame_step"]
@@ -54,8 +55,9 @@ class ClipConfig(tfds.core.BuilderConfig):
     for later in ("scene_per_subject", "with_poses", "branching", "source_digest"):  # added later: when off, keep the names
       if not fields[later]:                           # the datasets already have
         fields.pop(later)
-    if fields["branch_step_frames"] == 1:  # added later too: its default keeps the names
-      fields.pop("branch_step_frames")
+    for later, default in (("branch_step_frames", 1), ("stripes", DATA_DEFAULTS["stripes"])):
+      if fields[later] == default:  # added later too: their defaults keep the names
+        fields.pop(later)
     digest = hashlib.sha1(repr(sorted(fields.items())).encode()).hexdigest()[:8]
     if not self.name:  # the classes' own configs are named "default": no clash with these
       object.__setattr__(self, "name", f"t{self.frames}_{self.height}x{self.width}_{digest}")

@@ -43,6 +43,7 @@ def make_builder(data_config) -> tfds.core.DatasetBuilder:
   clip_config = builders.ClipConfig(
       frames=d.frames, height=d.height, width=d.width, num_train=d.num_clips,
       num_test=d.num_test, seed=d.seed, max_sprites=value("max_sprites"),
+      stripes=value("stripes"),
       clip_stride=value("clip_stride"), frame_step=value("frame_step"),
       stabilize=value("stabilize"), scene_per_subject=value("scene_per_subject"),
       with_poses=value("with_poses"), branching=value("branching"),

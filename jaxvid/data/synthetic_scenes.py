@@ -24,17 +24,19 @@ def _smooth_field(rng: np.random.Generator, height: int, width: int, cells: int)
   return top * (1 - fy) + bottom * fy
 
 
-def background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-  """A static textured background in [0, 1]: a smooth two-colour field plus faint stripes
-  (also the synthetic dancer's scenes)."""
+def background(rng: np.random.Generator, height: int, width: int,
+               stripes: float = 0.08) -> np.ndarray:
+  """A static textured background in [0, 1]: a smooth two-colour field plus faint stripes of
+  amplitude `stripes` (also the synthetic dancer's scenes). The random draws do not depend on
+  `stripes`, so 0 gives the same scenes without their stripes."""
   colour_a, colour_b = rng.uniform(0.1, 0.9, (2, 3))
   blend = _smooth_field(rng, height, width, cells=3)[..., None]
   image = colour_a * (1 - blend) + colour_b * blend
   angle = rng.uniform(0, np.pi)
   period = rng.uniform(0.15, 0.35) * min(height, width)
   yy, xx = np.mgrid[0:height, 0:width]
-  stripes = np.sin(2 * np.pi * (xx * np.cos(angle) + yy * np.sin(angle)) / period)
-  image = image + 0.08 * stripes[..., None]
+  wave = np.sin(2 * np.pi * (xx * np.cos(angle) + yy * np.sin(angle)) / period)
+  image = image + stripes * wave[..., None]
   return np.clip(image, 0.0, 1.0)
 
 
@@ -48,12 +50,13 @@ def _bounce(start: np.ndarray, velocity: np.ndarray, frames: int, low: np.ndarra
 
 
 def render_clip(seed: int, index: int, frames: int, height: int, width: int,
-                max_sprites: int = 3, with_mask: bool = False):
+                max_sprites: int = 3, with_mask: bool = False, stripes: float = 0.08):
   """Clip `index` of the dataset made from `seed`: uint8 array (frames, height, width, 3).
   With `with_mask`, also the true sprite coverage (frames, height, width) in [0, 1] (the union
-  of the sprites' anti-aliased footprints): the mask VGAN's foreground stream should find."""
+  of the sprites' anti-aliased footprints): the mask VGAN's foreground stream should find.
+  `stripes`: the background stripes' amplitude (`background`)."""
   rng = np.random.default_rng([seed, index])
-  scene = background(rng, height, width)
+  scene = background(rng, height, width, stripes)
   video = np.broadcast_to(scene, (frames, height, width, 3)).copy()
   sprites = np.zeros((frames, height, width, 1))
   yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)

@@ -93,7 +93,8 @@ def real_reference(config, num: int) -> dict:
   """Held-out synthetic_scenes clips with their true sprite masks."""
   c = pipeline.prepare(config.data).builder_config
   clips = [synthetic_scenes.render_clip(c.seed, c.num_train + i, c.frames, c.height, c.width,
-                                        c.max_sprites, with_mask=True) for i in range(num)]
+                                        c.max_sprites, with_mask=True, stripes=c.stripes)
+           for i in range(num)]
   video = synthetic_scenes.to_model_range(np.stack([v for v, _ in clips]))
   return per_clip(video, np.stack([m for _, m in clips]), None)
 
