@@ -51,6 +51,9 @@ def define_flags():
   flags.DEFINE_integer("num_test", 0, "suite edn: build this many held-out synthetic clips")
   flags.DEFINE_string("transfer", "", "suite edn: also transfer this source (jaxvid.transfer's "
                       "--source syntax) and measure how the figure follows the poses")
+  flags.DEFINE_string("pose_noise", "", "suite edn: also drive every model with poses as a "
+                      "detector gives them (jaxvid.poses.detector_noise: mediapipe_dancer_64), "
+                      "raw and temporally smoothed")
   flags.DEFINE_integer("seed", 0, "seed of the samples and the bootstrap")
   flags.DEFINE_string("output", "", "JSON report (default WORKDIR/eval/<suite>-step<N>.json)")
   flags.DEFINE_bool("cache", True, "keep I3D features in WORKDIR/eval_cache and "
@@ -100,7 +103,7 @@ def main(argv):
       baselines=FLAGS.baselines, protocol=FLAGS.protocol, progress=FLAGS.progress,
       cache=FLAGS.cache, fvd=FLAGS.fvd, samples=FLAGS.samples, futures=FLAGS.futures,
       figure=FLAGS.figure,
-      num_test=FLAGS.num_test, transfer=FLAGS.transfer)
+      num_test=FLAGS.num_test, transfer=FLAGS.transfer, pose_noise=FLAGS.pose_noise)
   if FLAGS.num_videos < 0:
     raise UserError(f"--num_videos must be >= 0 (0: the suite's default), got "
                     f"{FLAGS.num_videos}")

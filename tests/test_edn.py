@@ -147,10 +147,18 @@ def test_quality_suite_compares_models_with_the_baselines(stages):
   from jaxvid import api, evaluators
   from jaxvid.evaluators.common import Options
   report = evaluators.run(evaluators.get("edn"), [jaxvid.load(s) for s in stages],
-                          Options(num_videos=2, transfer="dancer:2", progress=False), api.load)
+                          Options(num_videos=2, transfer="dancer:2", progress=False,
+                                  pose_noise="mediapipe_dancer_64"), api.load)
   names = list(report["results"])
-  assert names[:3] == ["background plate (no person)", "random frame of the subject",
-                       "nearest-neighbour retrieval"] and len(names) == 5
+  assert names[:4] == ["background plate (no person)", "random frame of the subject",
+                       "nearest-neighbour retrieval",
+                       "nearest-neighbour retrieval, detector poses"] and len(names) == 10
+  # every model from the true poses, the detector's, and the detector's smoothed
+  assert "detector" not in names[4] and names[5] == names[4][:-1] + ", detector poses)"
+  assert names[6] == names[4][:-1] + ", detector poses smoothed)"
+  rows = report["results"]
+  true, noisy = rows[names[4]], rows[names[5]]
+  assert noisy["temporal L1"]["mean"] != true["temporal L1"]["mean"]
   for row in report["results"].values():
     assert -1 <= row["body SSIM"]["mean"] <= 1 and row["face LPIPS"]["mean"] >= 0
     lo, hi = row["SSIM"]["interval"]

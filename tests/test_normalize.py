@@ -197,3 +197,50 @@ def test_outlier_skeletons_do_not_decide_the_statistics():
   heights = normalize.person_heights(out)[normalize.plausible_frames(noisy, frame_size=size)]
   t = normalize.video_stats(target)
   assert t.far_height * 0.85 < np.median(heights) < t.close_height * 1.15
+
+
+# ---------------------------------------------------------------- detector-like poses
+
+def test_detector_noise_gives_its_rates_and_keeps_missing_joints_missing():
+  from jaxvid.poses import detector_noise
+  from jaxvid.poses.keypoints import JOINT, MIRROR
+  rng = np.random.default_rng(0)
+  n, t = 400, 16
+  truth = np.zeros((n, t, 18, 3), np.float32)
+  truth[..., 0] = rng.uniform(20, 40, (n, t, 18))
+  truth[..., 1] = np.linspace(10, 50, 18)  # every person 40 px tall
+  truth[..., 2] = 1.0
+  truth[:, :, JOINT["l_ear"], 2] = 0.0  # not confident in the truth: stays missing
+  jitter = tuple(0.05 if j == JOINT["r_wrist"] else 0.0 for j in range(18))
+  joint_miss = tuple(0.2 if j == JOINT["nose"] else 0.0 for j in range(18))
+  noise = detector_noise.DetectorNoise(frame_miss=0.1, joint_miss=joint_miss, jitter=jitter,
+                                       swap=0.25)
+  out = detector_noise.apply(truth, noise, np.random.default_rng(1))
+  seen = out[..., JOINT["neck"], 2] > 0
+  assert abs((~seen).mean() - 0.1) < 0.01  # whole frames missed
+  nose_seen = out[..., JOINT["nose"], 2] > 0
+  assert abs(1 - nose_seen[seen].mean() - 0.2) < 0.015  # the nose, in frames that were seen
+  missing = out[..., 2] == 0
+  assert (out[missing][:, :2] == 0).all() and (out[..., JOINT["l_ear"], 2] == 0).all()
+  # swaps: the left shoulder holds the right one's x in a quarter of the frames seen
+  swapped = out[..., JOINT["l_shoulder"], 0] == truth[..., JOINT["r_shoulder"], 0]
+  assert abs(swapped[seen].mean() - 0.25) < 0.015
+  # jitter: 5 % of the height (the confident joints' extent: 37.6 px) on the right wrist's
+  # slot (holding the left wrist where swapped), none elsewhere
+  held = np.where(swapped, truth[..., JOINT["l_wrist"], 0], truth[..., JOINT["r_wrist"], 0])
+  moved = out[..., JOINT["r_wrist"], 0] - held
+  assert abs(moved[seen].std() - 0.05 * (np.linspace(10, 50, 18)[16] - 10)) < 0.05
+  unmoved = ~swapped & seen
+  np.testing.assert_array_equal(out[unmoved][:, JOINT["neck"], :2],
+                                truth[unmoved][:, JOINT["neck"], :2])
+  assert list(MIRROR)[JOINT["r_wrist"]] == JOINT["l_wrist"]
+  with pytest.raises(ValueError, match="18 values"):
+    detector_noise.DetectorNoise(0.0, (0.0,), jitter, 0.0)
+
+
+def test_the_measured_noise_model_is_the_one_the_note_gives():
+  from jaxvid.poses import detector_noise
+  m = detector_noise.MEDIAPIPE_DANCER_64
+  assert m.frame_miss == 0.0 and m.swap == 0.26 and max(m.joint_miss) < 0.02 + 1e-9
+  wrists = [m.jitter[i] for i in (4, 7)]
+  assert min(wrists) > 0.08 and max(m.jitter) == max(wrists) and min(m.jitter) < 0.01

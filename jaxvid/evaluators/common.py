@@ -35,6 +35,7 @@ class Options:
   figure: str = ""  # pose_forecast: figure path ('' = WORKDIR/pose_forecast.gif, 'none')
   num_test: int = 0  # edn: build this many held-out synthetic clips (0: the config's)
   transfer: str = ""  # edn: also transfer this source and measure pose following
+  pose_noise: str = ""  # edn: also drive the models with detector-like poses (a noise model's name)
 
 
 def digest(array: np.ndarray) -> str:

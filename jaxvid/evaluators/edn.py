@@ -19,6 +19,12 @@ The first workdir's config defines the data; all workdirs must share it. `--tran
 also transfers a source (`jaxvid.transfer` syntax) with the last workdir's model and reports
 how the generated figure follows the poses: the correlation over frames of the foreground
 centroid (|frame - plate| above a threshold) with the normalised pose's centroid, in x and y.
+`--pose_noise=NAME` (jaxvid.poses.detector_noise) adds, for every model, the same frames
+generated from the test poses with a detector's errors (jitter, missed joints, left/right
+swaps, one draw for every model), raw and smoothed as transfer smooths a source
+(normalize.median_smooth, window 7, per clip): the paper's flicker, and what the smoothing and
+the temporal model do about it. The crops stay on the true poses; the retrieval baseline gets
+a row with the raw detector poses too.
 """
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ from jaxvid.metrics import image
 from jaxvid.metrics.intervals import bootstrap_mean_interval
 from jaxvid.metrics.retrieval import PoseRetrieval
 from jaxvid.pixels import to_unit_range
+from jaxvid.poses import detector_noise, normalize
 from jaxvid.trainers import edn as edn_trainer
 
 METRICS = ("SSIM", "PSNR", "LPIPS", "body SSIM", "body LPIPS", "face SSIM", "face LPIPS",
@@ -115,6 +122,9 @@ def check(models, options: common.Options) -> None:
                       f"differs from {models[0].workdir}'s")
   if options.num_videos < 0 or options.num_test < 0:
     raise UserError("--num_videos and --num_test must be >= 0")
+  if options.pose_noise and options.pose_noise not in detector_noise.NOISE_MODELS:
+    raise UserError(f"--pose_noise={options.pose_noise!r} is not a noise model; use one of "
+                    f"{', '.join(detector_noise.NOISE_MODELS)}")
 
 
 def run(models, options: common.Options, features=None, load=None) -> dict:
@@ -149,22 +159,32 @@ def run(models, options: common.Options, features=None, load=None) -> dict:
   plate = to_unit_range(background_plate(bank_frames[rng.choice(len(bank_frames),
                                                                 min(len(bank_frames), 2000),
                                                                 False)]))
+  retrieval = PoseRetrieval(bank_keypoints, bank_frames)
   baselines = {
       "background plate (no person)": np.broadcast_to(plate, real.shape).copy(),
       "random frame of the subject": to_unit_range(bank_frames[rng.integers(
           0, len(bank_frames), real.shape[:2])]),
-      "nearest-neighbour retrieval": to_unit_range(PoseRetrieval(
-          bank_keypoints, bank_frames).retrieve(flat(keypoints))).reshape(real.shape)}
+      "nearest-neighbour retrieval": to_unit_range(retrieval.retrieve(flat(keypoints))
+                                                   ).reshape(real.shape)}
+  poses = {"": keypoints}
+  if options.pose_noise:
+    noisy = detector_noise.apply(keypoints, detector_noise.NOISE_MODELS[options.pose_noise],
+                                 np.random.default_rng([options.seed, 1]))
+    poses[", detector poses"] = noisy
+    poses[", detector poses smoothed"] = np.stack([normalize.median_smooth(k) for k in noisy])
+    baselines["nearest-neighbour retrieval, detector poses"] = to_unit_range(
+        retrieval.retrieve(flat(noisy))).reshape(real.shape)
   results = {name: summarise(per_clip_metrics(video, real, crops, lpips))
              for name, video in baselines.items()}
   for model in models:
     e = model.config.edn
-    out = model.jitted_trainer_sample(model.state, {"video": jnp.asarray(real),
-                                                    "keypoints": jnp.asarray(keypoints),
-                                                    "face_box": jnp.asarray(boxes)})
-    name = (f"{model.workdir} (stage {e.stage}, " + ("temporal" if e.temporal else "frame-by-frame")
-            + f", step {model.step})")
-    results[name] = summarise(per_clip_metrics(np.asarray(out["video"]), real, crops, lpips))
+    for suffix, pose in poses.items():
+      out = model.jitted_trainer_sample(model.state, {"video": jnp.asarray(real),
+                                                      "keypoints": jnp.asarray(pose),
+                                                      "face_box": jnp.asarray(boxes)})
+      name = (f"{model.workdir} (stage {e.stage}, "
+              + ("temporal" if e.temporal else "frame-by-frame") + f", step {model.step}{suffix})")
+      results[name] = summarise(per_clip_metrics(np.asarray(out["video"]), real, crops, lpips))
   report = {"model": "edn", "clips": len(clips), "frames": int(real.shape[0] * real.shape[1]),
             "body_crop": body_size, "face_crop": int(config.edn.face_size), "results": results}
   if options.transfer:
@@ -181,11 +201,11 @@ def format_table(report: dict) -> str:
   lines = [f"held-out target frames: {report['frames']} ({report['clips']} clips); body crop "
            f"{report['body_crop']} px, face crop {report['face_crop']} px. Mean [95% interval "
            f"over clips]; higher SSIM/PSNR, lower LPIPS and temporal L1 are better"]
-  lines.append(f"{'method':44s} " + " ".join(f"{c:>20s}" for c in METRICS))
+  lines.append(f"{'method':64s} " + " ".join(f"{c:>20s}" for c in METRICS))
   for name, row in report["results"].items():
     cells = [f"{row[c]['mean']:.3f} [{row[c]['interval'][0]:.3f},{row[c]['interval'][1]:.3f}]"
              for c in METRICS]
-    lines.append(f"{name[:44]:44s} " + " ".join(f"{c:>20s}" for c in cells))
+    lines.append(f"{name[-64:]:64s} " + " ".join(f"{c:>20s}" for c in cells))
   if "transfer" in report:
     t = report["transfer"]
     lines.append(f"transfer of {t['source']} by {t['workdir']}: foreground centroid vs "
