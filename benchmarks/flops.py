@@ -2,9 +2,10 @@
 
 XLA's cost analysis is no good for MFU here: it counts the zeros of an lhs-dilated transposed
 conv (8x too many in 3-D) and the unused border phases of the fast form. Instead every
-jaxvid.models.layers.Conv / ConvTranspose call is intercepted and counted as
+jaxvid.models.layers.Conv / ConvTranspose / ResizeConv call is intercepted and counted as
 2 * positions * prod(kernel) * c_in * c_out, with positions = output voxels for a conv and input
-voxels for a transposed conv (each input voxel scatters one kernel).
+voxels for a transposed conv (each input voxel scatters one kernel); a resize-conv as the k4 s2
+transposed conv it equals (benchmarks/analytic_flops.py).
 """
 from __future__ import annotations
 
@@ -24,11 +25,15 @@ def forward_flops(module: nn.Module, variables, *args, **kwargs) -> int:
   def count(next_fun, args_, kwargs_, context):
     nonlocal total
     mod = context.module
-    if context.method_name == "__call__" and isinstance(mod, (layers.Conv, layers.ConvTranspose)):
+    if context.method_name == "__call__" and isinstance(
+        mod, (layers.Conv, layers.ConvTranspose, layers.ResizeConv)):
       x = args_[0]
       y = next_fun(*args_, **kwargs_)
       voxels = y.shape[:-1] if isinstance(mod, layers.Conv) else x.shape[:-1]
-      total += 2 * math.prod(voxels) * math.prod(mod.kernel_size) * x.shape[-1] * mod.features
+      # a resize-conv is computed as (and is the same map as) a k4 s2 transposed conv
+      taps = 4 ** len(mod.kernel_size) if isinstance(mod, layers.ResizeConv) else math.prod(
+          mod.kernel_size)
+      total += 2 * math.prod(voxels) * taps * x.shape[-1] * mod.features
       return y
     return next_fun(*args_, **kwargs_)
 

@@ -4,9 +4,10 @@
   python -m benchmarks.models --configs=configs/vgan.py:paper,configs/edn.py:paper --compile_only
 
 Batches are zeros of the config's shapes (no dataset is built), so only the step is measured.
-FLOPs: XLA's cost analysis of the compiled step ('xla'), and the model FLOPs: every conv and
-matmul of the step read off its jaxpr (`flops.traced_flops`, the MFU convention; XLA also counts
-the zeros of transposed convs' dilated inputs).
+FLOPs: XLA's cost analysis of the compiled step ('xla': it also counts the zeros of transposed
+convs' dilated inputs), and the model FLOPs MFU uses: VGAN's written out layer by layer
+(`analytic_flops.vgan_step`; the jaxpr's count in the JSON beside it as a cross-check), the
+other models' every conv and matmul of the step read off its jaxpr (`flops.traced_flops`).
 MFU = model FLOPs / step time / the device's peak
 (`device_peak_tflops` in timing.py: on a CPU from its cores, clock and ISA). Memory: XLA's memory analysis of the compiled step, arguments +
 outputs + temporaries - donated aliases = the peak the step needs (on accelerators: of HBM).
@@ -38,9 +39,15 @@ def fake_batch(config):
           "face_box": jnp.tile(jnp.array([0.0, 0.0, 16.0, 16.0]), (b, t, 1))}
 
 
-def model_flops(trainer, state, batch) -> int:
+def model_flops(config, trainer, state, batch) -> tuple[int, str]:
+  """(model FLOPs of one step, how counted): VGAN's written out from its layer list
+  (benchmarks/analytic_flops.py, independent of the jax version); the other models' read off the
+  step's jaxpr (flops.traced_flops), which a jax version's differentiation can change."""
+  from benchmarks import analytic_flops
   from benchmarks.flops import traced_flops
-  return traced_flops(trainer.train_step, state, batch)
+  if config.model == "vgan" and not config.vgan.conditional:
+    return analytic_flops.vgan_step(config), "layers"
+  return traced_flops(trainer.train_step, state, batch), "jaxpr"
 
 
 def load_config(spec: str, overrides: dict):
@@ -87,8 +94,12 @@ def measure(spec: str, steps: int, compile_only: bool, overrides: dict) -> dict:
           - mem.alias_size_in_bytes) if mem is not None else float("nan")
   result = {"config": spec, "batch": config.train.batch_size, "compile_s": compile_s,
             "xla_flops": float(cost.get("flops", float("nan"))),
-            "model_flops": model_flops(trainer, state, batch), "peak_gib": peak / 2 ** 30,
+            "peak_gib": peak / 2 ** 30,
             "dtype": config.dtype, "device": jax.devices()[0].device_kind}
+  result["model_flops"], result["flops_counted_from"] = model_flops(config, trainer, state, batch)
+  if result["flops_counted_from"] == "layers":  # the jaxpr's count beside it, as a cross-check
+    from benchmarks.flops import traced_flops
+    result["jaxpr_flops"] = traced_flops(trainer.train_step, state, batch)
   if not compile_only:
     state, metrics = compiled(state, batch)
     jax.block_until_ready(metrics)

@@ -46,14 +46,48 @@ def test_traced_flops_count_the_work_without_the_dilation_zeros():
   assert traced_flops(lambda a, b: jnp.einsum("bij,bjk->bik", a, b), a, b) == 2 * 3 * 4 * 5 * 6
 
 
+def test_vgan_flops_from_the_layer_list_pin_paper_and_match_the_models_layers():
+  """VGAN's model FLOPs (benchmarks/analytic_flops.py) written out here once more, by hand
+  from the paper's layer list, for `:paper`; and equal to what the model's layers compute
+  (flops.forward_flops intercepts every conv) for the paper, the demo and the one stream."""
+  from benchmarks import analytic_flops
+  from benchmarks.timing import model_step_flops
+  from benchmarks.models import fake_batch
+  from jaxvid import trainers
+  from helpers import load_config
+  # per clip, 32 x 64 x 64, z 100, G (512, 256, 128, 64), D (64, 128, 256, 512)
+  bg = 2 * 16 * 100 * 512 + 2 * 16 * 16 * 512 * 256 + 2 * 64 * 16 * 256 * 128 \
+      + 2 * 256 * 16 * 128 * 64 + 2 * 1024 * 16 * 64 * 3
+  fg = 2 * 32 * 100 * 512 + 2 * 32 * 64 * 512 * 256 + 2 * 256 * 64 * 256 * 128 \
+      + 2 * 2048 * 64 * 128 * 64 + 2 * 16384 * 64 * 64 * (3 + 1)  # f and m heads
+  d = 2 * 16384 * 64 * 3 * 64 + 2 * 2048 * 64 * 64 * 128 + 2 * 256 * 64 * 128 * 256 \
+      + 2 * 32 * 64 * 256 * 512 + 2 * 32 * 512 * 1
+  paper = load_config("vgan.py", variant="paper")
+  assert analytic_flops.vgan_forward(paper) == (bg + fg, d)
+  assert analytic_flops.vgan_step(paper) == 64 * (3 * (bg + fg) + 8 * d) == 2_995_760_660_480
+  for variant, options in (("paper", {}), ("", {}), ("", {"streams": "one"}),
+                           ("", {"upsample": "resize_out", "minibatch_std": True})):
+    config = load_config("vgan.py", variant=variant)
+    config.vgan.update(options)
+    trainer = trainers.get_trainer(config)
+    state = jax.eval_shape(trainer.init_state, jax.random.key(0))
+    assert model_step_flops(trainer, state, fake_batch(config)) == \
+        analytic_flops.vgan_step(config), (variant, options)
+
+
 def test_model_table_measures_every_model_kind():
   from benchmarks.models import measure
   import os
   from helpers import REPO
+  r_vgan = None
   for name in ("vgan.py", "pose_vae.py", "pose_gan.py", "edn.py"):
     r = measure(os.path.join(REPO, "configs", name) + ":tiny", 1, False, {})
+    r_vgan = r if name == "vgan.py" else r_vgan
     assert r["step_s"] > 0 and r["compile_s"] > 0 and r["peak_gib"] > 0 and r["xla_flops"] > 0
     assert r["model_flops"] > 0
+    assert r["flops_counted_from"] == ("layers" if name == "vgan.py" else "jaxpr")
+  # the jaxpr's count beside VGAN's: the same work, give or take how jax differentiates
+  assert 0.8 < r_vgan["jaxpr_flops"] / r_vgan["model_flops"] < 1.25
   r = measure(os.path.join(REPO, "configs", "vgan.py") + ":tiny", 1, True,
               {"train.batch_size": "8"})
   assert "step_s" not in r and r["batch"] == 8
