@@ -35,6 +35,11 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.pose_gan.pose_in_discriminator = False  # the code: D sees only the video
   config.pose_gan.skeleton_thickness = 0.0  # 0: min(H, W) / 64 pixels, as render_skeleton
   config.pose_gan.conv_impl = "auto"
+  # Stabilisers from the literature, none in the paper (docs/pose_knows.md, "Differences"):
+  # sample with an EMA of G's parameters (Karras et al. 2018; 0 = off) and DiffAugment every
+  # clip D sees, e.g. "translation,cutout" (Zhao et al. 2020). Off until measured on the demo.
+  config.pose_gan.ema_decay = 0.0
+  config.pose_gan.diffaugment = ""
 
   config.optim = config_defaults.adam(2e-4)
 

@@ -112,3 +112,48 @@ def test_minibatch_stddev_by_hand():
   np.testing.assert_allclose(vgan.minibatch_stddev(x, group=2)[:, 0, 2], [1.5, 0.5, 1.5, 0.5],
                              atol=1e-4)
   np.testing.assert_array_equal(out[..., :2], x.at[1, 0, 0].set(3.0)[..., :2])
+
+
+def test_pose_gan_stabilisers_are_off_in_every_config_and_train_a_finite_step():
+  """The pose GAN's EMA of G and DiffAugment (named options as VGAN's): off in the default,
+  :paper and :tiny until measured; on, a step is finite, D's loss changes (it sees augmented
+  clips), the EMA moves towards G's new parameters and sampling uses it."""
+  from configs import pose_gan as pose_gan_config
+  for variant in ("", "paper", "tiny"):
+    p = pose_gan_config.get_config(variant).pose_gan
+    assert p.ema_decay == 0.0 and p.diffaugment == ""
+  base = load_config("pose_gan.py")
+  on = load_config("pose_gan.py", pose_gan__ema_decay=0.5,
+                   pose_gan__diffaugment="translation,cutout")
+  d = base.data
+  rng = np.random.default_rng(0)
+  keypoints = np.concatenate([rng.uniform(4, d.height - 4, (4, d.frames, 18, 2)),
+                              np.ones((4, d.frames, 18, 1))], -1).astype(np.float32)
+  batch = {"video": _batch(base)["video"], "keypoints": jnp.asarray(keypoints)}
+  out = {}
+  for name, config in (("off", base), ("on", on)):
+    trainer = get_trainer(config)
+    state = jax.jit(trainer.init_state)(jax.random.key(0))
+    new, metrics = jax.jit(trainer.train_step)(state, batch)
+    assert all(np.isfinite(float(x)) for x in metrics.values()), name
+    out[name] = (trainer, state, new, metrics)
+  assert out["off"][2].g_ema_params is None
+  assert float(out["on"][3]["d_loss"]) != pytest.approx(float(out["off"][3]["d_loss"]))
+  trainer, old, new, _ = out["on"]
+  leaf = lambda tree: jax.tree.leaves(tree)[0]
+  # step 0: d = min(0.5, 1/10) = 0.1 -> ema = 0.1 * old + 0.9 * new
+  np.testing.assert_allclose(leaf(new.g_ema_params),
+                             0.1 * leaf(old.g_params) + 0.9 * leaf(new.g_params), rtol=1e-5,
+                             atol=1e-7)
+  inputs = trainer.sample_inputs(jax.random.key(1), batch)
+  swapped = new.replace(g_ema_params=new.g_params, g_params=old.g_params)
+  np.testing.assert_allclose(trainer.sample(new, inputs)["video"],
+                             trainer.sample(new.replace(g_params=new.g_ema_params,
+                                                        g_ema_params=None), inputs)["video"],
+                             atol=1e-6)
+  assert not np.allclose(trainer.sample(swapped, inputs)["video"],
+                         trainer.sample(new, inputs)["video"])
+  with pytest.raises(UserError, match="ema_decay must be in"):
+    get_trainer(load_config("pose_gan.py", pose_gan__ema_decay=1.0))
+  with pytest.raises(UserError, match="pose_gan.diffaugment"):
+    get_trainer(load_config("pose_gan.py", pose_gan__diffaugment="rotate"))

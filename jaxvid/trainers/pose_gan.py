@@ -20,7 +20,7 @@ import optax
 from jaxvid import losses
 from jaxvid.data import pipeline
 from jaxvid.errors import UserError
-from jaxvid.models import unet3d
+from jaxvid.models import diffaugment, unet3d
 from jaxvid.models import vgan as vgan_models
 from jaxvid.models.layers import resolve_conv_impl
 from jaxvid.poses.render import render_skeleton_jax
@@ -30,6 +30,7 @@ from jaxvid.trainers.gan_common import (
   adam,
   discriminate,
   discriminator_update,
+  ema_update,
   train_g_d,
 )
 
@@ -79,6 +80,16 @@ class PoseGANTrainer(Trainer):
       self.generator, self.discriminator = build_models(config)
     except ValueError as e:
       raise UserError(f"invalid pose_gan config: {e}") from e
+    # CPU-demo stabilisers from the literature, as VGAN's (configs/vgan.py), none in the paper:
+    # an EMA of G's parameters for sampling (Karras et al. 2018) and DiffAugment of every clip
+    # D sees (Zhao et al. 2020; with pose_in_discriminator the skeletons move with the video).
+    self.ema_decay = float(config.pose_gan.get("ema_decay", 0.0))
+    if not 0.0 <= self.ema_decay < 1.0:
+      raise UserError(f"config.pose_gan.ema_decay must be in [0, 1), got {self.ema_decay}")
+    try:
+      self.augment_policy = diffaugment.parse_policy(config.pose_gan.get("diffaugment", ""))
+    except ValueError as e:
+      raise UserError(f"config.pose_gan.diffaugment: {e}") from e
     steps = int(config.train.num_steps)
     self.g_tx, self.d_tx = adam(config.optim, num_steps=steps), adam(config.optim, num_steps=steps)
 
@@ -105,9 +116,13 @@ class PoseGANTrainer(Trainer):
                                           rngs={"dropout": key})
     return video, updates["batch_stats"]
 
-  def discriminator_input(self, video, skeleton_video):
+  def discriminator_input(self, video, skeleton_video, augment_key=None):
+    """What D sees: the video (and its skeletons with pose_in_discriminator), DiffAugmented
+    when `augment_key` is given and pose_gan.diffaugment is set."""
     if self.config.pose_gan.pose_in_discriminator:
-      return jnp.concatenate([video, skeleton_video.astype(video.dtype)], axis=-1)
+      video = jnp.concatenate([video, skeleton_video.astype(video.dtype)], axis=-1)
+    if augment_key is not None and self.augment_policy:
+      video = diffaugment.diff_augment(augment_key, video, self.augment_policy)
     return video
 
   # ----- state -----
@@ -121,7 +136,8 @@ class PoseGANTrainer(Trainer):
         step=jnp.zeros((), jnp.int32), key=jax.random.key_data(train_key),
         g_params=g_vars["params"], g_batch_stats=g_vars["batch_stats"],
         d_params=d_vars["params"], d_batch_stats=d_vars["batch_stats"],
-        g_opt_state=self.g_tx.init(g_vars["params"]), d_opt_state=self.d_tx.init(d_vars["params"]))
+        g_opt_state=self.g_tx.init(g_vars["params"]), d_opt_state=self.d_tx.init(d_vars["params"]),
+        g_ema_params=g_vars["params"] if self.ema_decay else None)
 
   # ----- training -----
   def train_step(self, state: PoseGANState, batch: dict):
@@ -131,8 +147,11 @@ class PoseGANTrainer(Trainer):
     skeletons = self.skeletons(batch["keypoints"])
     real_end = half or video.shape[0]  # 'none': D sees every real clip, G makes every clip
     real, target = video[:real_end], video[half:]
-    real_d_input = self.discriminator_input(real, skeletons[:real_end])
-    dropout_key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
+    step_key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
+    dropout_key, real_key, fake_key = jax.random.split(step_key, 3)
+    if not self.augment_policy:
+      dropout_key = step_key  # as before the stabilisers (pinned steps)
+    real_d_input = self.discriminator_input(real, skeletons[:real_end], real_key)
 
     def generate(g_params):
       return self.generate({"params": g_params, "batch_stats": state.g_batch_stats},
@@ -145,11 +164,12 @@ class PoseGANTrainer(Trainer):
     def update_d(fake):
       return discriminator_update(self.discriminator, self.d_tx, state.d_params,
                                   state.d_batch_stats, state.d_opt_state, real_d_input,
-                                  self.discriminator_input(fake, skeletons[half:]), d_loss)
+                                  self.discriminator_input(fake, skeletons[half:], fake_key),
+                                  d_loss)
 
     def g_loss(generated, d):
       fake_logits = discriminate(self.discriminator, d["params"], d["batch_stats"],
-                                 self.discriminator_input(generated, skeletons[half:]))
+                                 self.discriminator_input(generated, skeletons[half:], fake_key))
       # The real half's logits are not part of L_G (the loss reads only the second half).
       logits = jnp.concatenate([jax.lax.stop_gradient(d["real_logits"]), fake_logits])
       total = losses.pose_gan_generator_loss(logits, generated, target, p.alpha, p.reduction,
@@ -162,7 +182,9 @@ class PoseGANTrainer(Trainer):
     new_state = state.replace(
         step=state.step + 1, g_params=it["g_params"], g_batch_stats=it["g_aux"],
         d_params=d["params"], d_batch_stats=d["batch_stats"], g_opt_state=it["g_opt_state"],
-        d_opt_state=d["opt_state"])
+        d_opt_state=d["opt_state"],
+        g_ema_params=(ema_update(state.g_ema_params, it["g_params"], state.step, self.ema_decay)
+                      if self.ema_decay else None))
     metrics = {"d_loss": d["loss"], "g_loss": it["g_loss"], **it["terms"],
                "d_real": jnp.mean(jax.nn.sigmoid(d["real_logits"])),
                "d_fake": jnp.mean(jax.nn.sigmoid(d["fake_logits"])),
@@ -177,9 +199,10 @@ class PoseGANTrainer(Trainer):
 
   def sample(self, state: PoseGANState, inputs: dict) -> dict:
     """G(I, S_T) for each sample clip; BatchNorm in batch-statistics mode and dropout on, as in
-    training (and as pix2pix tests)."""
+    training (and as pix2pix tests); with pose_gan.ema_decay > 0 G's moving-average parameters."""
     skeletons = self.skeletons(inputs["keypoints"])
-    video, _ = self.generate({"params": state.g_params, "batch_stats": state.g_batch_stats},
+    params = state.g_params if state.g_ema_params is None else state.g_ema_params
+    video, _ = self.generate({"params": params, "batch_stats": state.g_batch_stats},
                              inputs["video"][:, 0], skeletons,
                              jax.random.wrap_key_data(inputs["key"]))
     return {"video": video.astype(jnp.float32), "skeletons": skeletons}
