@@ -4,7 +4,7 @@
   python docs/make_figures.py vgan_fvd runs/vgan runs/vgan_seed1 runs/vgan_one   # FVD by step
   python docs/make_figures.py pose_knows runs/pose_vae_branching runs/pose_gan
   python docs/make_figures.py edn runs/edn_face
-  python docs/make_figures.py edn_temporal runs/edn_frame runs/edn
+  python docs/make_figures.py edn_temporal runs/edn_frame runs/edn    # on detector-like poses
 
 Each writes docs/images/<figure>.png (edn: everybody_dance_now.png; `--out` elsewhere): frames of held-out real clips beside
 what the model makes for them, as still images (a PNG shows on GitHub and in any viewer; the
@@ -108,18 +108,26 @@ def edn_figure(workdir: str, out: str, source: str = "dancer:2", frames: int = 2
   return save(visualize.tile(rows, scale=max(1, 96 // d.height), labels=labels), out)
 
 
-def edn_temporal_figure(frame_dir: str, temporal_dir: str, out: str, start: int = 0,
-                        count: int = 5) -> str:
-  """Consecutive held-out frames: real | frame-by-frame | temporal, one row each."""
+def edn_temporal_figure(frame_dir: str, temporal_dir: str, out: str, start: int = 4,
+                        count: int = 6, clip_index: int = 0) -> str:
+  """Consecutive held-out frames, one row each: real | detector-like poses (a draw of the noise
+  model the edn suite's --pose_noise=mediapipe_dancer_64 uses) | frame-by-frame from them |
+  temporal from them | temporal from them smoothed (normalize.median_smooth, as transfer)."""
+  from jaxvid.poses import detector_noise, normalize
   models = [jaxvid.load(w, expected="edn") for w in (frame_dir, temporal_dir)]
-  clip = pipeline.data_source(models[0].config, "test")[0]
-  real = to_unit_range(clip["video"])
-  rows = [frames_of(real, range(start, start + count))]
-  for model in models:
-    video = model.generate_frames(clip["keypoints"])["video"]
-    rows.append(frames_of(video, range(start, start + count)))
+  clips = pipeline.data_source(models[0].config, "test")
+  clip = clips[clip_index]
   d = models[0].config.data
-  labels = [f"t={t}" for t in range(start, start + count)]
+  noisy = detector_noise.apply(np.stack([clips[i]["keypoints"] for i in range(clip_index + 1)]),
+                               detector_noise.MEDIAPIPE_DANCER_64,
+                               np.random.default_rng([0, 1]))[clip_index]
+  smoothed = normalize.median_smooth(noisy)
+  picks = range(start, start + count)
+  rows = [frames_of(to_unit_range(clip["video"]), picks),
+          frames_of(to_unit_range(render_skeleton(noisy, d.height, d.width)), picks)]
+  for model, poses in ((models[0], noisy), (models[1], noisy), (models[1], smoothed)):
+    rows.append(frames_of(model.generate_frames(poses)["video"], picks))
+  labels = [f"t={t}" for t in picks]
   return save(visualize.tile(rows, scale=max(1, 96 // d.height), labels=labels), out)
 
 
