@@ -28,6 +28,8 @@ a row with the raw detector poses too.
 """
 from __future__ import annotations
 
+import re
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -201,11 +203,12 @@ def format_table(report: dict) -> str:
   lines = [f"held-out target frames: {report['frames']} ({report['clips']} clips); body crop "
            f"{report['body_crop']} px, face crop {report['face_crop']} px. Mean [95% interval "
            f"over clips]; higher SSIM/PSNR, lower LPIPS and temporal L1 are better"]
-  lines.append(f"{'method':64s} " + " ".join(f"{c:>20s}" for c in METRICS))
+  lines.append(f"{'method':72s} " + " ".join(f"{c:>20s}" for c in METRICS))
   for name, row in report["results"].items():
     cells = [f"{row[c]['mean']:.3f} [{row[c]['interval'][0]:.3f},{row[c]['interval'][1]:.3f}]"
              for c in METRICS]
-    lines.append(f"{name[-64:]:64s} " + " ".join(f"{c:>20s}" for c in cells))
+    label = re.sub(r"^\S*/", "", name)  # a workdir by its folder's name
+    lines.append(f"{label[-72:]:72s} " + " ".join(f"{c:>20s}" for c in cells))
   if "transfer" in report:
     t = report["transfer"]
     lines.append(f"transfer of {t['source']} by {t['workdir']}: foreground centroid vs "
