@@ -42,20 +42,18 @@ def vgan_forward(config) -> tuple[int, int]:
                      "encoder is counted by flops.forward_flops)")
   c, n = list(v.g_channels), len(v.g_channels)
   base = [d.frames >> n, d.height >> n, d.width >> n]
-  g = _conv([1], base, v.z_dim, c[0])  # fg_in: z -> (t0, h0, w0) (1 input voxel)
-  size = list(base)
-  for a, b in zip(c, c[1:]):
-    g += _up(size, a, b)
-    size = [2 * s for s in size]
-  heads = 3 if v.streams == "one" else 4  # f (3) and m (1) share the input
-  g += _up(size, c[-1], heads)
-  if v.streams == "two":
-    g += _conv([1], base[1:], v.z_dim, c[0])  # bg_in
-    size = list(base[1:])
+
+  def stream(base_size, out_channels):
+    """z -> base_size (one input voxel), the stride-2 tower, the output layer(s)."""
+    flops, size = _conv([1], base_size, v.z_dim, c[0]), list(base_size)
     for a, b in zip(c, c[1:]):
-      g += _up(size, a, b)
+      flops += _up(size, a, b)
       size = [2 * s for s in size]
-    g += _up(size, c[-1], 3)
+    return flops + _up(size, c[-1], out_channels)
+
+  g = stream(base, 3 if v.streams == "one" else 4)  # f (3) and m (1) share the input
+  if v.streams == "two":
+    g += stream(base[1:], 3)  # the background image
   dc = list(v.d_channels)
   size = [d.frames, d.height, d.width]
   disc, c_in = 0, 3

@@ -115,12 +115,10 @@ def edn_temporal_figure(frame_dir: str, temporal_dir: str, out: str, start: int 
   temporal from them | temporal from them smoothed (normalize.median_smooth, as transfer)."""
   from jaxvid.poses import detector_noise, normalize
   models = [jaxvid.load(w, expected="edn") for w in (frame_dir, temporal_dir)]
-  clips = pipeline.data_source(models[0].config, "test")
-  clip = clips[clip_index]
+  clip = pipeline.data_source(models[0].config, "test")[clip_index]
   d = models[0].config.data
-  noisy = detector_noise.apply(np.stack([clips[i]["keypoints"] for i in range(clip_index + 1)]),
-                               detector_noise.MEDIAPIPE_DANCER_64,
-                               np.random.default_rng([0, 1]))[clip_index]
+  noisy = detector_noise.apply(clip["keypoints"], detector_noise.MEDIAPIPE_DANCER_64,
+                               np.random.default_rng([0, 1]))
   smoothed = normalize.median_smooth(noisy)
   picks = range(start, start + count)
   rows = [frames_of(to_unit_range(clip["video"]), picks),

@@ -39,7 +39,7 @@ def measure(size: int, clips: int, frames: int, seed: int) -> dict:
     found.append(poses.keypoints)
     detected.append(poses.detected | poses.filled)
   truth, found, detected = np.stack(truth), np.stack(found), np.stack(detected)
-  height = detector_noise.person_heights(truth)[..., None]  # (N, T, 1)
+  height = detector_noise.extent_heights(truth)[..., None]  # (N, T, 1)
   error = lambda labels: (found[..., :2] - truth[..., labels, :2]) / height[..., None]
   same, mirrored = error(list(range(len(COCO18_NAMES)))), error(list(MIRROR))
   confident = (found[..., 2] >= 0.1) & detected[..., None]

@@ -42,22 +42,15 @@ from jaxvid.metrics.intervals import bootstrap_mean_interval
 from jaxvid.metrics.retrieval import PoseRetrieval
 from jaxvid.pixels import to_unit_range
 from jaxvid.poses import detector_noise, normalize
+from jaxvid.poses.keypoints import confident_bounds
 from jaxvid.trainers import edn as edn_trainer
 
 METRICS = ("SSIM", "PSNR", "LPIPS", "body SSIM", "body LPIPS", "face SSIM", "face LPIPS",
            "temporal L1")
 
 
-def body_boxes(keypoints: np.ndarray, min_conf: float = 0.1) -> np.ndarray:
-  """(..., 18, 3) -> (..., 4) (x0, y0, x1, y1) bounds of the confident joints."""
-  ok = keypoints[..., 2] >= min_conf
-  big = np.where(ok, 1.0, np.nan)
-  x, y = keypoints[..., 0] * big, keypoints[..., 1] * big
-  return np.stack([np.nanmin(x, -1), np.nanmin(y, -1), np.nanmax(x, -1), np.nanmax(y, -1)], -1)
-
-
 def body_crop_size(keypoints: np.ndarray, height: int, width: int) -> int:
-  boxes = body_boxes(keypoints).reshape(-1, 4)
+  boxes = confident_bounds(keypoints).reshape(-1, 4)
   side = np.nanmax(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]))
   return int(min(height, width, max(16, np.ceil(1.1 * side))))
 
@@ -153,7 +146,7 @@ def run(models, options: common.Options, features=None, load=None) -> dict:
   flat = lambda v: v.reshape((-1,) + v.shape[2:])
   crop = lambda boxes_, size: (lambda frames: np.asarray(edn_trainer.crop_faces(
       jnp.asarray(frames), jnp.asarray(flat(boxes_)), size)[0]))
-  body = body_boxes(keypoints)
+  body = confident_bounds(keypoints)
   body_size = body_crop_size(keypoints, d.height, d.width)
   crops = {"body": crop(body, body_size), "face": crop(boxes, config.edn.face_size)}
   lpips = common.lpips_net({}, "vgg")  # the VGG16 variant, as the numbers in its docs

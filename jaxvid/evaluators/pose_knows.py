@@ -32,11 +32,12 @@ import numpy as np
 from jaxvid.data import pipeline
 from jaxvid.errors import UserError
 from jaxvid.evaluators import common
-from jaxvid.evaluators.edn import body_boxes, body_crop_size
+from jaxvid.evaluators.edn import body_crop_size
 from jaxvid.inference import pose_knows
 from jaxvid.metrics import image
 from jaxvid.metrics.intervals import bootstrap_mean_interval
 from jaxvid.pixels import to_unit_range
+from jaxvid.poses.keypoints import confident_bounds
 from jaxvid.trainers.edn import crop_faces
 
 METRICS = ("L1", "PSNR", "SSIM", "LPIPS", "body L1", "body PSNR", "body SSIM", "body LPIPS")
@@ -128,7 +129,7 @@ def run(models, options: common.Options, features: common.Features, load=None) -
 
   keypoints = true_poses[:, 1:].reshape(-1, 18, 3)
   side = body_crop_size(keypoints, gd.height, gd.width)
-  boxes = body_boxes(keypoints)
+  boxes = confident_bounds(keypoints)
   boxes = np.where(np.isfinite(boxes), boxes, np.array([0, 0, gd.width, gd.height], np.float32))
 
   def crop(frames):  # the edn suite's fixed-size window around each frame's true pose

@@ -20,7 +20,7 @@ import dataclasses
 
 import numpy as np
 
-from jaxvid.poses.keypoints import MIRROR, NUM_JOINTS
+from jaxvid.poses.keypoints import MIRROR, NUM_JOINTS, confident_bounds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,13 +38,13 @@ class DetectorNoise:
       raise ValueError("rates must be in [0, 1] and jitter >= 0")
 
 
-def person_heights(keypoints: np.ndarray, min_conf: float = 0.1) -> np.ndarray:
-  """(..., J, 3) -> (...,) the extent in y of the confident joints (0 where none)."""
-  confident = keypoints[..., 2] >= min_conf
-  y = keypoints[..., 1]
-  top = np.where(confident, y, np.inf).min(-1)
-  bottom = np.where(confident, y, -np.inf).max(-1)
-  return np.where(confident.any(-1), bottom - top, 0.0)
+def extent_heights(keypoints: np.ndarray, min_conf: float = 0.1) -> np.ndarray:
+  """(..., J, 3) -> (...,) the extent in y of the confident joints (0 where none): the height
+  the jitter is a fraction of (normalize.person_heights is ankle to head, NaN where either is
+  missing)."""
+  keypoints = np.asarray(keypoints)
+  bounds = confident_bounds(keypoints, min_conf).astype(keypoints.dtype)  # exact: its own values
+  return np.nan_to_num(bounds[..., 3] - bounds[..., 1])
 
 
 def apply(keypoints: np.ndarray, noise: DetectorNoise, rng: np.random.Generator,
@@ -53,7 +53,7 @@ def apply(keypoints: np.ndarray, noise: DetectorNoise, rng: np.random.Generator,
   A joint that was not confident stays missing; confidences of the rest are kept."""
   keypoints = np.asarray(keypoints, np.float32)
   frames = keypoints.shape[:-2]
-  height = person_heights(keypoints, min_conf)[..., None, None]
+  height = extent_heights(keypoints, min_conf)[..., None, None]
   out = keypoints.copy()
   swapped = rng.random(frames) < noise.swap
   out[swapped] = out[swapped][:, MIRROR]

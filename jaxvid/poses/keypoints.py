@@ -26,6 +26,18 @@ MIRROR = tuple(JOINT[name.replace("r_", "#").replace("l_", "r_").replace("#", "l
                for name in COCO18_NAMES)
 
 
+def confident_bounds(keypoints: np.ndarray, min_conf: float = 0.1) -> np.ndarray:
+  """(..., 18, 3) -> (..., 4) (x0, y0, x1, y1) bounds of the joints with confidence >= min_conf;
+  NaN where a pose has none. float64 (the crop sizes made from it round as they always have)."""
+  keypoints = np.asarray(keypoints, np.float64)
+  ok = keypoints[..., 2] >= min_conf
+  xy = keypoints[..., :2]
+  low = np.where(ok[..., None], xy, np.inf).min(-2)
+  high = np.where(ok[..., None], xy, -np.inf).max(-2)
+  bounds = np.concatenate([low, high], -1)
+  return np.where(ok.any(-1)[..., None], bounds, np.nan)
+
+
 def velocities(poses: np.ndarray) -> np.ndarray:
   """(T, J, 2) poses -> (T-1, J, 2) per-joint displacement between consecutive frames."""
   return np.diff(np.asarray(poses)[..., :2], axis=-3)

@@ -147,10 +147,8 @@ class PoseGANTrainer(Trainer):
     skeletons = self.skeletons(batch["keypoints"])
     real_end = half or video.shape[0]  # 'none': D sees every real clip, G makes every clip
     real, target = video[:real_end], video[half:]
-    step_key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
-    dropout_key, real_key, fake_key = jax.random.split(step_key, 3)
-    if not self.augment_policy:
-      dropout_key = step_key  # as before the stabilisers (pinned steps)
+    dropout_key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
+    real_key, fake_key = jax.random.split(jax.random.fold_in(dropout_key, 1))  # DiffAugment's
     real_d_input = self.discriminator_input(real, skeletons[:real_end], real_key)
 
     def generate(g_params):
