@@ -12,7 +12,8 @@ from jaxvid import config_defaults
 # The paper's value of every option the CPU demo may change (`:paper` and `:tiny` use them).
 PAPER_SETTINGS = {"upsample": "transposed", "ema_decay": 0.0, "d_learning_rate": 0.0,
                   "gan_loss": "nonsaturating", "r1_gamma": 0.0, "diffaugment": "",
-                  "minibatch_std": False, "instance_noise": 0.0}
+                  "minibatch_std": False, "instance_noise": 0.0,
+                  "spectral_norm": False}
 
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
@@ -68,6 +69,8 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.vgan.diffaugment = "translation,cutout"
   # Minibatch standard deviation as a channel before D's logit (Karras et al. 2018).
   config.vgan.minibatch_std = False
+  # Spectral normalisation of D's convs in place of its BatchNorm (Miyato et al. 2018).
+  config.vgan.spectral_norm = False
   # Instance noise: std of Gaussian noise on D's inputs, annealed to 0 (Sønderby et al. 2017).
   config.vgan.instance_noise = 0.0
   # 'two' (the paper's two-stream generator) or 'one' (the paper's one-stream baseline).

@@ -45,6 +45,9 @@ def dump_features(workdirs, steps, num: int, out: str, last: int = 1) -> None:
   features = fvd_lib.I3DFeatures()
   real_done = set()
   for workdir in workdirs:
+    if not _steps(workdir):  # a run that failed: the others' features still come back
+      print(f"{workdir}: no checkpoints, skipped", flush=True)
+      continue
     config = ckpt_lib.load_config(workdir)
     dataset = pipeline.make_builder(config.data).builder_config.name
     batch = pipeline.make_sample_batch(config, num)

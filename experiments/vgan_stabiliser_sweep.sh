@@ -6,6 +6,8 @@
 #                                                       # widths; the generator's upsampling)
 #   SET=data bash ...                                   # the demo (its stabilisers on) on
 #                                                       # simpler scenes, seeds, optimiser
+#   SET=plain bash ...                                  # the demo on its plain scenes: two
+#                                                       # seeds of each lever, ablation rows
 # SET=stabilisers (default): which literature stabilisers make the demo beat a frozen frame
 # (issue 29).
 # Every variant is the CPU demo (configs/vgan.py) with some stabilisers switched on, trained for
@@ -30,9 +32,9 @@ RUNS=/tmp/jaxvid_stab_runs
 if [ "${SMOKE:-0}" = 1 ]; then
   base="--config=configs/vgan.py --config.data.num_clips=64 --config.data.num_test=8
     --config.vgan.g_channels=(16,8,4) --config.vgan.d_channels=(4,8,16)"
-  scale=1000; every_div=4; num=8   # steps / 1000
+  scale=1000; every_div=${EVERY_DIV:-4}; num=8   # steps / 1000
 else
-  base="--config=configs/vgan.py"; scale=1; every_div=4; num=256
+  base="--config=configs/vgan.py"; scale=1; every_div=${EVERY_DIV:-4}; num=256
 fi
 if [ "${SMOKE:-0}" != 1 ] && compgen -G ".whl/*.whl" > /dev/null; then  # (the GPU's Python)
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -51,6 +53,7 @@ D="--config.vgan.diffaugment=translation,cutout"
 R1="--config.vgan.r1_gamma=1.0"
 MB="--config.vgan.minibatch_std=True"
 declare -A variants steps
+half=$(( 2400 / scale > 4 ? 2400 / scale : 4 )); full=$(( 4800 / scale > 8 ? 4800 / scale : 8 ))
 case "${SET:-stabilisers}" in
 budget) variants=(  # the paper's layers (P): steps, batch, widths, learning rate, averaging
   [demo]="$P" [b4]="$P --config.train.batch_size=4" [lr4e4]="$P --config.optim.learning_rate=4e-4"
@@ -74,6 +77,18 @@ data) variants=(  # the demo as it is now (resize + EMA + DiffAugment) unless a 
   [ttur_d]="--config.vgan.d_learning_rate=4e-4"
   [flat_ttur_d]="--config.data.stripes=0 --config.vgan.d_learning_rate=4e-4"
   [ema9995]="--config.vgan.ema_decay=0.9995") ;;
+plain) variants=(  # the demo as it is now (plain scenes; resize + EMA + DiffAugment) unless a
+  # flag says: seeds of each lever left after the data sweep, and one row per stabiliser off
+  [demo]="" [demo_s1]="--config.seed=1"
+  [sn]="--config.vgan.spectral_norm=True" [sn_s1]="--config.vgan.spectral_norm=True --config.seed=1"
+  [decay]="--config.optim.decay_steps=$half" [decay_s1]="--config.optim.decay_steps=$half --config.seed=1"
+  [decay_all]="--config.optim.decay_steps=$full"
+  [ttur]="--config.vgan.d_learning_rate=4e-4"
+  [ttur_s1]="--config.vgan.d_learning_rate=4e-4 --config.seed=1"
+  [ttur_decay]="--config.vgan.d_learning_rate=4e-4 --config.optim.decay_steps=$half"
+  [ttur_decay_s1]="--config.vgan.d_learning_rate=4e-4 --config.optim.decay_steps=$half --config.seed=1"
+  [no_resize]="--config.vgan.upsample=transposed" [no_ema]="--config.vgan.ema_decay=0"
+  [no_daug]="--config.vgan.diffaugment=") ;;
 *) variants=(
   [demo]="$P"   # the demo before the stabilisers: the paper's layers and losses
   [resize_ema]="$R"

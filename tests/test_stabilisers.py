@@ -32,7 +32,7 @@ def test_paper_and_tiny_switch_every_stabiliser_off():
 def test_every_stabiliser_on_takes_a_finite_step_and_changes_the_step():
   on = dict(vgan__gan_loss="hinge", vgan__r1_gamma=1.0, vgan__minibatch_std=True,
             vgan__diffaugment="color,translation,cutout", vgan__instance_noise=0.1,
-            vgan__ema_decay=0.99, vgan__d_learning_rate=4e-4)
+            vgan__ema_decay=0.99, vgan__d_learning_rate=4e-4, vgan__spectral_norm=True)
   base, stable = load_config("vgan.py"), load_config("vgan.py", **on)
   metrics = {}
   for name, config in (("off", base), ("on", stable)):
@@ -101,6 +101,33 @@ def test_diffaugment_moves_whole_clips_and_lets_gradients_through():
   grad = jax.grad(lambda v: jnp.sum(diffaugment.diff_augment(
       jax.random.key(4), v, ("color", "translation", "cutout")) ** 2))(video)
   assert np.isfinite(grad).all() and float(jnp.abs(grad).sum()) > 0
+
+
+def test_spectral_norm_divides_each_kernel_by_its_largest_singular_value():
+  disc = vgan.Discriminator(channels=(4, 8), spectral_norm=True)
+  video = jax.random.normal(jax.random.key(0), (2, 8, 16, 16, 3))
+  variables = disc.init(jax.random.key(1), video, train=False)
+  assert not any(k.startswith("bn") for k in variables["params"])  # SN-GAN's D: no BatchNorm
+  stats = variables["batch_stats"]
+  for _ in range(50):  # one power iteration per training call
+    _, upd = disc.apply({"params": variables["params"], "batch_stats": stats}, video,
+                        train=True, mutable=["batch_stats"])
+    stats = upd["batch_stats"]
+  for name in ("conv0", "conv1", "logit"):
+    kernel = np.asarray(variables["params"][name]["kernel"])
+    top = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
+    np.testing.assert_allclose(float(stats[f"sn_{name}"][f"{name}/kernel/sigma"]), top,
+                               rtol=1e-3)
+  # each conv sees only kernel / sigma: scaling every kernel leaves D's logits as they were
+  # (BatchNorm's absence included: the scale would reach the logit through the biases)
+  scaled = {k: {"kernel": 3.0 * p["kernel"], "bias": p["bias"]}
+            for k, p in variables["params"].items()}
+  logits = [disc.apply({"params": p, "batch_stats": stats}, video, train=True,
+                       mutable=["batch_stats"])[0] for p in (variables["params"], scaled)]
+  np.testing.assert_allclose(logits[0], logits[1], rtol=1e-4, atol=1e-5)
+  unnormalised = vgan.Discriminator(channels=(4, 8), minibatch_std=False)
+  assert unnormalised.init(jax.random.key(1), video, train=False)["params"].keys() != \
+      variables["params"].keys()
 
 
 def test_minibatch_stddev_by_hand():

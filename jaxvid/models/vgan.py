@@ -196,8 +196,19 @@ class Discriminator(nn.Module):
   # Not in the paper (a CPU-demo stabiliser): the minibatch standard deviation as one more
   # channel before the logit layer (`minibatch_stddev`).
   minibatch_std: bool = False
+  # Not in the paper (a CPU-demo stabiliser): spectral normalisation of every conv's kernel
+  # (Miyato et al. 2018, one power iteration per training call, its vector kept in
+  # batch_stats) in place of D's BatchNorm, as SN-GAN's discriminators have none (after a
+  # BatchNorm the conv's scale, which SN bounds, would not matter).
+  spectral_norm: bool = False
   impl: str = "fast"
   dtype: jnp.dtype | None = None
+
+  def _conv(self, train: bool, *args, name: str, **kwargs):
+    conv = Conv(*args, impl=self.impl, dtype=self.dtype, name=name, **kwargs)
+    if not self.spectral_norm:
+      return conv
+    return lambda x: nn.SpectralNorm(conv, name=f"sn_{name}")(x, update_stats=train)
 
   @nn.compact
   def __call__(self, video, train: bool = True):
@@ -206,11 +217,11 @@ class Discriminator(nn.Module):
     t0, h0, w0 = stream_base_shape(*video.shape[1:4], len(self.channels))
     x = video
     for i, c in enumerate(self.channels):
-      x = Conv(c, (4, 4, 4), (2, 2, 2), 1, impl=self.impl, dtype=self.dtype, name=f"conv{i}")(x)
-      if i > 0:
+      x = self._conv(train, c, (4, 4, 4), (2, 2, 2), 1, name=f"conv{i}")(x)
+      if i > 0 and not self.spectral_norm:
         x = batch_norm(train, 1e-3, name=f"bn{i}", dtype=self.dtype)(x)
       x = nn.leaky_relu(x, 0.2)
     if self.minibatch_std:
       x = minibatch_stddev(x)
-    logit = Conv(1, (t0, h0, w0), impl=self.impl, dtype=self.dtype, name="logit")(x)
+    logit = self._conv(train, 1, (t0, h0, w0), name="logit")(x)
     return logit.reshape(video.shape[0]).astype(jnp.float32)

@@ -62,7 +62,8 @@ def build_models(config) -> tuple[vgan_models.Generator, vgan_models.Discriminat
       mask_bias_init=v.get("mask_bias_init", 0.0), upsample=upsample, streams=streams,
       impl=impl, dtype=compute_dtype(config))
   disc = vgan_models.Discriminator(channels=tuple(v.d_channels),
-                                   minibatch_std=bool(v.get("minibatch_std", False)), impl=impl,
+                                   minibatch_std=bool(v.get("minibatch_std", False)),
+                                   spectral_norm=bool(v.get("spectral_norm", False)), impl=impl,
                                    dtype=compute_dtype(config))
   # Fail early, with the config's names, on a clip size the architecture cannot produce.
   vgan_models.stream_base_shape(d.frames, d.height, d.width, len(v.g_channels))
@@ -133,6 +134,8 @@ class VGANTrainer(Trainer):
       out["streams"] = v.streams
     if v.get("minibatch_std", False):
       out["minibatch_std"] = True
+    if v.get("spectral_norm", False):  # no BatchNorm in D, power-iteration vectors instead
+      out["spectral_norm"] = True
     return out
 
   def d_inputs(self, key, video, step):
