@@ -88,7 +88,13 @@ plain) variants=(  # the demo as it is now (plain scenes; resize + EMA + DiffAug
   [ttur_decay]="--config.vgan.d_learning_rate=4e-4 --config.optim.decay_steps=$half"
   [ttur_decay_s1]="--config.vgan.d_learning_rate=4e-4 --config.optim.decay_steps=$half --config.seed=1"
   [no_resize]="--config.vgan.upsample=transposed" [no_ema]="--config.vgan.ema_decay=0"
-  [no_daug]="--config.vgan.diffaugment=") ;;
+  [no_daug]="--config.vgan.diffaugment="
+  # second call (ONLY=...): the two best levers together, and a third seed of each
+  [sn_decay]="--config.vgan.spectral_norm=True --config.optim.decay_steps=$half"
+  [sn_decay_s1]="--config.vgan.spectral_norm=True --config.optim.decay_steps=$half --config.seed=1"
+  [sn_decay_s2]="--config.vgan.spectral_norm=True --config.optim.decay_steps=$half --config.seed=2"
+  [demo_s2]="--config.seed=2" [sn_s2]="--config.vgan.spectral_norm=True --config.seed=2"
+  [decay_s2]="--config.optim.decay_steps=$half --config.seed=2") ;;
 *) variants=(
   [demo]="$P"   # the demo before the stabilisers: the paper's layers and losses
   [resize_ema]="$R"
