@@ -24,6 +24,9 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   else:  # CPU demo: the paper's conditional widths / 8, 16x32x32 clips
     # its schedule and mask init as measured before the unconditional demo changed (2026-11)
     config.vgan.mask_bias_init = 0.0
+    # measured with resize-convs, EMA and DiffAugment, before spectral norm and the decay
+    config.vgan.spectral_norm = False
+    config.optim.decay_steps = 0
     config.train.num_steps, config.train.checkpoint_every = 2200, 550
     config.train.sample_every, config.train.log_every = 1100, 50
     config.vgan.g_channels = (128, 64, 32)
