@@ -41,3 +41,11 @@ def test_bfloat16_really_computes_in_bfloat16():
     trainer.generator.apply({"params": state.g_params, "batch_stats": state.g_batch_stats}, x,
                             train=False)
   assert jnp.bfloat16 in seen
+
+
+def test_half_precision_on_the_cpu_is_said_to_be_slower_at_start_up(capsys):
+  assert jax.default_backend() == "cpu"  # the tests' machine
+  train._warn_half_precision_on_cpu(load_config("vgan.py", dtype="float32"))
+  assert capsys.readouterr().out == ""
+  train._warn_half_precision_on_cpu(load_config("vgan.py", dtype="bfloat16"))  # jaxvid's logger
+  assert "config.dtype=bfloat16 on the CPU is slower than float32" in capsys.readouterr().out
