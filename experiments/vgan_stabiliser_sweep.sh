@@ -77,24 +77,24 @@ data) variants=(  # the demo as it is now (resize + EMA + DiffAugment) unless a 
   [ttur_d]="--config.vgan.d_learning_rate=4e-4"
   [flat_ttur_d]="--config.data.stripes=0 --config.vgan.d_learning_rate=4e-4"
   [ema9995]="--config.vgan.ema_decay=0.9995") ;;
-plain) variants=(  # the demo as it is now (plain scenes; resize + EMA + DiffAugment) unless a
-  # flag says: seeds of each lever left after the data sweep, and one row per stabiliser off
-  [demo]="" [demo_s1]="--config.seed=1"
-  [sn]="--config.vgan.spectral_norm=True" [sn_s1]="--config.vgan.spectral_norm=True --config.seed=1"
-  [decay]="--config.optim.decay_steps=$half" [decay_s1]="--config.optim.decay_steps=$half --config.seed=1"
-  [decay_all]="--config.optim.decay_steps=$full"
-  [ttur]="--config.vgan.d_learning_rate=4e-4"
-  [ttur_s1]="--config.vgan.d_learning_rate=4e-4 --config.seed=1"
-  [ttur_decay]="--config.vgan.d_learning_rate=4e-4 --config.optim.decay_steps=$half"
-  [ttur_decay_s1]="--config.vgan.d_learning_rate=4e-4 --config.optim.decay_steps=$half --config.seed=1"
-  [no_resize]="--config.vgan.upsample=transposed" [no_ema]="--config.vgan.ema_decay=0"
-  [no_daug]="--config.vgan.diffaugment="
-  # second call (ONLY=...): the two best levers together, and a third seed of each
-  [sn_decay]="--config.vgan.spectral_norm=True --config.optim.decay_steps=$half"
-  [sn_decay_s1]="--config.vgan.spectral_norm=True --config.optim.decay_steps=$half --config.seed=1"
-  [sn_decay_s2]="--config.vgan.spectral_norm=True --config.optim.decay_steps=$half --config.seed=2"
-  [demo_s2]="--config.seed=2" [sn_s2]="--config.vgan.spectral_norm=True --config.seed=2"
-  [decay_s2]="--config.optim.decay_steps=$half --config.seed=2") ;;
+plain)  # the demo on plain scenes as of 221e135 (resize + EMA + DiffAugment) with the levers
+  # left after the data sweep, each on seeds 0 (no suffix), 1, 2 (_s1, _s2), and one row per
+  # stabiliser off; the first call ran the seeds 0 and 1 and the rows off, the second
+  # (ONLY=...) both levers together and the third seeds
+  seeded() {  # NAME "FLAGS" SEED...
+    local name=$1 flags=$2 seed; shift 2
+    for seed in "$@"; do
+      if [ "$seed" = 0 ]; then variants[$name]=$flags
+      else variants[${name}_s$seed]="$flags --config.seed=$seed"; fi
+    done
+  }
+  SN="--config.vgan.spectral_norm=True" DECAY="--config.optim.decay_steps=$half"
+  TTUR="--config.vgan.d_learning_rate=4e-4"
+  seeded demo "" 0 1 2; seeded sn "$SN" 0 1 2; seeded decay "$DECAY" 0 1 2
+  seeded sn_decay "$SN $DECAY" 0 1 2; seeded ttur "$TTUR" 0 1; seeded ttur_decay "$TTUR $DECAY" 0 1
+  variants[decay_all]="--config.optim.decay_steps=$full"
+  variants[no_resize]="--config.vgan.upsample=transposed"
+  variants[no_ema]="--config.vgan.ema_decay=0" variants[no_daug]="--config.vgan.diffaugment=" ;;
 *) variants=(
   [demo]="$P"   # the demo before the stabilisers: the paper's layers and losses
   [resize_ema]="$R"
@@ -121,6 +121,16 @@ for name in "${!variants[@]}"; do
     *) s=${STEPS_PLAIN:-4800} ;;
   esac
   steps[$name]=$(( s / scale > 8 ? s / scale : 8 ))
+done
+# Each set's runs were made with the demo of their day: every key a variant does not name
+# takes that day's value, whatever configs/vgan.py says now (the demo gained plain scenes,
+# spectral norm and the rate's decay after the first sets ran).
+[ "${SET:-stabilisers}" = plain ] && stripes=0 || stripes=0.08
+for name in "${!variants[@]}"; do
+  for flag in --config.data.stripes=$stripes --config.vgan.spectral_norm=False \
+      --config.optim.decay_steps=0; do
+    [[ " ${variants[$name]}" == *" ${flag%%=*}="* ]] || variants[$name]+=" $flag"
+  done
 done
 if [ -n "${ONLY:-}" ]; then  # a subset: ONLY="demo all"
   for name in "${!variants[@]}"; do [[ " $ONLY " == *" $name "* ]] || unset "variants[$name]"; done
