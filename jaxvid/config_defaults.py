@@ -28,6 +28,8 @@ DATA_DEFAULTS = {
     # pose-VAE's frames_per_step; the branch after 2 steps, the move over 5)
     "branch_step_frames": 1,
     "workers": 0,  # grain worker processes (0: read in the main process)
+    # MB of training records kept in memory once read (with workers=0; 0: read every time)
+    "cache_mb": 1024,
 }
 
 
@@ -135,6 +137,12 @@ def validate(config) -> None:
   stripes = data_value(d, "stripes")
   need(isinstance(stripes, (int, float)) and 0 <= stripes <= 1, "data.stripes", stripes,
        "must be in [0, 1] (the stripes' amplitude on [0, 1] pixels)")
+  cache_mb = data_value(d, "cache_mb")
+  need(isinstance(cache_mb, (int, float)) and cache_mb >= 0, "data.cache_mb", cache_mb,
+       "must be a number >= 0 (MB of training records kept in memory; 0: none)")
+  workers = data_value(d, "workers")
+  need(isinstance(workers, int) and workers >= 0, "data.workers", workers,
+       "must be an integer >= 0 (0: read in the main process)")
   fraction = data_value(d, "test_fraction")
   need(0 <= fraction < 1, "data.test_fraction", fraction, "must be in [0, 1)")
   need(math.isfinite(config.optim.learning_rate) and config.optim.learning_rate > 0,

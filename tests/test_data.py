@@ -1,5 +1,7 @@
 """Renderers, TFDS builders (built in a temp dir, read back) and the grain pipeline."""
 
+import collections
+
 import imageio.v2 as imageio
 import ml_collections
 import numpy as np
@@ -438,6 +440,40 @@ def test_grain_iterator_resumes_with_identical_batches():
   assert batches[0]["video"].dtype == np.float32
   np.testing.assert_allclose(batches[0]["video"][:, 0, 0, 0, 0],
                              np.asarray(_ids(batches[0])) / 127.5 - 1.0)
+
+
+class _CountingSource(_Source):
+  def __init__(self, n):
+    super().__init__(n)
+    self.reads = collections.Counter()
+
+  def __getitem__(self, i):
+    self.reads[i] += 1
+    return super().__getitem__(i)
+
+
+def test_cached_source_reads_each_record_once_within_its_budget_and_resumes():
+  record_bytes = 2 * 4 * 4 * 3 + 8 + 1  # video, index, the 1-byte text
+  source = _CountingSource(10)
+  it = pipeline.GrainIterator(pipeline.CachedSource(source, 10 * record_bytes), global_batch=4,
+                              seed=0)
+  batches = [next(it) for _ in range(10)]  # four epochs
+  assert set(source.reads.values()) == {1}
+  plain = pipeline.GrainIterator(_Source(10), global_batch=4, seed=0)
+  for got in batches:  # the same batches as without the cache
+    np.testing.assert_array_equal(got["video"], next(plain)["video"])
+  state = it.get_state()  # and a checkpoint's data position restores onto a cached source
+  resumed = pipeline.GrainIterator(pipeline.CachedSource(_Source(10), 0), global_batch=4, seed=0)
+  resumed.set_state(state)
+  np.testing.assert_array_equal(next(resumed)["video"], next(it)["video"])
+
+  over = _CountingSource(10)  # room for 3 records: those are read once, the rest every time
+  it = pipeline.GrainIterator(pipeline.CachedSource(over, 3 * record_bytes), global_batch=5,
+                              seed=0)
+  for _ in range(6):  # three epochs (grain may read ahead: more, never fewer)
+    next(it)
+  reads = sorted(over.reads.values())
+  assert len(reads) == 10 and reads[:3] == [1, 1, 1] and min(reads[3:]) >= 3
 
 
 def test_grain_iterator_shuffles_each_record_once_per_epoch_and_by_seed():
