@@ -54,6 +54,8 @@ def define_flags():
   flags.DEFINE_string("pose_noise", "", "suite edn: also drive every model with poses as a "
                       "detector gives them (jaxvid.poses.detector_noise: mediapipe_dancer_64), "
                       "raw and temporally smoothed")
+  flags.DEFINE_list("smooth_windows", ["7"], "suite edn with --pose_noise: median windows "
+                    "(frames) of the smoothed rows, e.g. 7,5,3 (7: the authors' code)")
   flags.DEFINE_integer("seed", 0, "seed of the samples and the bootstrap")
   flags.DEFINE_string("output", "", "JSON report (default WORKDIR/eval/<suite>-step<N>.json)")
   flags.DEFINE_bool("cache", True, "keep I3D features in WORKDIR/eval_cache and "
@@ -87,6 +89,14 @@ def _check_output_folder(folder: str) -> None:
                     f"somewhere writable")
 
 
+def _windows(values) -> tuple[int, ...]:
+  try:
+    return tuple(int(v) for v in values)
+  except ValueError as e:
+    raise UserError(f"--smooth_windows takes whole frame counts, e.g. 7,5,3; got "
+                    f"{','.join(values)}") from e
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -103,7 +113,8 @@ def main(argv):
       baselines=FLAGS.baselines, protocol=FLAGS.protocol, progress=FLAGS.progress,
       cache=FLAGS.cache, fvd=FLAGS.fvd, samples=FLAGS.samples, futures=FLAGS.futures,
       figure=FLAGS.figure,
-      num_test=FLAGS.num_test, transfer=FLAGS.transfer, pose_noise=FLAGS.pose_noise)
+      num_test=FLAGS.num_test, transfer=FLAGS.transfer, pose_noise=FLAGS.pose_noise,
+      smooth_windows=_windows(FLAGS.smooth_windows))
   if FLAGS.num_videos < 0:
     raise UserError(f"--num_videos must be >= 0 (0: the suite's default), got "
                     f"{FLAGS.num_videos}")

@@ -2,6 +2,8 @@
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 
 from benchmarks.flops import forward_flops, gan_step_flops, traced_flops
 from jaxvid.models import layers
@@ -116,3 +118,74 @@ def test_model_table_reads_tuple_overrides_as_literals():
   config = load_config(os.path.join(REPO, "configs", "vgan.py"),
                        {"vgan.g_channels": "(64, 32, 16)", "train.batch_size": "4"})
   assert tuple(config.vgan.g_channels) == (64, 32, 16) and config.train.batch_size == 4
+
+
+def test_interleave_takes_turns_and_reports_medians_spread_and_the_first_call():
+  from benchmarks import interleave
+  now, calls = [0.0], []
+  cost = {"a": [1.0, 1.0, 1.0, 2.0, 2.0], "b": [9.0, 3.0, 3.0, 5.0, 5.0]}
+
+  def side(name):
+    def call():
+      calls.append(name)
+      now[0] += cost[name][sum(c == name for c in calls) - 1]
+    return call
+
+  out = interleave.interleave({"a": side("a"), "b": side("b")}, repeats=2, steps=2,
+                              clock=lambda: now[0])
+  # one warm-up each, then a a b b, twice: the two sides alternate, never one after the other
+  assert calls == ["a", "b", "a", "a", "b", "b", "a", "a", "b", "b"]
+  assert out["a"]["times"] == [1.0, 1.0, 2.0, 2.0] and out["b"]["first_s"] == 9.0
+  assert out["a"]["median_s"] == 1.5 and out["a"]["spread_s"] == (1.0, 2.0)
+  assert out["b"]["median_s"] == 4.0 and out["b"]["spread_s"] == (3.0, 5.0)
+  with pytest.raises(ValueError, match="repeats"):
+    interleave.interleave({"a": side("a")}, repeats=0, steps=1)
+
+
+def test_others_cpu_share_counts_only_other_processes(monkeypatch):
+  from benchmarks import interleave
+  system, own, wall = [100.0], [10.0], [0.0]
+  monkeypatch.setattr(interleave, "_system_busy_seconds", lambda: system[0])
+  monkeypatch.setattr(interleave, "_own_seconds", lambda: own[0])
+  monkeypatch.setattr(interleave.time, "perf_counter", lambda: wall[0])
+  monkeypatch.setattr(interleave.os, "cpu_count", lambda: 4)
+  share = interleave.OthersCpuShare()
+  with share:  # 2 s of wall: the machine did 5 CPU-s, 3 of them ours -> others 2 of 8
+    system[0] += 5.0
+    own[0] += 3.0
+    wall[0] += 2.0
+  assert share.value == pytest.approx(0.25)
+  with share:  # a quiet second block halves the share over both
+    system[0] += 2.0
+    own[0] += 2.0
+    wall[0] += 2.0
+  assert share.value == pytest.approx(0.125)
+  assert interleave.busy(0.05, 0.125) and not interleave.busy(0.05, None, 0.1)
+  monkeypatch.setattr(interleave, "_system_busy_seconds", lambda: None)  # not Linux
+  assert interleave.OthersCpuShare().value is None
+
+
+def test_side_by_side_gives_both_sides_one_batch_and_the_same_layers():
+  from benchmarks import pytorch_side_by_side as side
+  from jaxvid import config_defaults
+  demo = config_defaults.load("configs/vgan.py")
+  assert demo.vgan.spectral_norm and demo.vgan.upsample == "resize"
+  config = side.jax_side_config(demo)  # the stabilisers off: PyTorch's layers are the paper's
+  assert not config.vgan.spectral_norm and config.vgan.upsample == "transposed"
+  assert config.vgan.diffaugment == "" and config.vgan.ema_decay == 0.0
+  assert config.vgan.g_channels == demo.vgan.g_channels and demo.vgan.spectral_norm
+  batch = side.same_batch(config, seed=3)
+  np.testing.assert_array_equal(batch["video"], side.same_batch(config, seed=3)["video"])
+  assert batch["video"].shape == (8, 16, 32, 32, 3) and np.abs(batch["video"]).max() <= 1
+  assert np.abs(batch["video"]).mean() > 0.4  # random values, not zeros
+  torch_layout = side.channels_first(batch["video"])  # (B, C, T, H, W), the same values
+  assert torch_layout.shape == (8, 3, 16, 32, 32) and torch_layout.flags.c_contiguous
+  np.testing.assert_array_equal(torch_layout[2, 1, 5, 7, 9], batch["video"][2, 5, 7, 9, 1])
+  edn = config_defaults.load("configs/edn.py:tiny")
+  poses = side.same_batch(edn, seed=0)
+  kp, d = poses["keypoints"], edn.data
+  assert kp.shape[-2:] == (18, 3) and (kp[..., 2] == 1).all()
+  assert (kp[..., 0] < d.width).all() and (kp[..., 1] < d.height).all() and (kp[..., :2] > 0).all()
+  first, second = side.edn_pose_maps(edn, poses)  # jaxvid's rendering of frames 0 and 1
+  assert first.shape == (edn.train.batch_size, d.height, d.width, 3) and first.max() > 0
+  assert not np.array_equal(first, second)

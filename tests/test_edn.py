@@ -148,14 +148,16 @@ def test_quality_suite_compares_models_with_the_baselines(stages):
   from jaxvid.evaluators.common import Options
   report = evaluators.run(evaluators.get("edn"), [jaxvid.load(s) for s in stages],
                           Options(num_videos=2, transfer="dancer:2", progress=False,
-                                  pose_noise="mediapipe_dancer_64"), api.load)
+                                  pose_noise="mediapipe_dancer_64", smooth_windows=(7, 3)),
+                          api.load)
   names = list(report["results"])
   assert names[:4] == ["background plate (no person)", "random frame of the subject",
                        "nearest-neighbour retrieval",
-                       "nearest-neighbour retrieval, detector poses"] and len(names) == 10
+                       "nearest-neighbour retrieval, detector poses"] and len(names) == 12
   # every model from the true poses, the detector's, and the detector's smoothed
   assert "detector" not in names[4] and names[5] == names[4][:-1] + ", detector poses)"
   assert names[6] == names[4][:-1] + ", detector poses smoothed)"
+  assert names[7] == names[4][:-1] + ", detector poses smoothed over 3 frames)"
   rows = report["results"]
   true, noisy = rows[names[4]], rows[names[5]]
   assert noisy["temporal L1"]["mean"] != true["temporal L1"]["mean"]
@@ -285,3 +287,16 @@ def test_stage2_conditions_frame_t_on_the_refined_t_minus_1():
   vb = trainer.generate_video(state.g_params, poses, bumped, boxes)["stage1"]
   np.testing.assert_array_equal(va[:, 0], vb[:, 0])  # frame 0: before any refinement
   assert float(jnp.abs(va[:, 1] - vb[:, 1]).max()) > 1e-6
+
+
+def test_edn_suite_checks_its_smoothing_windows_before_any_work():
+  from types import SimpleNamespace
+  from jaxvid.errors import UserError
+  from jaxvid.evaluators import edn as edn_suite
+  from jaxvid.evaluators.common import Options
+  model = SimpleNamespace(kind="edn", workdir="w", config=SimpleNamespace(
+      data=SimpleNamespace(to_dict=lambda: {})))
+  edn_suite.check([model], Options(pose_noise="mediapipe_dancer_64", smooth_windows=(7, 5)))
+  for bad in ((1,), (), (7, 0)):
+    with pytest.raises(UserError, match="--smooth_windows must be frame counts >= 2"):
+      edn_suite.check([model], Options(pose_noise="mediapipe_dancer_64", smooth_windows=bad))

@@ -36,6 +36,7 @@ class Options:
   num_test: int = 0  # edn: build this many held-out synthetic clips (0: the config's)
   transfer: str = ""  # edn: also transfer this source and measure pose following
   pose_noise: str = ""  # edn: also drive the models with detector-like poses (a noise model's name)
+  smooth_windows: tuple[int, ...] = (7,)  # edn with pose_noise: the median windows (frames)
 
 
 def digest(array: np.ndarray) -> str:

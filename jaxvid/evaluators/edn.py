@@ -22,8 +22,8 @@ centroid (|frame - plate| above a threshold) with the normalised pose's centroid
 `--pose_noise=NAME` (jaxvid.poses.detector_noise) adds, for every model, the same frames
 generated from the test poses with a detector's errors (jitter, missed joints, left/right
 swaps, one draw for every model), raw and smoothed as transfer smooths a source
-(normalize.median_smooth, window 7, per clip): the paper's flicker, and what the smoothing and
-the temporal model do about it. The crops stay on the true poses; the retrieval baseline gets
+(normalize.median_smooth, window 7 as the code, per clip; `--smooth_windows=7,5,3` adds a row
+per window): the paper's flicker, and what the smoothing and the temporal model do about it. The crops stay on the true poses; the retrieval baseline gets
 a row with the raw detector poses too.
 """
 from __future__ import annotations
@@ -120,6 +120,10 @@ def check(models, options: common.Options) -> None:
   if options.pose_noise and options.pose_noise not in detector_noise.NOISE_MODELS:
     raise UserError(f"--pose_noise={options.pose_noise!r} is not a noise model; use one of "
                     f"{', '.join(detector_noise.NOISE_MODELS)}")
+  windows = tuple(options.smooth_windows)
+  if not windows or any(not isinstance(w, int) or w < 2 for w in windows):
+    raise UserError(f"--smooth_windows must be frame counts >= 2, got "
+                    f"{','.join(map(str, windows)) or 'none'}")
 
 
 def run(models, options: common.Options, features=None, load=None) -> dict:
@@ -166,7 +170,9 @@ def run(models, options: common.Options, features=None, load=None) -> dict:
     noisy = detector_noise.apply(keypoints, detector_noise.NOISE_MODELS[options.pose_noise],
                                  np.random.default_rng([options.seed, 1]))
     poses[", detector poses"] = noisy
-    poses[", detector poses smoothed"] = np.stack([normalize.median_smooth(k) for k in noisy])
+    for window in options.smooth_windows:  # the code's 7 keeps the row's first name
+      name = ", detector poses smoothed" + ("" if window == 7 else f" over {window} frames")
+      poses[name] = np.stack([normalize.median_smooth(k, window) for k in noisy])
     baselines["nearest-neighbour retrieval, detector poses"] = to_unit_range(
         retrieval.retrieve(flat(noisy))).reshape(real.shape)
   results = {name: summarise(per_clip_metrics(video, real, crops, lpips))
