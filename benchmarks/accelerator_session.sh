@@ -33,11 +33,13 @@ python3 -c "import jax, flax, optax, orbax.checkpoint as o, torch; print('jax', 
 torch.__version__, jax.devices())" 2>&1 | tee -a "$LOG"
 
 say "VGAN :$variant side by side"
-run 120 python3 -m benchmarks.pytorch_side_by_side --torch_device=$torch_device --torch_compile \
+run 120 python3 -m benchmarks.pytorch_side_by_side --torch_device=$torch_device \
+  --variants=eager,channels_last,compile --compile_limit_s=60 --repeats=3 \
   --vgan=configs/vgan.py:$variant --edn= --steps=$steps --dtypes=bfloat16,float32 \
   --json="$OUT/side_vgan.json"
 say "EDN :$variant side by side"
-run 140 python3 -m benchmarks.pytorch_side_by_side --torch_device=$torch_device --torch_compile \
+run 140 python3 -m benchmarks.pytorch_side_by_side --torch_device=$torch_device \
+  --variants=eager,channels_last,compile --compile_limit_s=60 --repeats=3 \
   --vgan= --edn=configs/edn.py:$variant --steps=$steps --dtypes=bfloat16,float32 \
   --json="$OUT/side_edn.json"
 say "VGAN :$variant through the training loop ($run_steps steps)"

@@ -66,13 +66,14 @@ def load_config(spec: str, overrides: dict):
   return config
 
 
-def jitted_step(config):
-  """(trainer, state, zero batch, jitted donated train_step) on the default mesh."""
+def jitted_step(config, batch=None):
+  """(trainer, state, batch, jitted donated train_step) on the default mesh; the batch is
+  zeros of the config's shapes unless one is given (arrays by key, host or device)."""
   trainer = get_trainer(config)
   mesh = parallel.make_mesh()
   repl, sharded = parallel.replicated(mesh), parallel.batch_sharded(mesh)
   state = jax.jit(trainer.init_state, out_shardings=repl)(jax.random.key(0))
-  batch = jax.device_put(fake_batch(config), sharded)
+  batch = jax.device_put(fake_batch(config) if batch is None else batch, sharded)
   step = jax.jit(trainer.train_step, in_shardings=(repl, sharded), out_shardings=(repl, repl),
                  donate_argnums=0)
   return trainer, state, batch, step

@@ -189,3 +189,20 @@ def test_side_by_side_gives_both_sides_one_batch_and_the_same_layers():
   first, second = side.edn_pose_maps(edn, poses)  # jaxvid's rendering of frames 0 and 1
   assert first.shape == (edn.train.batch_size, d.height, d.width, 3) and first.max() > 0
   assert not np.array_equal(first, second)
+
+
+def test_results_table_prints_the_rows_and_no_ratio_for_a_busy_row():
+  from benchmarks.results_table import table
+  row = {"model": "VGAN", "config": "configs/vgan.py", "batch": 8, "dtype": "float32",
+         "date": "2026-12-04 20:09 UTC", "machine": "x86_64", "jax_device": "cpu",
+         "jax_version": "0.10.2", "torch_version": "2.14.1", "repeats": 3, "steps": 5,
+         "jax_s": 0.2, "jax_spread_s": [0.19, 0.21], "pytorch": "eager", "pytorch_s": 0.1,
+         "pytorch_spread_s": [0.09, 0.11], "ratio": 0.5, "busy": False, "jax_mfu": 0.4,
+         "pytorch_mfu": 0.8, "others_cpu_share": 0.02, "pytorch_first_step_s": 0.3}
+  text = table([row, {**row, "pytorch": "compile", "busy": True, "ratio": None,
+                      "others_cpu_share": 0.54, "pytorch_first_step_s": 33.0}])
+  lines = text.splitlines()
+  assert lines[0].startswith("- 2026-12-04 20:09 UTC: jax 0.10.2 on cpu, torch 2.14.1")
+  assert "| 0.2000 [0.1900, 0.2100] | eager | 0.1000 [0.0900, 0.1100] | **0.50×** |" in lines[-2]
+  assert "compile (first step 33 s)" in lines[-1] and "busy: no ratio" in lines[-1]
+  assert "54 %" in lines[-1] and "0.50" not in lines[-1]
