@@ -1,6 +1,7 @@
 """VGAN (Vondrick et al. 2016), unconditional two-stream video GAN.
 
-Variants: `configs/vgan.py` (CPU demo: 16 frames of 32x32, ~10 min on 2 cores),
+Variants: `configs/vgan.py` (CPU demo: 16 frames of 32x32, 4,800 steps: ~9 min on 2 Zen 5 cores, ~18
+on 2 Zen 3 cores),
 `configs/vgan.py:paper` (the paper: 32 frames of 64x64, batch 64, Adam 2e-4 b1 0.5),
 `configs/vgan.py:tiny` (for tests).
 """
@@ -36,8 +37,10 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.vgan = ml_collections.ConfigDict()
   config.vgan.conditional = False
   config.vgan.z_dim = 100
-  # CPU demo widths (paper / 4): ~9 steps/s at batch 8 on 2 cores, so 4,800 steps fit in ~10
-  # minutes (README "The CPU demo" shows what they learn); `:paper` has the paper's widths.
+  # CPU demo widths (paper / 4): ~9 steps/s at batch 8 on 2 Zen 5 cores (4,800 steps in ~9
+  # minutes), ~4.7 on 2 Zen 3 (AVX2) cores (~18 minutes; 2,800 steps, which fit in 10 minutes
+  # there, end at FVD 1010, above the frozen frame's 815: docs/vgan.md); `:paper` has the
+  # paper's widths.
   config.vgan.g_channels = (128, 64, 32)
   config.vgan.d_channels = (32, 64, 128)
   config.vgan.encoder_channels = ()  # conditional only
