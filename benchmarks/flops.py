@@ -1,11 +1,14 @@
 """Model FLOPs by the usual convention, counted from the layers a forward pass actually calls.
 
 XLA's cost analysis is no good for MFU here: it counts the zeros of an lhs-dilated transposed
-conv (8x too many in 3-D) and the unused border phases of the fast form. Instead every
-jaxvid.models.layers.Conv / ConvTranspose / ResizeConv call is intercepted and counted as
-2 * positions * prod(kernel) * c_in * c_out, with positions = output voxels for a conv and input
-voxels for a transposed conv (each input voxel scatters one kernel); a resize-conv as the k4 s2
-transposed conv it equals (benchmarks/analytic_flops.py).
+conv (8x too many in 3-D) and the unused border phases of the fast form. Instead every conv,
+transposed conv, dense layer and LSTM a forward pass calls is intercepted and counted from its
+shapes (`forward_flops`: 2 * positions * prod(kernel) * c_in * c_out, with positions = output
+voxels for a conv and input voxels for a transposed conv, each input voxel scattering one
+kernel; a resize-conv as the k4 s2 transposed conv it equals, benchmarks/analytic_flops.py);
+timing.model_step_flops multiplies each network's count by how often a step runs it.
+`traced_flops` (off the step's jaxpr) stays as a cross-check: it changes with how a jax version
+differentiates.
 """
 from __future__ import annotations
 
@@ -18,24 +21,60 @@ import jax.extend.core
 from jaxvid.models import layers
 
 
-def forward_flops(module: nn.Module, variables, *args, **kwargs) -> int:
-  """FLOPs of one forward pass of `module` (convolutions only; elementwise ops are minor)."""
+def _lstm_flops(x_shape, hidden: int, num_layers: int) -> int:
+  """An `OptimizedLSTMCell` stack over (B, T, F): per layer and step, the four gates' input and
+  hidden projections, 2 x B x (F + H) x 4H (F = H after the first layer)."""
+  batch, steps, features = math.prod(x_shape[:-2]), x_shape[-2], x_shape[-1]
   total = 0
+  for layer in range(num_layers):
+    total += 2 * batch * steps * ((features if layer == 0 else hidden) + hidden) * 4 * hidden
+  return total
+
+
+def forward_flops(module: nn.Module, variables, *args, **kwargs) -> int:
+  """FLOPs of one forward pass of `module` (convolutions, dense layers and LSTMs; elementwise
+  ops are minor). Counted per layer from the shapes it is called with:
+    jaxvid conv / flax nn.Conv / pix2pixHD Conv   2 x output positions x taps x c_in x c_out
+    jaxvid transposed conv, pix2pixHD ConvT3x3    2 x input positions x taps x c_in x c_out
+    resize-conv                                   as the k4 s2 transposed conv it equals
+    nn.Dense                                      2 x positions x in x out
+    pose-VAE LSTM stack                           _lstm_flops (every time step; the cell is
+                                                  traced once inside nn.RNN's scan)
+  """
+  from jaxvid.models import pix2pixhd, pose_vae
+  total = 0
+  inside_lstm = [False]
 
   def count(next_fun, args_, kwargs_, context):
     nonlocal total
     mod = context.module
-    if context.method_name == "__call__" and isinstance(
-        mod, (layers.Conv, layers.ConvTranspose, layers.ResizeConv)):
-      x = args_[0]
-      y = next_fun(*args_, **kwargs_)
+    if context.method_name != "__call__" or inside_lstm[0]:
+      return next_fun(*args_, **kwargs_)
+    x = args_[0]
+    if isinstance(mod, pose_vae._StackedLSTM):
+      total += _lstm_flops(x.shape, mod.hidden, mod.num_layers)
+      inside_lstm[0] = True
+      try:
+        return next_fun(*args_, **kwargs_)
+      finally:
+        inside_lstm[0] = False
+    y = next_fun(*args_, **kwargs_)
+    c_in = x.shape[-1]
+    if isinstance(mod, (layers.Conv, layers.ConvTranspose, layers.ResizeConv)):
       voxels = y.shape[:-1] if isinstance(mod, layers.Conv) else x.shape[:-1]
       # a resize-conv is computed as (and is the same map as) a k4 s2 transposed conv
       taps = 4 ** len(mod.kernel_size) if isinstance(mod, layers.ResizeConv) else math.prod(
           mod.kernel_size)
-      total += 2 * math.prod(voxels) * taps * x.shape[-1] * mod.features
-      return y
-    return next_fun(*args_, **kwargs_)
+      total += 2 * math.prod(voxels) * taps * c_in * mod.features
+    elif isinstance(mod, nn.Conv):
+      total += 2 * math.prod(y.shape[:-1]) * math.prod(mod.kernel_size) * c_in * mod.features
+    elif isinstance(mod, pix2pixhd.Conv):
+      total += 2 * math.prod(y.shape[:-1]) * mod.kernel_size ** 2 * c_in * mod.features
+    elif isinstance(mod, pix2pixhd.ConvT3x3):
+      total += 2 * math.prod(x.shape[:-1]) * 9 * c_in * mod.features
+    elif isinstance(mod, nn.Dense):
+      total += 2 * math.prod(x.shape[:-1]) * c_in * mod.features
+    return y
 
   with nn.intercept_methods(count):
     jax.eval_shape(lambda v: module.apply(v, *args, mutable=["batch_stats"], **kwargs), variables)

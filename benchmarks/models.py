@@ -6,8 +6,10 @@
 Batches are zeros of the config's shapes (no dataset is built), so only the step is measured.
 FLOPs: XLA's cost analysis of the compiled step ('xla': it also counts the zeros of transposed
 convs' dilated inputs), and the model FLOPs MFU uses: VGAN's written out layer by layer
-(`analytic_flops.vgan_step`; the jaxpr's count in the JSON beside it as a cross-check), the
-other models' every conv and matmul of the step read off its jaxpr (`flops.traced_flops`).
+(`analytic_flops.vgan_step`), the other models' counted per layer from the shapes each network
+is called with, times the step's multiplicities (`timing.model_step_flops`); the step's jaxpr
+count (`flops.traced_flops`, which depends on how a jax version differentiates) in the JSON
+beside it as a cross-check (EDN's stage 2 is counted from the jaxpr alone).
 MFU = model FLOPs / step time / the device's peak
 (`device_peak_tflops` in timing.py: on a CPU from its cores, clock and ISA). Memory: XLA's memory analysis of the compiled step, arguments +
 outputs + temporaries - donated aliases = the peak the step needs (on accelerators: of HBM).
@@ -40,14 +42,19 @@ def fake_batch(config):
 
 
 def model_flops(config, trainer, state, batch) -> tuple[int, str]:
-  """(model FLOPs of one step, how counted): VGAN's written out from its layer list
-  (benchmarks/analytic_flops.py, independent of the jax version); the other models' read off the
-  step's jaxpr (flops.traced_flops), which a jax version's differentiation can change."""
+  """(model FLOPs of one step, how counted): unconditional VGAN's written out from its layer
+  list (benchmarks/analytic_flops.py), the other models' counted per layer from the shapes
+  each network is called with, times the step's multiplicities (timing.model_step_flops); both
+  independent of the jax version. EDN's stage 2 alone is read off the step's jaxpr
+  (flops.traced_flops), which a jax version's differentiation can change."""
   from benchmarks import analytic_flops
   from benchmarks.flops import traced_flops
+  from benchmarks.timing import model_step_flops
   if config.model == "vgan" and not config.vgan.conditional:
     return analytic_flops.vgan_step(config), "layers"
-  return traced_flops(trainer.train_step, state, batch), "jaxpr"
+  if config.model == "edn" and config.edn.stage != 1:
+    return traced_flops(trainer.train_step, state, batch), "jaxpr"
+  return model_step_flops(trainer, state, batch), "layers"
 
 
 def load_config(spec: str, overrides: dict):

@@ -6,6 +6,7 @@ import statistics
 import time
 
 import jax
+import jax.numpy as jnp
 
 from benchmarks.flops import forward_flops, gan_step_flops
 from jaxvid import parallel
@@ -76,10 +77,41 @@ def device_peak_tflops(dtype: str = "float32", override: float = 0.0) -> tuple[f
 
 
 def model_step_flops(trainer, state, batch) -> int:
-  """Model FLOPs of one GAN iteration (one D step + one G step)."""
+  """Model FLOPs of one train step: each network's forward counted per layer from the shapes it
+  is called with (flops.forward_flops), times how often the step runs it, with a backward pass
+  counted as 2 x its forward (weights + inputs):
+    VGAN, conditional VGAN, pose GAN   3 G + 8 D (flops.gan_step_flops; the pose GAN's G and D
+                                       each see half the batch per pass with split_batch='halves')
+    EDN stage 1                        6 G + 9 D + 6 V: G on frames t-1 and t, forward and
+                                       backward; D step: D on the real and on the generated pair,
+                                       forward and backward; G step: D on the generated pair,
+                                       forward and input gradient, and on the real pair, forward
+                                       (feature matching's targets); the perceptual VGG on both
+                                       generated frames, forward and input gradient, and on both
+                                       real ones, forward
+    pose-VAE                           3 x the model's forward (one loss, forward + backward)
+  EDN's stage 2 (the face GAN) is not written out: `flops.traced_flops` counts it."""
+  video = batch["video"]
+  if trainer.name == "edn":
+    if trainer.config.edn.stage != 1:
+      raise ValueError("model_step_flops writes out EDN's stage 1; count stage 2 with "
+                       "flops.traced_flops")
+    pose = trainer.skeletons(batch["keypoints"][:, 0])
+    frame = video[:, 0]
+    g_input = (jnp.concatenate([pose, frame], -1) if trainer.config.edn.temporal else pose)
+    g = forward_flops(trainer.generator, {"params": state.g_params}, g_input)
+    d = forward_flops(trainer.discriminator, {"params": state.d_params},
+                      trainer.discriminator_input(pose, pose, frame, frame))
+    v = forward_flops(trainer.vgg, {"params": trainer.vgg_params}, frame)
+    return 6 * g + 9 * d + 6 * v
+  if trainer.name == "pose_vae":
+    w = trainer.split_window(batch, 0)
+    return 3 * forward_flops(trainer.model, {"params": state.params,
+                                             "batch_stats": state.batch_stats},
+                             w["frame"], w["past_poses"], w["past_motion"], w["future_poses"],
+                             w["future_motion"], rngs={"latent": jax.random.key(0)})
   g_vars = {"params": state.g_params, "batch_stats": state.g_batch_stats}
   d_vars = {"params": state.d_params, "batch_stats": state.d_batch_stats}
-  video = batch["video"]
   if trainer.name == "pose_gan":  # 'halves': G and D each see half the batch per pass
     half = video.shape[0] // 2 if trainer.config.pose_gan.split_batch == "halves" else 0
     skeletons = trainer.skeletons(batch["keypoints"][half:])
@@ -107,7 +139,8 @@ def time_config(config, steps: int) -> dict:
   t0 = time.perf_counter()
   compiled = step.lower(state, batches[0]).compile()
   compile_s = time.perf_counter() - t0
-  flops = model_step_flops(trainer, state, batches[0])
+  from benchmarks.models import model_flops  # EDN's stage 2 from the jaxpr
+  flops, _ = model_flops(config, trainer, state, batches[0])
   state, metrics = compiled(state, batches[0])  # warm-up
   jax.block_until_ready(metrics)
   times = []
