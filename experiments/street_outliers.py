@@ -6,8 +6,9 @@ body stay inside the target's frame and keep the target's height?
 Builds the poses a detector gives for a 640x360, 25 fps street clip (what a user brought, which
 we do not have): a pedestrian ~60 px tall walking across the frame and away from the camera,
 missed in 40 % of the frames; in 12 % the detector returns another, smaller passer-by
-instead; and now and then a misdetection: a skeleton folded to 10 px (3 %), one upside down
-(2 %: negative height), one with a joint off the frame (2 %); 1.5 px of jitter on every joint.
+instead; and now and then a misdetection: a skeleton folded to 10 px (3 %; 25 % in the last
+15 % of the frames, where the pedestrian is furthest), one upside down (2 %: negative
+height), one with a joint off the frame (2 %); 1.5 px of jitter on every joint.
 It writes them as SOURCE.npy, normalises them into the target's frame as `transfer` does, and
 prints the share of confident joints inside the target's frame and each frame's normalised
 height against the target's height at the same ground position (the close/far interpolation of
@@ -59,6 +60,9 @@ def street_source(seed: int, frames: int = 200) -> tuple[np.ndarray, np.ndarray]
   truth = np.zeros(frames, bool)
   kind = rng.choice(["miss", "other", "fold", "flip", "off", "ok"], size=frames,
                     p=[0.40, 0.12, 0.03, 0.02, 0.02, 0.41])
+  # where the pedestrian is furthest and smallest, the detector folds them most often (25 %)
+  far_end = t >= 0.85 * frames
+  kind[far_end] = np.where(rng.random(far_end.sum()) < 0.25, "fold", kind[far_end])
   for i in range(frames):
     stride = 0.08 * np.sin(2 * np.pi * i / 14)
     walker = person(x[i], ground[i], height[i], stride)
