@@ -78,9 +78,10 @@ def main(argv):
           f"{poses.fps:g} fps), person found in {100 * poses.detection_rate:.1f}% "
           f"({int(poses.filled.sum())} filled) -> {out}", flush=True)
   extractor.close()
+  if failed == len(inputs):  # the last line, after MediaPipe's threads (and their logs) end
+    raise UserError(f"{failed} of {len(inputs)} videos failed (each named above)")
   if failed:
     print(f"{failed} of {len(inputs)} videos failed", file=sys.stderr)
-    sys.exit(1 if failed == len(inputs) else 0)
 
 
 if __name__ == "__main__":
