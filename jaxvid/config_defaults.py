@@ -47,6 +47,17 @@ def data_value(data_config, key: str):
   return data_config.get(key, DATA_DEFAULTS[key])
 
 
+# How the records are read, not which: two configs that differ only here have the same data.
+READING_KEYS = ("workers", "cache_mb")
+
+
+def data_identity(data_config) -> dict:
+  """The settings that decide a config's clips: config.data with every default filled in
+  (a workdir's config may predate a key) and without how they are read (READING_KEYS)."""
+  values = {**DATA_DEFAULTS, **data_config.to_dict()}
+  return {k: v for k, v in values.items() if k not in READING_KEYS}
+
+
 def train(batch_size: int, num_steps: int, log_every: int, checkpoint_every: int,
           sample_every: int, num_samples: int, sample_fps: int) -> ml_collections.ConfigDict:
   """config.train: the shared loop's schedule and outputs."""

@@ -702,3 +702,16 @@ def test_data_settings_have_one_home():
   fields = {f.name: f.default for f in dataclasses.fields(ClipConfig)}
   for key in set(fields) & set(config_defaults.DATA_DEFAULTS):
     assert fields[key] == config_defaults.DATA_DEFAULTS[key], key
+
+
+def test_data_identity_ignores_how_records_are_read_and_fills_older_configs_defaults():
+  from jaxvid import config_defaults
+  new = config_defaults.data("synthetic_dancer", frames=16, height=64, width=64, num_clips=8)
+  old = ml_collections.ConfigDict({k: v for k, v in new.to_dict().items()
+                                   if k not in ("cache_mb", "workers", "stripes")})
+  other = new.copy_and_resolve_references()
+  other.cache_mb, other.workers = 0, 2  # read otherwise: the same clips
+  same = config_defaults.data_identity
+  assert same(old) == same(new) == same(other) and "cache_mb" not in same(new)
+  other.stripes = 0.0  # other clips
+  assert same(other) != same(new)

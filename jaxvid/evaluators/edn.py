@@ -33,6 +33,7 @@ import re
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvid import config_defaults
 from jaxvid.data import pipeline
 from jaxvid.errors import UserError
 from jaxvid.evaluators import common
@@ -112,7 +113,7 @@ def check(models, options: common.Options) -> None:
     raise UserError(f"suite edn measures edn models; {wrong[0]} holds another kind")
   first = models[0].config.data
   for m in models[1:]:
-    if m.config.data.to_dict() != first.to_dict():
+    if config_defaults.data_identity(m.config.data) != config_defaults.data_identity(first):
       raise UserError(f"suite edn compares models of one dataset: {m.workdir}'s config.data "
                       f"differs from {models[0].workdir}'s")
   if options.num_videos < 0 or options.num_test < 0:
