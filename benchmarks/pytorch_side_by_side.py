@@ -40,6 +40,7 @@ import json
 import os
 import platform
 import signal
+import time
 
 import numpy as np
 from absl import app, flags
@@ -172,6 +173,7 @@ def edn_pose_maps(config, batch) -> tuple[np.ndarray, np.ndarray]:
 
 
 def torch_edn(config, batch, device="cpu", variant="eager"):
+  """batch: same_batch's, with `pose_maps` (edn_pose_maps) beside it."""
   import torch
   import torchvision
   from pix2pixhd.models import networks
@@ -183,7 +185,7 @@ def torch_edn(config, batch, device="cpu", variant="eager"):
     p.requires_grad_(False)
   gen, disc, vgg = gen.to(device), disc.to(device), vgg.to(device)
   tensor = lambda a: torch.from_numpy(channels_first(a)).to(device)
-  x0, x1 = (tensor(x) for x in edn_pose_maps(config, batch))
+  x0, x1 = (tensor(x) for x in batch["pose_maps"])
   y0, y1 = tensor(batch["video"][:, 0]), tensor(batch["video"][:, 1])
   if variant == "channels_last":
     gen, disc, vgg = (_channels_last(torch, m) for m in (gen, disc, vgg))
@@ -234,7 +236,6 @@ def torch_edn(config, batch, device="cpu", variant="eager"):
 
 def jax_step(config, batch):
   """(a call that runs one jaxvid train step and waits for it, model FLOPs, compile s)."""
-  import time
   import jax
   from benchmarks.models import jitted_step, model_flops
   trainer, state, device_batch, step = jitted_step(config, batch)
@@ -275,7 +276,6 @@ def torch_side(torch, make, config, batch, f, variant, dtype, sync, cuda):
   def on_alarm(signum, frame):
     raise _Timeout()
 
-  import time
   previous = signal.signal(signal.SIGALRM, on_alarm) if variant == "compile" else None
   if previous is not None:
     signal.alarm(f.compile_limit_s)
@@ -325,13 +325,15 @@ def main(argv):
       config.train.batch_size = f.batch_size
     config = jax_side_config(config)
     batch = same_batch(config, f.seed)
+    torch_batch = ({**batch, "pose_maps": edn_pose_maps(config, batch)}  # rendered once
+                   if config.model == "edn" else batch)
     for dtype in f.dtypes:
       with config.unlocked():
         config.dtype = dtype
       jax_call, flops, jax_compile_s = jax_step(config, batch)
       sides, firsts = {"jaxvid": jax_call}, {"jaxvid": jax_compile_s}
       for variant in f.variants:
-        side = torch_side(torch, make, config, batch, f, variant, dtype, sync, cuda)
+        side = torch_side(torch, make, config, torch_batch, f, variant, dtype, sync, cuda)
         if side is not None:
           sides[f"pytorch {variant}"], firsts[f"pytorch {variant}"] = side
       timed = interleave.interleave(sides, f.repeats, f.steps)

@@ -85,6 +85,15 @@ def street_source(seed: int, frames: int = 200) -> tuple[np.ndarray, np.ndarray]
   return out.astype(np.float32), truth
 
 
+def height_ratios(out: np.ndarray, target: normalize.VideoStats) -> np.ndarray:
+  """(T,) each normalised frame's person height over the target's at the same ground position
+  (its close/far heights interpolated as normalize does); NaN where a height is missing."""
+  ankle_y, _ = normalize.ankles(out)
+  u = (ankle_y - target.far) / (target.close - target.far)
+  return normalize.person_heights(out) / (target.far_height
+                                          + u * (target.close_height - target.far_height))
+
+
 def main(argv):
   del argv
   import jaxvid
@@ -101,10 +110,7 @@ def main(argv):
   inside = edn_lib.inside_fraction(out, d.height, d.width)
   target = normalize.video_stats(model.target_poses(), 0.7)
   target = normalize.recentered(target, normalize.video_stats(keypoints, 0.7, frame_size=SIZE))
-  ankle_y, _ = normalize.ankles(out)
-  u = (ankle_y - target.far) / (target.close - target.far)
-  expected = target.far_height + u * (target.close_height - target.far_height)
-  ratio = normalize.person_heights(out) / expected
+  ratio = height_ratios(out, target)
   ratio = ratio[truth & np.isfinite(ratio)]
   report = {"frames": int(len(keypoints)), "pedestrian frames": int(truth.sum()),
             "confident joints inside the target's frame": float(inside),

@@ -249,7 +249,7 @@ def test_the_measured_noise_model_is_the_one_the_note_gives():
 def test_a_street_videos_detections_land_inside_the_target_at_its_height():
   """experiments/street_outliers: a small pedestrian missed in 40 % of the frames, another
   person, folded, upside-down and off-frame skeletons; onto a 64x64 target."""
-  from experiments.street_outliers import SIZE, street_source
+  from experiments.street_outliers import SIZE, height_ratios, street_source
   from jaxvid.inference.edn import inside_fraction
   keypoints, truth = street_source(seed=1)
   target_poses, _, _ = walker(40, 10, 50, 60, x=32.0)
@@ -258,8 +258,6 @@ def test_a_street_videos_detections_land_inside_the_target_at_its_height():
   assert inside_fraction(out, 64, 64) >= 0.9
   t = normalize.recentered(normalize.video_stats(target_poses),
                            normalize.video_stats(keypoints, frame_size=SIZE))
-  ankle_y, _ = normalize.ankles(out)
-  expected = t.far_height + (ankle_y - t.far) / (t.close - t.far) * (t.close_height - t.far_height)
-  ratio = (normalize.person_heights(out) / expected)[truth]
+  ratio = height_ratios(out, t)[truth]
   ratio = ratio[np.isfinite(ratio)]
   assert len(ratio) > 50 and np.mean(np.abs(ratio - 1) <= 0.15) >= 0.9
