@@ -1,6 +1,7 @@
 """The Pose Knows, pose-conditioned video GAN: a clip from its first frame and a pose video.
 
-Variants: default (CPU: 16 frames of 64x64 synthetic dancer), `:paper` (the code's 32 frames of
+Variants: default (the CPU demo: 16 frames of 64x64 synthetic dancer; G composited over the
+input frame, an EMA of G, DiffAugment -- none in the paper), `:paper` (the code's 32 frames of
 64x80, its U-Net with ngf 32 and a 1x1x1 bottleneck, its D widths 128..1024), `:tiny` (tests).
 Losses as the paper writes them (split_batch='halves') with the code's reductions (means) and
 alpha = 1000; D does not see the pose unless pose_in_discriminator.
@@ -35,11 +36,16 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.pose_gan.pose_in_discriminator = False  # the code: D sees only the video
   config.pose_gan.skeleton_thickness = 0.0  # 0: min(H, W) / 64 pixels, as render_skeleton
   config.pose_gan.conv_impl = "auto"
-  # Stabilisers from the literature, none in the paper (docs/pose_knows.md, "Differences"):
-  # sample with an EMA of G's parameters (Karras et al. 2018; 0 = off) and DiffAugment every
-  # clip D sees, e.g. "translation,cutout" (Zhao et al. 2020). Off until measured on the demo.
-  config.pose_gan.ema_decay = 0.0
-  config.pose_gan.diffaugment = ""
+  # The CPU demo's options from the literature, none in the paper (docs/pose_knows.md,
+  # "Differences", with the ablation), all off at :paper and :tiny:
+  # 'composite': G draws a foreground and a mask over the input frame, m * f + (1 - m) * I
+  # (VGAN's two streams, Vondrick et al. 2016, with the known frame as background; vid2vid's
+  # occlusion-mask composition, Wang et al. 2018); 'frames': G draws the clip (the paper).
+  config.pose_gan.output = "composite"
+  # sample with an EMA of G's parameters (Karras et al. 2018; 0 = off)
+  config.pose_gan.ema_decay = 0.999
+  # DiffAugment every clip D sees (Zhao et al. 2020; "" = off)
+  config.pose_gan.diffaugment = "translation,cutout"
 
   config.optim = config_defaults.adam(2e-4)
 
@@ -47,6 +53,10 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
                                        checkpoint_every=500, sample_every=500, num_samples=4,
                                        sample_fps=8)
 
+  if variant in ("paper", "tiny"):  # the paper's G output and no stabilisers
+    config.pose_gan.output = "frames"
+    config.pose_gan.ema_decay = 0.0
+    config.pose_gan.diffaugment = ""
   if variant == "paper":
     config.data.frames, config.data.height, config.data.width = 32, 64, 80
     config.pose_gan.g_channels = (32, 64, 128, 256)  # the code's ngf = 32

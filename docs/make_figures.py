@@ -3,6 +3,7 @@
   python docs/make_figures.py vgan runs/vgan
   python docs/make_figures.py vgan_fvd runs/vgan runs/vgan_seed1 runs/vgan_one   # FVD by step
   python docs/make_figures.py pose_knows runs/pose_vae_branching runs/pose_gan
+  python docs/make_figures.py pose_gan runs/pose_gan
   python docs/make_figures.py edn runs/edn_face
   python docs/make_figures.py edn_temporal runs/edn_frame runs/edn    # on detector-like poses
 
@@ -88,6 +89,25 @@ def pose_knows_figure(vae_dir: str, gan_dir: str, out: str, clips: int = 2, futu
   labels = ["real now", f"real +{last}"] + [f"{kind} {k + 1}" for k in range(futures)
                                             for kind in ("poses", "video")]
   return save(visualize.tile(rows, scale=max(1, 96 // gd.height), labels=labels), out)
+
+
+def pose_gan_figure(workdir: str, out: str, n: int = 3, picks=(5, 10, 15)) -> str:
+  """Per held-out clip: its first frame (G's input) | the real frames at `picks` | G's frames
+  from the true poses | its mask (pose_gan.output='composite': white = painted by G)."""
+  model = jaxvid.load(workdir, expected="pose_gan")
+  batch = pipeline.make_sample_batch(model.config, n)
+  outputs = jax.tree.map(np.asarray, model.jitted_trainer_sample(
+      model.state, model.trainer.sample_inputs(jax.random.key(0), batch)))
+  real = batch["video"]  # float32 in [-1, 1]
+  rows = []
+  for i in range(n):
+    row = frames_of(real[i], (0,)) + frames_of(real[i], picks) + frames_of(outputs["video"][i],
+                                                                           picks)
+    rows.append(row + (frames_of(outputs["mask"][i], picks) if "mask" in outputs else []))
+  labels = (["input t=0"] + [f"real t={p}" for p in picks] + [f"G t={p}" for p in picks]
+            + ([f"mask t={p}" for p in picks] if "mask" in outputs else []))
+  return save(visualize.tile(rows, scale=max(1, 96 // model.config.data.height), labels=labels),
+              out)
 
 
 def edn_figure(workdir: str, out: str, source: str = "dancer:2", frames: int = 24,
@@ -184,7 +204,7 @@ def vgan_fvd_figure(*workdirs: str, out: str) -> str:
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("figure", choices=["vgan", "vgan_fvd", "pose_knows", "edn",
+  parser.add_argument("figure", choices=["vgan", "vgan_fvd", "pose_knows", "pose_gan", "edn",
                                          "edn_temporal"])
   parser.add_argument("workdirs", nargs="+")
   parser.add_argument("--out", default="")
@@ -192,7 +212,7 @@ def main():
   name = {"edn": "everybody_dance_now"}.get(args.figure, args.figure)
   out = args.out or os.path.join(HERE, "images", f"{name}.png")
   make = {"vgan": vgan_figure, "vgan_fvd": vgan_fvd_figure, "pose_knows": pose_knows_figure,
-          "edn": edn_figure, "edn_temporal": edn_temporal_figure}[args.figure]
+          "pose_gan": pose_gan_figure, "edn": edn_figure, "edn_temporal": edn_temporal_figure}[args.figure]
   print(f"wrote {make(*args.workdirs, out=out)}")
 
 

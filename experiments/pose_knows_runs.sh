@@ -2,7 +2,8 @@
 # The Pose Knows' CPU measurements (issue 30), on the 2-core CPU, one run after another:
 #   bash experiments/pose_knows_runs.sh
 # 1. the branching pose-VAE (its pose_forecast suite: the diversity goals still hold?);
-# 2. the default pose-VAE and pose GAN (the pipeline), timed;
+# 2. the default pose-VAE and the pose GAN (the pipeline; the GAN with the paper's settings
+#    and as the CPU demo), timed;
 # 3. the conditional VGAN on the same dancer clips (64x64, the paper's conditional widths / 4),
 #    stopped after the pipeline's CPU time: the pose-VAE's + the pose GAN's CPU seconds (user +
 #    system, which another job beside them changes less than wall time), by `ulimit -t`;
@@ -36,7 +37,10 @@ if ! skip branching; then
     --noprogress 2>&1 | tail -16
 fi
 train pose_vae3 configs/pose_vae.py
-train pose_gan3 configs/pose_gan.py
+# the pose GAN with the paper's settings (the default before 2026-12-04), and the CPU demo
+train pose_gan3 configs/pose_gan.py --config.pose_gan.output=frames \
+  --config.pose_gan.ema_decay=0 --config.pose_gan.diffaugment=
+train pg_demo configs/pose_gan.py
 
 budget=$(( $(cpu_of pose_vae3) + $(cpu_of pose_gan3) ))
 cond=vgan_cond_dancer
@@ -57,6 +61,8 @@ if ! skip pose_gan_suite; then
   python -m jaxvid.evaluate --suite=pose_gan --workdir="$RUNS/pose_gan3" --noprogress 2>&1 | tail -6
 fi
 log "pose_knows suite"
-python -m jaxvid.evaluate --suite=pose_knows \
-  --workdir="$RUNS/pose_vae3,$RUNS/pose_gan3,$RUNS/$cond" --noprogress 2>&1 | tail -10
+for gan in pose_gan3 pg_demo; do
+  python -m jaxvid.evaluate --suite=pose_knows --workdir="$RUNS/pose_vae3,$RUNS/$gan,$RUNS/$cond" \
+    --output="$RUNS/$gan/eval/pose_knows.json" --noprogress 2>&1 | tail -10
+done
 log done

@@ -194,13 +194,18 @@ def test_quality_suite_reports_gan_and_the_pose_blind_baselines(trained):
   from jaxvid import api, evaluators
   from jaxvid.evaluators.common import Options, fvd_row
   report = evaluators.run(evaluators.get("pose_gan"), [jaxvid.load(trained[1])],
-                          Options(num_videos=2, fvd=False, progress=False), api.load)
-  assert report["clips"] == 2
+                          Options(num_test=3, fvd=False, progress=False), api.load)
+  assert report["clips"] == 3  # --num_test: a larger held-out split than the config's 2
   assert len(report["rows"]) == 3 and {"first frame repeated", "another clip's poses"} <= set(
       report["rows"])
   for row in report["rows"].values():
-    assert row["L1"] > 0 and 0 < row["SSIM"] <= 1
+    assert row["L1"] > 0 and 0 < row["SSIM"] <= 1 and 0 < row["body SSIM"] <= 1
     assert row["PSNR_95"][0] <= row["PSNR"] <= row["PSNR_95"][1]
+    assert row["body L1"] > 0 and np.isfinite(row["body LPIPS"])
+  assert 16 <= report["body_crop"] <= 32
+  with pytest.raises(UserError, match="--num_videos and --num_test must be >= 0"):
+    evaluators.run(evaluators.get("pose_gan"), [jaxvid.load(trained[1])],
+                   Options(num_test=-1, fvd=False, progress=False), api.load)
   # Gaussians whose FVD is known: means 0.5 apart in each of 40 dimensions, same covariance
   rng = np.random.default_rng(0)
   a, b = rng.normal(size=(256, 40)), rng.normal(0.5, 1, size=(256, 40))

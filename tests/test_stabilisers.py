@@ -142,13 +142,15 @@ def test_minibatch_stddev_by_hand():
 
 
 def test_pose_gan_stabilisers_are_off_in_every_config_and_train_a_finite_step():
-  """The pose GAN's EMA of G and DiffAugment (named options as VGAN's): off in the default,
-  :paper and :tiny until measured; on, a step is finite, D's loss changes (it sees augmented
-  clips), the EMA moves towards G's new parameters and sampling uses it."""
+  """The pose GAN's EMA of G and DiffAugment (named options as VGAN's): on in the CPU demo,
+  off at :paper and :tiny; on, a step is finite, D's loss changes (it sees augmented clips),
+  the EMA moves towards G's new parameters and sampling uses it."""
   from configs import pose_gan as pose_gan_config
-  for variant in ("", "paper", "tiny"):
+  for variant in ("paper", "tiny"):
     p = pose_gan_config.get_config(variant).pose_gan
     assert p.ema_decay == 0.0 and p.diffaugment == ""
+  demo = pose_gan_config.get_config("").pose_gan
+  assert demo.ema_decay > 0 and demo.diffaugment and demo.output == "composite"
   base = load_config("pose_gan.py")
   on = load_config("pose_gan.py", pose_gan__ema_decay=0.5,
                    pose_gan__diffaugment="translation,cutout")
@@ -180,7 +182,78 @@ def test_pose_gan_stabilisers_are_off_in_every_config_and_train_a_finite_step():
                              atol=1e-6)
   assert not np.allclose(trainer.sample(swapped, inputs)["video"],
                          trainer.sample(new, inputs)["video"])
+  # the inference layer's renderer (jaxvid.load(...).render, the forecast pipeline) too
+  from jaxvid.inference.pose_knows import _render
+  render = lambda s: np.asarray(_render(trainer, s, batch["video"][:2, 0],
+                                        jnp.asarray(keypoints[None, :2]),
+                                        jax.random.key(2))["videos"])
+  np.testing.assert_allclose(render(new), render(new.replace(g_params=new.g_ema_params,
+                                                              g_ema_params=None)), atol=1e-6)
+  assert not np.allclose(render(new), render(new.replace(g_ema_params=None)), atol=1e-4)
   with pytest.raises(UserError, match="ema_decay must be in"):
     get_trainer(load_config("pose_gan.py", pose_gan__ema_decay=1.0))
   with pytest.raises(UserError, match="pose_gan.diffaugment"):
     get_trainer(load_config("pose_gan.py", pose_gan__diffaugment="rotate"))
+
+
+def test_pose_gan_composite_paints_a_masked_foreground_over_the_input_frame():
+  """pose_gan.output='composite' (VGAN's two streams with the known frame as background): the
+  clip is m * f + (1 - m) * I, so a mask held at 0 returns the first frame exactly and one held
+  at 1 returns the foreground; 'frames' (the paper) in every config; a finite train step; an
+  unknown value is a one-line error."""
+  from configs import pose_gan as pose_gan_config
+  from jaxvid.models import unet3d
+  for variant in ("paper", "tiny"):
+    assert pose_gan_config.get_config(variant).pose_gan.output == "frames"
+  config = load_config("pose_gan.py", pose_gan__output="composite")
+  trainer = get_trainer(config)
+  assert trainer.metadata()["architecture"]["output"] == "composite"
+  assert "output" not in get_trainer(load_config("pose_gan.py")).metadata()["architecture"]
+  state = jax.jit(trainer.init_state)(jax.random.key(0))
+  assert state.g_params["out"]["kernel"].shape[-1] == 4  # 3 foreground + 1 mask
+  d = config.data
+  rng = np.random.default_rng(0)
+  first = jnp.asarray(rng.uniform(-1, 1, (2, d.height, d.width, 3)), jnp.float32)
+  skeletons = jnp.asarray(rng.uniform(-1, 1, (2, d.frames, d.height, d.width, 3)), jnp.float32)
+  x = unet3d.generator_input(first, skeletons)
+  variables = {"params": state.g_params, "batch_stats": state.g_batch_stats}
+
+  def run(mask_bias):
+    params = jax.tree.map(lambda a: a, state.g_params)
+    params["out"] = dict(params["out"], bias=params["out"]["bias"].at[3].set(mask_bias))
+    out, extra = trainer.generator.apply(dict(variables, params=params), x, train=False,
+                                         mutable=["batch_stats", "intermediates"])
+    return np.asarray(out), np.asarray(extra["intermediates"]["mask"][0])
+
+  copied, mask = run(-1e4)
+  assert mask.shape == (2, d.frames, d.height, d.width, 1) and mask.max() < 1e-6
+  np.testing.assert_allclose(copied, np.broadcast_to(first[:, None], copied.shape), atol=1e-6)
+  painted, mask = run(1e4)
+  assert mask.min() > 1 - 1e-6
+  assert not np.allclose(painted, np.broadcast_to(first[:, None], painted.shape), atol=1e-2)
+  assert np.abs(painted).max() < 1  # the foreground is tanh's
+  keypoints = np.concatenate([rng.uniform(4, d.height - 4, (4, d.frames, 18, 2)),
+                              np.ones((4, d.frames, 18, 1))], -1).astype(np.float32)
+  batch = {"video": _batch(config)["video"], "keypoints": jnp.asarray(keypoints)}
+  _, metrics = jax.jit(trainer.train_step)(state, batch)
+  assert all(np.isfinite(float(v)) for v in metrics.values())
+  with pytest.raises(UserError, match="pose_gan.output must be"):
+    get_trainer(load_config("pose_gan.py", pose_gan__output="residual"))
+
+
+def test_pose_gan_composite_figure_shows_the_mask():
+  from jaxvid.trainers.pose_gan import PoseGANTrainer
+  config = load_config("pose_gan.py", pose_gan__output="composite")
+  trainer = PoseGANTrainer(config)
+  state = trainer.init_state(jax.random.key(0))
+  d = config.data
+  rng = np.random.default_rng(0)
+  batch = {"video": np.asarray(_batch(config)["video"]),
+           "keypoints": rng.uniform(4, d.height - 4, (4, d.frames, 18, 3)).astype(np.float32)}
+  outputs = trainer.sample(state, trainer.sample_inputs(jax.random.key(1), batch))
+  assert outputs["mask"].shape == outputs["video"].shape
+  assert -1 <= float(outputs["mask"].min()) and float(outputs["mask"].max()) <= 1
+  assert 0.8 < float(outputs["mask"].mean()) < 0.95  # the mask starts near 1: sigmoid(3) * 2 - 1
+  rows = trainer.figure(jax.tree.map(np.asarray, outputs), batch)
+  assert len(rows[0]) == len(trainer.figure_columns()) == 5
+  assert trainer.figure_columns()[-1] == "mask"

@@ -33,7 +33,7 @@ class Options:
   samples: int = 10  # pose_forecast: futures per window
   futures: int = 5  # pose_knows: futures shown per clip (the code's 5 k-means clusters)
   figure: str = ""  # pose_forecast: figure path ('' = WORKDIR/pose_forecast.gif, 'none')
-  num_test: int = 0  # edn: build this many held-out synthetic clips (0: the config's)
+  num_test: int = 0  # edn, pose_gan: build this many held-out synthetic clips (0: the config's)
   transfer: str = ""  # edn: also transfer this source and measure pose following
   pose_noise: str = ""  # edn: also drive the models with detector-like poses (a noise model's name)
   smooth_windows: tuple[int, ...] = (7,)  # edn with pose_noise: the median windows (frames)

@@ -67,6 +67,20 @@ def _resized(video: np.ndarray, size: tuple[int, int]) -> np.ndarray:
   return np.asarray(jax.image.resize(jnp.asarray(video), shape, "bilinear"))
 
 
+def body_crop(keypoints: np.ndarray, height: int, width: int):
+  """(crop, side): crop(frames) cuts the edn suite's fixed-size window around each frame's true
+  pose, for frames 1..T-1 of clips whose keypoints (N, T, 18, 3) are given, flattened in that
+  order (as clip_metrics passes them); side = 1.1 x the largest body box, at most the frame."""
+  keypoints = keypoints[:, 1:].reshape(-1, 18, 3)
+  side = body_crop_size(keypoints, height, width)
+  boxes = confident_bounds(keypoints)
+  boxes = np.where(np.isfinite(boxes), boxes, np.array([0, 0, width, height], np.float32))
+
+  def crop(frames):
+    return np.asarray(crop_faces(jnp.asarray(frames), jnp.asarray(boxes), side)[0])
+  return crop, side
+
+
 def clip_metrics(video: np.ndarray, real: np.ndarray, crop, lpips) -> dict[str, np.ndarray]:
   """video, real (N, T, H, W, 3) in [-1, 1], frames 1..T-1 compared -> metric -> (N,)."""
   n, t = video.shape[0], video.shape[1] - 1
@@ -127,14 +141,7 @@ def run(models, options: common.Options, features: common.Features, load=None) -
     predicted = to_unit_range(cond.predict(frames)[:, :gd.frames])
     candidates[f"conditional VGAN (step {cond.step})"] = _resized(predicted, size)
 
-  keypoints = true_poses[:, 1:].reshape(-1, 18, 3)
-  side = body_crop_size(keypoints, gd.height, gd.width)
-  boxes = confident_bounds(keypoints)
-  boxes = np.where(np.isfinite(boxes), boxes, np.array([0, 0, gd.width, gd.height], np.float32))
-
-  def crop(frames):  # the edn suite's fixed-size window around each frame's true pose
-    return np.asarray(crop_faces(jnp.asarray(frames), jnp.asarray(boxes), side)[0])
-
+  crop, side = body_crop(true_poses, gd.height, gd.width)
   lpips = common.lpips_net({}, "vgg")
   per_future = [clip_metrics(f, real, crop, lpips) for f in futures]  # k x metric -> (N,)
   per_clip = {}

@@ -64,7 +64,7 @@ class PoseGANModel(TrainedModel):
     frame = frames_in_unit_range(frame, "frame", (None, d.height, d.width, 3))
     poses = checked_poses(poses, "poses", (frame.shape[0], d.frames, 18, 3))
     key = jax.random.key(0) if key is None else key
-    variables = {"params": self.state.g_params, "batch_stats": self.state.g_batch_stats}
+    variables = self.trainer.sampling_variables(self.state)  # the EMA of G when trained with one
     video, _ = self._jitted_generate(variables, frame, self.trainer.skeletons(poses), key)
     return to_uint8(np.asarray(video))
 
@@ -174,7 +174,7 @@ def _render(gan, gan_state, first, poses, key):
   if first.shape[1:3] != (gd.height, gd.width):
     first = jax.image.resize(first, first.shape[:1] + (gd.height, gd.width, 3), "bilinear")
   skeletons = gan.skeletons(poses)
-  variables = {"params": gan_state.g_params, "batch_stats": gan_state.g_batch_stats}
+  variables = gan.sampling_variables(gan_state)
   generate = lambda s, k: gan.generate(variables, first, s, k)[0]
   keys = jax.random.split(key, poses.shape[0])
   return {"skeletons": skeletons, "videos": jax.vmap(generate)(skeletons, keys)}

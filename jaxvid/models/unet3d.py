@@ -12,6 +12,15 @@ The authors' 3-D pix2pix U-Net (`trainGAN.lua`, defineGV_unet), activations befo
           (dropout 0.5 on the `dropout_levels` innermost decoder levels: the code's first two)
   out = tanh(ConvT(ReLU(u_0)))           ConvT3d k4 s2 p1 -> 3
 
+With `composite` (not in the paper: a CPU-demo option) the last layer has 4 channels, a
+foreground f = tanh(.) and a mask m = sigmoid(.), and the clip is m * f + (1 - m) * I: VGAN's
+two-stream composition (Vondrick et al. 2016) with the known first frame as the background, as
+vid2vid composes its hallucinated frame with the previous one by a soft occlusion mask (Wang et
+al. 2018). Where nothing moves G only has to leave m at 0; the paper's G must redraw every pixel.
+The mask starts near 1 (MASK_INIT_LOGIT): G begins as the paper's G and learns where the input
+frame may stand in. Started at 0.5, the L1 term closed the mask before f learned anything (the
+run became the first frame repeated, 2026-12-04).
+
 so T, H and W must be multiples of 2^n (n strided k4 levels). The strided layers are the same
 Torch-semantics layers as VGAN's (`layers.py`), with its fast phase-decomposed form on CPU. D is
 VGAN's discriminator (`vgan.Discriminator`); with `pose_in_discriminator` it also sees S_T on its
@@ -25,6 +34,9 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxvid.models.layers import Conv, ConvTranspose, batch_norm
+
+
+MASK_INIT_LOGIT = 3.0  # composite: m = sigmoid(logit + 3) = 0.95 at the start
 
 
 def check_clip_shape(frames: int, height: int, width: int, num_layers: int) -> None:
@@ -56,15 +68,18 @@ class UNet3D(nn.Module):
   dropout: float = 0.0  # the code: 0.5
   dropout_levels: int = 2  # the innermost decoder levels that drop out
   out_channels: int = 3
+  composite: bool = False  # out = m * f + (1 - m) * I, I = x[..., :3] (generator_input's layout)
   impl: str = "fast"
   dtype: jnp.dtype | None = None
 
   @nn.compact
   def __call__(self, x, train: bool = True):
-    """x (B, T, H, W, 6) -> (B, T, H, W, 3). With dropout, train=True needs a 'dropout' rng."""
+    """x (B, T, H, W, 6) -> (B, T, H, W, 3). With dropout, train=True needs a 'dropout' rng.
+    With `composite` the mask m (B, T, H, W, 1) is sown as intermediates 'mask'."""
     if x.ndim != 5:
       raise ValueError(f"UNet3D expects (B, T, H, W, C) input, got shape {x.shape}")
     check_clip_shape(*x.shape[1:4], len(self.channels))
+    x_in = x
     conv = lambda c, name, kernel=(4, 4, 4): Conv(c, kernel, (2, 2, 2), 1, impl=self.impl,
                                                   dtype=self.dtype, name=name)
     up = lambda c, name, kernel=(4, 4, 4): ConvTranspose(c, kernel, (2, 2, 2), 1, impl=self.impl,
@@ -88,4 +103,9 @@ class UNet3D(nn.Module):
       if self.dropout and level < self.dropout_levels:
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
       x = jnp.concatenate([x, skips[k]], axis=-1)
-    return jnp.tanh(up(self.out_channels, "out")(nn.relu(x)))
+    if not self.composite:
+      return jnp.tanh(up(self.out_channels, "out")(nn.relu(x)))
+    head = up(self.out_channels + 1, "out")(nn.relu(x))
+    foreground, mask = jnp.tanh(head[..., :-1]), nn.sigmoid(head[..., -1:] + MASK_INIT_LOGIT)
+    self.sow("intermediates", "mask", mask)
+    return mask * foreground + (1.0 - mask) * x_in[..., :self.out_channels].astype(head.dtype)

@@ -41,6 +41,7 @@ PoseGANState = GANState
 
 
 SPLITS = ("halves", "none")
+OUTPUTS = ("frames", "composite")  # G's last layer: the paper's clip, or masked over the input
 
 
 def build_models(config):
@@ -50,9 +51,14 @@ def build_models(config):
   vgan_models.stream_base_shape(d.frames, d.height, d.width, len(p.d_channels))
   if not 0.0 <= p.g_dropout < 1.0:
     raise ValueError(f"config.pose_gan.g_dropout must be in [0, 1), got {p.g_dropout}")
+  output = p.get("output", "frames")  # workdirs before 2026-12-04 have no such key
+  if output not in OUTPUTS:
+    raise ValueError(f"config.pose_gan.output must be 'frames' (the paper) or 'composite' (G "
+                     f"paints a masked foreground over the input frame), got {output!r}")
   dtype = compute_dtype(config)
   return (unet3d.UNet3D(channels=tuple(p.g_channels), bottleneck=p.g_bottleneck,
-                        dropout=p.g_dropout, impl=impl, dtype=dtype),
+                        dropout=p.g_dropout, composite=output == "composite", impl=impl,
+                        dtype=dtype),
           vgan_models.Discriminator(channels=tuple(p.d_channels), impl=impl, dtype=dtype))
 
 
@@ -95,11 +101,14 @@ class PoseGANTrainer(Trainer):
 
   def metadata(self) -> dict:
     p, d = self.config.pose_gan, self.config.data
-    return {"model": self.name, "architecture": {
+    architecture = {
         "g_channels": list(p.g_channels), "g_bottleneck": int(p.g_bottleneck),
         "g_dropout": float(p.g_dropout), "d_channels": list(p.d_channels),
         "pose_in_discriminator": bool(p.pose_in_discriminator),
-        "clip": [int(d.frames), int(d.height), int(d.width)]}}
+        "clip": [int(d.frames), int(d.height), int(d.width)]}
+    if p.get("output", "frames") != "frames":  # recorded when on: older checkpoints stay valid
+      architecture["output"] = p.output
+    return {"model": self.name, "architecture": architecture}
 
   # ----- conditioning -----
   def skeletons(self, keypoints) -> jax.Array:
@@ -108,12 +117,21 @@ class PoseGANTrainer(Trainer):
     return render_skeleton_jax(keypoints, d.height, d.width,
                                thickness=self.config.pose_gan.skeleton_thickness) * 2.0 - 1.0
 
-  def generate(self, variables, first_frame, skeleton_video, key, train: bool = True):
-    """G(I, S_T) -> (video, new batch_stats). `key` drives the decoder's dropout (pix2pix keeps
-    it on when sampling, as its noise source)."""
+  @property
+  def composite(self) -> bool:
+    return self.generator.composite
+
+  def generate(self, variables, first_frame, skeleton_video, key, train: bool = True,
+               with_mask: bool = False):
+    """G(I, S_T) -> (video, new batch_stats[, mask (B, T, H, W, 1) with pose_gan.output=
+    'composite']). `key` drives the decoder's dropout (pix2pix keeps it on when sampling, as
+    its noise source)."""
     x = unet3d.generator_input(first_frame, skeleton_video)
-    video, updates = self.generator.apply(variables, x, train=train, mutable=["batch_stats"],
+    mutable = ["batch_stats", "intermediates"] if with_mask else ["batch_stats"]
+    video, updates = self.generator.apply(variables, x, train=train, mutable=mutable,
                                           rngs={"dropout": key})
+    if with_mask:
+      return video, updates["batch_stats"], updates["intermediates"]["mask"][0]
     return video, updates["batch_stats"]
 
   def discriminator_input(self, video, skeleton_video, augment_key=None):
@@ -195,23 +213,33 @@ class PoseGANTrainer(Trainer):
     return {"video": jnp.asarray(sample_batch["video"]),
             "keypoints": jnp.asarray(sample_batch["keypoints"]), "key": jax.random.key_data(key)}
 
+  def sampling_variables(self, state: PoseGANState) -> dict:
+    """G's variables to sample with: its moving-average parameters when pose_gan.ema_decay > 0
+    (what every picture and metric shows), else its parameters."""
+    params = state.g_params if state.g_ema_params is None else state.g_ema_params
+    return {"params": params, "batch_stats": state.g_batch_stats}
+
   def sample(self, state: PoseGANState, inputs: dict) -> dict:
     """G(I, S_T) for each sample clip; BatchNorm in batch-statistics mode and dropout on, as in
     training (and as pix2pix tests); with pose_gan.ema_decay > 0 G's moving-average parameters."""
     skeletons = self.skeletons(inputs["keypoints"])
-    params = state.g_params if state.g_ema_params is None else state.g_ema_params
-    video, _ = self.generate({"params": params, "batch_stats": state.g_batch_stats},
-                             inputs["video"][:, 0], skeletons,
-                             jax.random.wrap_key_data(inputs["key"]))
-    return {"video": video.astype(jnp.float32), "skeletons": skeletons}
+    video, _, *mask = self.generate(self.sampling_variables(state), inputs["video"][:, 0],
+                                    skeletons,
+                                    jax.random.wrap_key_data(inputs["key"]),
+                                    with_mask=self.composite)
+    outputs = {"video": video.astype(jnp.float32), "skeletons": skeletons}
+    if mask:  # composite: where G paints over the input frame, white = its foreground
+      outputs["mask"] = jnp.broadcast_to(mask[0] * 2.0 - 1.0, video.shape).astype(jnp.float32)
+    return outputs
 
   def figure(self, outputs: dict, sample_batch: dict) -> list[list[np.ndarray]]:
-    """Per sample: input frame I (tiled) | skeleton video S_T | generated | real."""
+    """Per sample: input frame I (tiled) | skeleton video S_T | generated | real [| mask]."""
     real = sample_batch["video"]
     rows = []
     for i in range(outputs["video"].shape[0]):
       first = np.broadcast_to(real[i, :1], real[i].shape)
-      rows.append([first, outputs["skeletons"][i], outputs["video"][i], real[i]])
+      row = [first, outputs["skeletons"][i], outputs["video"][i], real[i]]
+      rows.append(row + [outputs["mask"][i]] if "mask" in outputs else row)
     return rows
 
   paired = True  # each video is made for a real clip (its first frame / poses)
@@ -221,4 +249,4 @@ class PoseGANTrainer(Trainer):
     return outputs["video"], sample_batch["video"]
 
   def figure_columns(self) -> list[str]:
-    return ["input frame", "poses", "generated", "real"]
+    return ["input frame", "poses", "generated", "real"] + (["mask"] if self.composite else [])
