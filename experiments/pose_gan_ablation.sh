@@ -3,7 +3,7 @@
 #   bash experiments/pose_gan_ablation.sh
 # Trains configs/pose_gan.py (the demo: composite output + EMA of G + DiffAugment), a second
 # seed, one run per stabiliser switched off, and the paper's settings (all three off), 1,000
-# steps each; then the pose_gan suite of each on 256 held-out clips (--num_test=256: the clips
+# steps each (the demo's default is 3,000: runs/pg_demo3000 is pg_demo resumed to 3,000); then the pose_gan suite of each on 256 held-out clips (--num_test=256: the clips
 # after the training ones, which stay as they are). Reports in RUNS/NAME/eval/pose_gan_256.json.
 # Workdirs under RUNS (default runs/); a finished run is not retrained. ONLY="a b" picks runs.
 set -u
@@ -25,7 +25,8 @@ for name in ${ONLY:-$ORDER}; do
     log "train $name ${FLAGS[$name]}"
     start=$(date +%s)
     # shellcheck disable=SC2086  # the flags are words
-    python -m jaxvid.main --config=configs/pose_gan.py --workdir="$RUNS/$name" ${FLAGS[$name]} \
+    python -m jaxvid.main --config=configs/pose_gan.py --workdir="$RUNS/$name" \
+      --config.train.num_steps=1000 ${FLAGS[$name]} \
       2>&1 | tr '\r' '\n' | grep -E "^error|samples:" | tail -1
     [ -d "$RUNS/$name/checkpoints/1000" ] || { echo "error: $name did not reach step 1000"; exit 1; }
     echo "$name: trained in $(( $(date +%s) - start )) s wall"

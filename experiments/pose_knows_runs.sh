@@ -40,7 +40,7 @@ train pose_vae3 configs/pose_vae.py
 # the pose GAN with the paper's settings (the default before 2026-12-04), and the CPU demo
 train pose_gan3 configs/pose_gan.py --config.pose_gan.output=frames \
   --config.pose_gan.ema_decay=0 --config.pose_gan.diffaugment=
-train pg_demo configs/pose_gan.py
+train pg_demo configs/pose_gan.py --config.train.num_steps=1000  # the VGAN's budget: 1,000 steps
 
 budget=$(( $(cpu_of pose_vae3) + $(cpu_of pose_gan3) ))
 cond=vgan_cond_dancer
