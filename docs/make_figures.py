@@ -212,7 +212,8 @@ def main():
   name = {"edn": "everybody_dance_now"}.get(args.figure, args.figure)
   out = args.out or os.path.join(HERE, "images", f"{name}.png")
   make = {"vgan": vgan_figure, "vgan_fvd": vgan_fvd_figure, "pose_knows": pose_knows_figure,
-          "pose_gan": pose_gan_figure, "edn": edn_figure, "edn_temporal": edn_temporal_figure}[args.figure]
+          "pose_gan": pose_gan_figure, "edn": edn_figure,
+          "edn_temporal": edn_temporal_figure}[args.figure]
   print(f"wrote {make(*args.workdirs, out=out)}")
 
 

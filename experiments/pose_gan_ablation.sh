@@ -3,8 +3,9 @@
 #   bash experiments/pose_gan_ablation.sh
 # Trains configs/pose_gan.py (the demo: composite output + EMA of G + DiffAugment), a second
 # seed, one run per stabiliser switched off, and the paper's settings (all three off), 1,000
-# steps each (the demo's default is 3,000: runs/pg_demo3000 is pg_demo resumed to 3,000); then the pose_gan suite of each on 256 held-out clips (--num_test=256: the clips
-# after the training ones, which stay as they are). Reports in RUNS/NAME/eval/pose_gan_256.json.
+# steps each (the demo's default is 3,000: runs/pg_demo3000 is pg_demo resumed to 3,000); then
+# the pose_gan suite of each on 256 held-out clips (--num_test=256: the clips after the training
+# ones, which stay as they are). Reports in RUNS/NAME/eval/pose_gan_256.json.
 # Workdirs under RUNS (default runs/); a finished run is not retrained. ONLY="a b" picks runs.
 set -u
 RUNS=${RUNS:-runs}

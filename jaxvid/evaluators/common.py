@@ -109,6 +109,17 @@ def fvd_row(features: np.ndarray, real_features: np.ndarray, paired: bool, seed:
           "fvd_95": list(fvd_interval(features, real_features, paired=paired, seed=seed))}
 
 
+def held_out_config(config, num_test: int):
+  """`config`, or with num_test > 0 a copy whose synthetic test split has num_test clips: the
+  clips after the training ones, which stay as they are (--num_test of the edn and pose_gan
+  suites)."""
+  if not num_test:
+    return config
+  config = config.copy_and_resolve_references()
+  config.data.num_test = num_test
+  return config
+
+
 def mean_row(name: str, per_clip, seed: int = 0) -> dict:
   """{name: the mean over clips, name_95: its bootstrap 95 % interval} (NaN clips left out)."""
   values = np.asarray(per_clip, np.float64)

@@ -132,10 +132,7 @@ def run(models, options: common.Options, features=None, load=None) -> dict:
   model's data; num_test > 0: a larger held-out split of the same generator (synthetic data:
   the test split is the clips after the training ones, so the training clips are unchanged)."""
   check(models, options)
-  config = models[0].config
-  if options.num_test:
-    config = config.copy_and_resolve_references()
-    config.data.num_test = options.num_test
+  config = common.held_out_config(models[0].config, options.num_test)
   d = config.data
   test = pipeline.data_source(config, "test")
   train = pipeline.data_source(config, "train")

@@ -53,10 +53,7 @@ def check(model, options: common.Options) -> None:
 def run(models, options: common.Options, features: common.Features, load=None) -> dict:
   (model,) = models
   check(model, options)
-  config = model.config
-  if options.num_test:
-    config = config.copy_and_resolve_references()
-    config.data.num_test = options.num_test
+  config = common.held_out_config(model.config, options.num_test)
   available = len(pipeline.data_source(config, "test"))
   num = options.num_videos or min(available, 256)
   if num > available:

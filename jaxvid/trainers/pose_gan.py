@@ -106,8 +106,8 @@ class PoseGANTrainer(Trainer):
         "g_dropout": float(p.g_dropout), "d_channels": list(p.d_channels),
         "pose_in_discriminator": bool(p.pose_in_discriminator),
         "clip": [int(d.frames), int(d.height), int(d.width)]}
-    if p.get("output", "frames") != "frames":  # recorded when on: older checkpoints stay valid
-      architecture["output"] = p.output
+    if self.composite:  # recorded when on: older checkpoints stay valid
+      architecture["output"] = "composite"
     return {"model": self.name, "architecture": architecture}
 
   # ----- conditioning -----
