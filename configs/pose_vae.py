@@ -51,6 +51,8 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
 
   config.optim = ml_collections.ConfigDict()
   config.optim.learning_rate = 1e-3
+  # > 0: the rate falls linearly to 0 over the last decay_steps (the code's rate is constant)
+  config.optim.decay_steps = 0
 
   config.train = config_defaults.train(batch_size=32, num_steps=2000, log_every=50,
                                        checkpoint_every=500, sample_every=1000, num_samples=4,

@@ -48,8 +48,8 @@ def define_flags():
   flags.DEFINE_integer("futures", 5, "suite pose_knows: futures shown per clip (k-means)")
   flags.DEFINE_string("figure", "", "suite pose_forecast: the figure (default "
                       "WORKDIR/pose_forecast.gif; 'none' skips it)")
-  flags.DEFINE_integer("num_test", 0, "suites edn, pose_gan: build this many held-out synthetic "
-                       "clips (the training clips unchanged)")
+  flags.DEFINE_integer("num_test", 0, "suites edn, pose_gan, pose_knows: build this many "
+                       "held-out synthetic clips (the training clips unchanged)")
   flags.DEFINE_string("transfer", "", "suite edn: also transfer this source (jaxvid.transfer's "
                       "--source syntax) and measure how the figure follows the poses")
   flags.DEFINE_string("pose_noise", "", "suite edn: also drive every model with poses as a "

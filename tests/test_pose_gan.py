@@ -240,3 +240,12 @@ def test_pose_knows_suite_compares_the_pipeline_with_a_conditional_vgan(trained,
   with pytest.raises(UserError, match="needs a pose_vae and a pose_gan"):
     evaluators.run(suite, models[1:], Options(num_videos=2, fvd=False, progress=False),
                    api.load)
+  # --num_test: a larger held-out split of the pose-VAE's synthetic data than its config's 2
+  report = evaluators.run(suite, models[:2], Options(num_test=3, fvd=False, progress=False,
+                                                     futures=1), api.load)
+  assert report["clips"] == 3 and set(report["rows"]) == {
+      "pipeline, best of 1", "pipeline, mean over 1", "pose GAN, true poses",
+      "first frame repeated"}
+  from jaxvid.evaluators.common import held_out_config
+  with pytest.raises(UserError, match="synthetic dataset; 'video_folder' has the clips it has"):
+    held_out_config(load_config("pose_vae.py", data__name="video_folder"), 3)

@@ -198,4 +198,19 @@ def test_learning_rate_decay_is_pix2pixhds_linear_schedule():
   for variant in ("", "face", "paper", "paper_face"):  # the code's niter = niter_decay
     c = load_config("edn.py", variant)
     assert c.optim.decay_steps == c.train.num_steps // 2, variant
+
+
+def test_pose_vae_learning_rate_decay_is_the_same_schedule_and_off_at_paper():
+  """The pose-VAE's optim.decay_steps (its CPU demo): Adam's first updates ~ rate * sign(g)
+  follow linear_decay; the code's rate is constant, so :paper and :tiny keep 0."""
+  config = load_config("pose_vae.py", optim__decay_steps=4, train__num_steps=10)
+  tx = get_trainer(config).tx
+  params = {"w": jnp.ones(3)}
+  state, sizes = tx.init(params), []
+  for _ in range(10):
+    updates, state = tx.update({"w": jnp.ones(3)}, state, params)
+    sizes.append(float(jnp.abs(updates["w"][0])))
+  np.testing.assert_allclose(sizes, [1e-3] * 7 + [0.75e-3, 0.5e-3, 0.25e-3], rtol=1e-3)
+  for variant in ("paper", "tiny"):
+    assert load_config("pose_vae.py", variant).optim.decay_steps == 0, variant
   assert load_config("edn.py").optim.decay_steps == 0  # :tiny, the pinned steps unchanged

@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from jaxvid import paths, progress
+from jaxvid.errors import UserError
 from jaxvid.metrics import fvd as fvd_lib
 from jaxvid.metrics.intervals import bootstrap_mean_interval, fvd_interval
 from jaxvid.metrics.lpips import LPIPS
@@ -33,7 +34,8 @@ class Options:
   samples: int = 10  # pose_forecast: futures per window
   futures: int = 5  # pose_knows: futures shown per clip (the code's 5 k-means clusters)
   figure: str = ""  # pose_forecast: figure path ('' = WORKDIR/pose_forecast.gif, 'none')
-  num_test: int = 0  # edn, pose_gan: build this many held-out synthetic clips (0: the config's)
+  # edn, pose_gan, pose_knows: build this many held-out synthetic clips (0: the config's)
+  num_test: int = 0
   transfer: str = ""  # edn: also transfer this source and measure pose following
   pose_noise: str = ""  # edn: also drive the models with detector-like poses (a noise model's name)
   smooth_windows: tuple[int, ...] = (7,)  # edn with pose_noise: the median windows (frames)
@@ -111,10 +113,15 @@ def fvd_row(features: np.ndarray, real_features: np.ndarray, paired: bool, seed:
 
 def held_out_config(config, num_test: int):
   """`config`, or with num_test > 0 a copy whose synthetic test split has num_test clips: the
-  clips after the training ones, which stay as they are (--num_test of the edn and pose_gan
-  suites)."""
+  clips after the training ones, which stay as they are (--num_test of the edn, pose_gan and
+  pose_knows suites; pose_knows: of the pose-VAE's data)."""
+  if num_test < 0:
+    raise UserError(f"--num_test must be >= 0, got {num_test}")
   if not num_test:
     return config
+  if not config.data.name.startswith("synthetic"):
+    raise UserError(f"--num_test builds more held-out clips of a synthetic dataset; "
+                    f"{config.data.name!r} has the clips it has")
   config = config.copy_and_resolve_references()
   config.data.num_test = num_test
   return config

@@ -45,9 +45,7 @@ def check(model, options: common.Options) -> None:
   if options.num_videos < 0 or options.num_test < 0:
     raise UserError(f"--num_videos and --num_test must be >= 0, got {options.num_videos} and "
                     f"{options.num_test}")
-  if options.num_test and not model.config.data.name.startswith("synthetic"):
-    raise UserError(f"--num_test builds more held-out clips of a synthetic dataset; "
-                    f"{model.config.data.name!r} has the clips it has")
+  common.held_out_config(model.config, options.num_test)  # its errors, before any work
 
 
 def run(models, options: common.Options, features: common.Features, load=None) -> dict:

@@ -27,6 +27,7 @@ from jaxvid.models.pose_vae import POSTERIORS, PoseVAE
 from jaxvid.poses import velocity_code
 from jaxvid.poses.render import render_skeleton, render_skeleton_jax
 from jaxvid.trainers.base import Trainer, compute_dtype
+from jaxvid.trainers.gan_common import linear_decay
 
 PyTree = Any
 
@@ -90,7 +91,10 @@ class PoseVAETrainer(Trainer):
                          posterior_hidden=p.posterior_hidden, future_steps=p.future_steps,
                          shared_embeddings=option(p, "shared_embeddings"),
                          dtype=compute_dtype(config))
-    self.tx = optax.adam(config.optim.learning_rate)
+    rate, decay = config.optim.learning_rate, int(config.optim.get("decay_steps", 0))
+    if decay:  # the CPU demo's linear decay to 0 (config.optim.decay_steps); the code: constant
+      rate = linear_decay(rate, config.train.num_steps, decay)
+    self.tx = optax.adam(rate)
     self.scale = jnp.array([1.0 / d.width, 1.0 / d.height, 1.0], jnp.float32)
 
   def metadata(self) -> dict:
