@@ -31,9 +31,9 @@ train() {  # NAME CONFIG [OPTIONS...]
 cpu_of() { grep "^$1:" "$times" | tail -1 | sed -E 's/.* ([0-9]+) s CPU.*/\1/'; }
 
 if ! skip branching; then
-  train pose_vae_branching3 configs/pose_vae.py:branching
+  train pose_vae_branching_8k configs/pose_vae.py:branching
   log "pose_forecast suite"
-  python -m jaxvid.evaluate --suite=pose_forecast --workdir="$RUNS/pose_vae_branching3" \
+  python -m jaxvid.evaluate --suite=pose_forecast --workdir="$RUNS/pose_vae_branching_8k" \
     --noprogress 2>&1 | tail -16
 fi
 train pose_vae3 configs/pose_vae.py
