@@ -1,12 +1,19 @@
 """The Pose Knows end to end: past frames -> pose-VAE pose futures -> GAN video futures.
 
   python -m jaxvid.forecast --vae_workdir=runs/pose_vae --gan_workdir=runs/pose_gan \
-      --output=runs/forecast.mp4 [--num_clips=4 --num_futures=5 --input=clips.npz]
+      --output=runs/forecast.mp4 [--num_clips=4 --num_futures=5 --input=VIDEO|PHOTO|.npz]
 
 Both models are restored from their training workdirs (config.json + newest checkpoint). Input
-clips are the held-out (test) clips of the pose-VAE's dataset, or `--input`: an .npz with `video`
-(B, T, H, W, 3) uint8 and `keypoints` (B, T, 18, 3) in pixels (x, y, confidence), at the VAE's
-frame size, T >= past_steps x frames_per_step + 1 (the present X_t is that frame).
+clips are the held-out (test) clips of the pose-VAE's dataset, or `--input`:
+  VIDEO (any size, fps)  frames from --start, every --frame_step-th, with poses from --poses
+                         (jaxvid.extract's .npz of that video) or MediaPipe; the person's window
+                         (--crop=person) or the centre (--crop=center) scaled to the VAE's frame
+                         (jaxvid/poses/clip_input.py)
+  PHOTO (.png, .jpg)     a person standing still: the frame and its pose held for the whole past
+  POSES.npz              jaxvid.extract's output: the video is its `source`, as VIDEO
+  CLIPS.npz              `video` (B, T, H, W, 3) uint8 and `keypoints` (B, T, 18, 3) in pixels
+                         (x, y, confidence) at the VAE's frame size
+Each clip needs T >= past_steps x frames_per_step + 1 frames (the present X_t is the last).
 
 As the authors' code: the VAE forecasts one pose per step of frames_per_step frames; the poses
 between steps are interpolated linearly (getIntermediates) over the GAN's clip, which must lie
@@ -33,6 +40,7 @@ from jaxvid.data import pipeline
 from jaxvid.errors import UserError
 from jaxvid.inference import pose_knows
 from jaxvid.pixels import to_unit_range
+from jaxvid.poses import clip_input
 
 FLAGS = flags.FLAGS
 
@@ -44,7 +52,17 @@ def define_flags():
   flags.DEFINE_integer("vae_step", None, "checkpoint step of the pose_vae (default: the newest)")
   flags.DEFINE_integer("gan_step", None, "checkpoint step of the pose_gan (default: the newest)")
   flags.DEFINE_string("output", None, "output video (.mp4 or .gif)")
-  flags.DEFINE_string("input", None, "optional .npz with video and keypoints")
+  flags.DEFINE_string("input", None, "a video, a photo, jaxvid.extract's poses .npz, or an .npz "
+                      "of clips (video, keypoints) at the VAE's size (default: held-out clips)")
+  flags.DEFINE_string("poses", "", "--input VIDEO: its poses from jaxvid.extract (default: "
+                      "extracted with MediaPipe)")
+  flags.DEFINE_integer("start", 0, "--input VIDEO: the first frame of the past")
+  flags.DEFINE_integer("frame_step", 1, "--input VIDEO: use every n-th frame (a 30 fps video at 3 "
+                       "gives 10 fps)")
+  flags.DEFINE_enum("crop", "person", list(clip_input.CROPS), "--input VIDEO or PHOTO: the "
+                    "person's window or the frame's centre, scaled to the VAE's frame")
+  flags.DEFINE_float("person_height", clip_input.PERSON_HEIGHT, "--crop=person: the share of the "
+                     "frame's height the person's joints span (the training dancer's ~0.55)")
   flags.DEFINE_integer("num_clips", 4, "held-out clips to forecast")
   flags.DEFINE_integer("num_futures", 5, "futures shown per clip (k-means clusters)")
   flags.DEFINE_enum("select", "kmeans", list(pose_knows.SELECTIONS),
@@ -60,19 +78,49 @@ def define_flags():
   flags.mark_flags_as_required(["vae_workdir", "gan_workdir", "output"])
 
 
-def _load_inputs(vae, num_clips: int) -> dict:
+def _check_input_flags() -> None:
+  """The input flags' one-line errors, before the models load."""
+  if FLAGS.start < 0 or FLAGS.frame_step < 1:
+    raise UserError(f"need --start >= 0 and --frame_step >= 1, got {FLAGS.start} and "
+                    f"{FLAGS.frame_step}")
+  for flag in ("input", "poses"):
+    value = getattr(FLAGS, flag)
+    if value and not os.path.isfile(os.path.expanduser(value)):
+      raise UserError(f"--{flag} {os.path.expanduser(value)} does not exist")
+  if FLAGS.poses and (not FLAGS.input or FLAGS.input.endswith(".npz")):
+    raise UserError("--poses goes with --input=VIDEO (the poses of that video)")
+
+
+def _video_input(path: str, poses: str, d, need: int, frames: int) -> dict:
+  clip = clip_input.clip_from_video(path, d.height, d.width, frames, need, poses_path=poses,
+                                    start=FLAGS.start, frame_step=FLAGS.frame_step,
+                                    crop=FLAGS.crop, person_height=FLAGS.person_height)
+  print(f"{path}: {'a still photo held for ' if clip.still else ''}"
+        f"{len(clip.video)} frames, {FLAGS.crop} crop to {d.height}x{d.width}", flush=True)
+  return {"video": to_unit_range(clip.video[None]),
+          "keypoints": clip.keypoints[None].astype(np.float32)}
+
+
+def _load_inputs(vae, num_clips: int, gan_frames: int) -> dict:
   d = vae.config.data
   need = vae.config.pose_vae.past_steps * vae.trainer.frames_per_step + 1
   if FLAGS.input:
     input_path = os.path.expanduser(FLAGS.input)
     if not os.path.exists(input_path):
       raise UserError(f"--input {input_path} does not exist")
+    if not input_path.endswith(".npz"):  # a video or a photo
+      return _video_input(input_path, FLAGS.poses, d, need, need + gan_frames - 1)
     try:
       with np.load(input_path) as f:
+        if "video" not in f and "source" in f:  # jaxvid.extract's poses of a video
+          source = str(f["source"])
+          if not os.path.isfile(source):
+            raise UserError(f"--input {input_path}: its video {source} does not exist")
+          return _video_input(source, input_path, d, need, need + gan_frames - 1)
         video, keypoints = f["video"], f["keypoints"]
     except (KeyError, ValueError, OSError) as e:
-      raise UserError(f"--input {input_path}: need an .npz with 'video' and 'keypoints' "
-                      f"({e})") from e
+      raise UserError(f"--input {input_path}: need a video, a photo, or an .npz with 'video' "
+                      f"and 'keypoints' or from jaxvid.extract ({e})") from e
     if (video.ndim != 5 or video.shape[2:] != (d.height, d.width, 3) or video.shape[1] < need
         or keypoints.shape != video.shape[:2] + (18, 3) or len(video) == 0):
       raise UserError(f"--input {input_path}: video must be (B>=1, T>={need}, {d.height}, "
@@ -121,12 +169,13 @@ def main(argv):
   selection = pose_knows.Selection(FLAGS.select, FLAGS.num_samples, FLAGS.top_fraction,
                                    FLAGS.score)
   selection.check(FLAGS.num_futures)
+  _check_input_flags()
   output = paths.check_output_file(FLAGS.output, "--output", suffixes=(".mp4", ".gif"),
                                    inputs=(FLAGS.input or "",), overwrite=FLAGS.overwrite)
   vae = jaxvid.load(FLAGS.vae_workdir, FLAGS.vae_step, expected="pose_vae")
   gan = jaxvid.load(FLAGS.gan_workdir, FLAGS.gan_step, expected="pose_gan")
   pose_knows.rollout_steps(vae, gan.config.data.frames - 1, FLAGS.extend)  # the horizon, early
-  inputs = _load_inputs(vae, FLAGS.num_clips)
+  inputs = _load_inputs(vae, FLAGS.num_clips, gan.config.data.frames)
   print(f"pose_vae step {vae.step} ({FLAGS.vae_workdir}) -> pose_gan step {gan.step} "
         f"({FLAGS.gan_workdir}); "
         f"{inputs['video'].shape[0]} clips x {FLAGS.num_futures} futures ({FLAGS.select}"

@@ -189,6 +189,47 @@ def test_forecast_cli_writes_the_video(trained, tmp_path):
     assert result.returncode == 1 and says in result.stderr, result.stderr[-1000:]
 
 
+def test_forecast_cli_from_a_users_video_and_its_extracted_poses(trained, tmp_path):
+  """A 25 fps 112x200 mp4 (not the VAE's 32x32 frame) with the person off-centre, and
+  jaxvid.extract's .npz of it as --input: read from the .npz's `source`, the person cropped."""
+  import av
+  from jaxvid.data import pipeline
+  from jaxvid.poses.extract import Poses
+  vae_dir, gan_dir = trained
+  batch = pipeline.make_sample_batch(ckpt_lib.load_config(vae_dir), 1)
+  small = np.round((np.asarray(batch["video"][0]) + 1) * 127.5).astype(np.uint8)  # (T, 32, 32)
+  frames = np.zeros((len(small), 112, 200, 3), np.uint8)
+  frames[:, 8:104, 100:196] = small.repeat(3, 1).repeat(3, 2)  # 3x, right of centre
+  keypoints = np.array(batch["keypoints"][0], np.float32)
+  keypoints[..., :2] = (keypoints[..., :2] + 0.5) * 3 - 0.5 + np.array([100, 8])
+  video = tmp_path / "my clip.mp4"
+  with av.open(str(video), "w") as container:
+    stream = container.add_stream("libx264", rate=25)
+    stream.height, stream.width, stream.pix_fmt = 112, 200, "yuv420p"
+    for frame in frames:
+      container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+    container.mux(stream.encode())
+  n = len(frames)
+  Poses(keypoints, np.zeros((n, 4)), np.ones(n, bool), np.zeros(n, bool), (112, 200), 25.0,
+        str(video)).save(tmp_path / "my clip.npz")
+  output = tmp_path / "mine.gif"
+  result = _forecast_cli(f"--vae_workdir={vae_dir}", f"--gan_workdir={gan_dir}",
+                         f"--input={tmp_path / 'my clip.npz'}", f"--output={output}",
+                         "--num_futures=2", "--num_samples=16", "--top_fraction=0.5")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "person crop to 32x32" in result.stdout
+  import imageio.v2 as imageio
+  assert len(imageio.mimread(output)) == 8
+  poses = np.load(tmp_path / "mine_poses.npz")["poses"]
+  assert poses.shape == (2, 1, 8, 18, 3) and np.isfinite(poses).all()
+  # --poses belongs to a video; a missing video is named before the models load
+  for args, says in (([f"--poses={tmp_path / 'my clip.npz'}"], "--poses goes with --input"),
+                     ([f"--input={tmp_path / 'gone.mp4'}"], "gone.mp4 does not exist")):
+    result = _forecast_cli(f"--vae_workdir={vae_dir}", f"--gan_workdir={gan_dir}",
+                           f"--output={tmp_path / 'z.gif'}", *args)
+    assert result.returncode == 1 and says in result.stderr, result.stderr[-1000:]
+
+
 def test_quality_suite_reports_gan_and_the_pose_blind_baselines(trained):
   import jaxvid
   from jaxvid import api, evaluators
