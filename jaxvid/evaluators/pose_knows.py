@@ -146,7 +146,12 @@ def run(models, options: common.Options, features: common.Features, load=None) -
 
   crop, side = body_crop(true_poses, gd.height, gd.width)
   lpips = common.lpips_net({}, "vgg")
-  per_future = [clip_metrics(f, real, crop, lpips) for f in futures]  # k x metric -> (N,)
+  def metrics(video, what):  # the slow part (LPIPS of every frame, twice): say which
+    if options.progress:
+      print(f"  metrics (L1, PSNR, SSIM, LPIPS; whole and body) of {what}", flush=True)
+    return clip_metrics(video, real, crop, lpips)
+
+  per_future = [metrics(f, f"future {i + 1}/{k}") for i, f in enumerate(futures)]
   per_clip = {}
   per_clip[f"pipeline, best of {k}"] = {
       m: (np.min if m in LOWER_IS_BETTER else np.max)([p[m] for p in per_future], axis=0)
@@ -154,7 +159,7 @@ def run(models, options: common.Options, features: common.Features, load=None) -
   per_clip[f"pipeline, mean over {k}"] = {m: np.mean([p[m] for p in per_future], axis=0)
                                           for m in METRICS}
   for name, video in candidates.items():
-    per_clip[name] = clip_metrics(video, real, crop, lpips)
+    per_clip[name] = metrics(video, name)
 
   rows = {}
   for name, values in per_clip.items():
