@@ -63,6 +63,6 @@ fi
 log "pose_knows suite"
 for gan in pose_gan3 pg_demo; do
   python -m jaxvid.evaluate --suite=pose_knows --workdir="$RUNS/pose_vae3,$RUNS/$gan,$RUNS/$cond" \
-    --output="$RUNS/$gan/eval/pose_knows.json" --noprogress 2>&1 | tail -10
+    --num_test=256 --output="$RUNS/$gan/eval/pose_knows_256.json" --noprogress 2>&1 | tail -10
 done
 log done
