@@ -80,14 +80,14 @@ def define_flags():
 
 def _check_input_flags() -> None:
   """The input flags' one-line errors, before the models load."""
-  if FLAGS.start < 0 or FLAGS.frame_step < 1:
-    raise UserError(f"need --start >= 0 and --frame_step >= 1, got {FLAGS.start} and "
-                    f"{FLAGS.frame_step}")
+  if FLAGS.start < 0 or FLAGS.frame_step < 1 or not 0 < FLAGS.person_height <= 1:
+    raise UserError(f"need --start >= 0, --frame_step >= 1 and 0 < --person_height <= 1, got "
+                    f"{FLAGS.start}, {FLAGS.frame_step} and {FLAGS.person_height}")
   for flag in ("input", "poses"):
     value = getattr(FLAGS, flag)
     if value and not os.path.isfile(os.path.expanduser(value)):
       raise UserError(f"--{flag} {os.path.expanduser(value)} does not exist")
-  if FLAGS.poses and (not FLAGS.input or FLAGS.input.endswith(".npz")):
+  if FLAGS.poses and (not FLAGS.input or FLAGS.input.lower().endswith(".npz")):
     raise UserError("--poses goes with --input=VIDEO (the poses of that video)")
 
 
@@ -108,7 +108,7 @@ def _load_inputs(vae, num_clips: int, gan_frames: int) -> dict:
     input_path = os.path.expanduser(FLAGS.input)
     if not os.path.exists(input_path):
       raise UserError(f"--input {input_path} does not exist")
-    if not input_path.endswith(".npz"):  # a video or a photo
+    if not input_path.lower().endswith(".npz"):  # a video or a photo
       return _video_input(input_path, FLAGS.poses, d, need, need + gan_frames - 1)
     try:
       with np.load(input_path) as f:
