@@ -105,9 +105,7 @@ def _load_inputs(vae, num_clips: int, gan_frames: int) -> dict:
   d = vae.config.data
   need = vae.config.pose_vae.past_steps * vae.trainer.frames_per_step + 1
   if FLAGS.input:
-    input_path = os.path.expanduser(FLAGS.input)
-    if not os.path.exists(input_path):
-      raise UserError(f"--input {input_path} does not exist")
+    input_path = os.path.expanduser(FLAGS.input)  # _check_input_flags: it exists
     if not input_path.lower().endswith(".npz"):  # a video or a photo
       return _video_input(input_path, FLAGS.poses, d, need, need + gan_frames - 1)
     try:

@@ -129,16 +129,20 @@ def clip_from_video(path: str, height: int, width: int, frames: int, min_frames:
   if poses_path:
     keypoints = _load_poses(os.path.expanduser(poses_path), path, video.shape[1:3],
                             0 if still else start, len(video), frame_step)
-  else:
-    if extractor is None:
-      from jaxvid.poses.extract import PoseExtractor  # MediaPipe only when it is needed
-      extractor = PoseExtractor()
+  elif extractor is not None:
     keypoints = extractor.video(iter(video)).keypoints
+  else:
+    from jaxvid.poses.extract import PoseExtractor  # MediaPipe only when it is needed
+    extractor = PoseExtractor()
+    try:
+      keypoints = extractor.video(iter(video)).keypoints
+    finally:
+      extractor.close()
   if still:  # a person standing still for the whole past
     video = np.repeat(video, min_frames, axis=0)
     keypoints = np.repeat(keypoints[:1], min_frames, axis=0)
   size = video.shape[1:3]
-  keypoints = keypoints.copy()
+  keypoints = keypoints.copy()  # a given extractor's array stays as it returned it
   if crop == "person":
     window = person_window(keypoints, width / height, person_height)
     video = crop_frames(video, window, height, width)
