@@ -68,6 +68,12 @@ def test_person_crop_keeps_the_off_centre_person_and_its_joints_on_it(phone_clip
     # the joint's pixel is the joint's colour: frames and poses moved together
     assert _colour_at(clip.video[t], nose)[0] > 200 and _colour_at(clip.video[t], nose)[1] < 60
     assert _colour_at(clip.video[t], ankle)[1] > 200 and _colour_at(clip.video[t], ankle)[0] < 60
+  # the window comes from the past (the first 7 frames) alone: what follows is the forecast's
+  past_only = clip_input.clip_from_video(str(folder / "clip.mp4"), 64, 64, frames=7,
+                                         min_frames=7, poses_path=str(folder / "clip.npz"),
+                                         start=4, frame_step=2)
+  np.testing.assert_array_equal(clip.video[:7], past_only.video)
+  np.testing.assert_allclose(clip.keypoints[:7], past_only.keypoints)
   # nose to ankle spans PERSON_HEIGHT of the frame, as the training dancer's joints do
   np.testing.assert_allclose((clip.keypoints[0, 10, 1] - clip.keypoints[0, 0, 1]) / 64,
                              clip_input.PERSON_HEIGHT, atol=0.02)

@@ -6,7 +6,8 @@ clip is 1080x1920, a webcam 640x360, a photo a single frame. `clip_from_video` r
 here with MediaPipe), and maps both into the model's (height, width) frame:
 
 * crop='person' (default): a window of the model's aspect ratio around the person's joints over
-  the whole clip, sized so that they span `person_height` of its height (the training dancer's
+  the past (the first `min_frames`: the frames after it are what the model forecasts, so they
+  must not place its input), sized so that they span `person_height` of its height (the training dancer's
   share), so a small or off-centre person fills the frame as the training clips' figures do;
   the parts of the window outside the video are black.
 * crop='center': the frame scaled to cover (height, width) and centre-cropped, as the
@@ -144,7 +145,7 @@ def clip_from_video(path: str, height: int, width: int, frames: int, min_frames:
   size = video.shape[1:3]
   keypoints = keypoints.copy()  # a given extractor's array stays as it returned it
   if crop == "person":
-    window = person_window(keypoints, width / height, person_height)
+    window = person_window(keypoints[:min_frames], width / height, person_height)
     video = crop_frames(video, window, height, width)
     keypoints[..., :2] = crop_points(keypoints[..., :2], window, height, width)
   else:
