@@ -57,6 +57,18 @@ def model_flops(config, trainer, state, batch) -> tuple[int, str]:
   return model_step_flops(trainer, state, batch), "layers"
 
 
+def _cast_override(dotted: str, value: str, old):
+  """The override's text as the old value's type: tuples ('vgan.g_channels=(64,32,16)') as
+  Python literals, booleans from true/false (bool('False') would be True)."""
+  if isinstance(old, (tuple, list)):
+    return tuple(ast.literal_eval(value))
+  if isinstance(old, bool):
+    if value.lower() not in ("true", "false", "1", "0"):
+      raise ValueError(f"override {dotted}={value!r}: expected true or false")
+    return value.lower() in ("true", "1")
+  return type(old)(value)
+
+
 def load_config(spec: str, overrides: dict):
   """config[:variant] with dotted overrides ('edn.conv_impl': 'fast'), cast to each key's type."""
   config = config_defaults.load(spec)
@@ -67,9 +79,7 @@ def load_config(spec: str, overrides: dict):
       for p in path:
         node = node[p]
       old = node[leaf]
-      # tuples ('vgan.g_channels=(64,32,16)') are read as Python literals, not as strings
-      node[leaf] = (tuple(ast.literal_eval(value)) if isinstance(old, (tuple, list))
-                    else type(old)(value))
+      node[leaf] = _cast_override(dotted, value, old)
   return config
 
 

@@ -150,6 +150,13 @@ def test_model_table_reads_tuple_overrides_as_literals():
   config = load_config(os.path.join(REPO, "configs", "vgan.py"),
                        {"vgan.g_channels": "(64, 32, 16)", "train.batch_size": "4"})
   assert tuple(config.vgan.g_channels) == (64, 32, 16) and config.train.batch_size == 4
+  # bool('False') is True: the demo's spectral norm stayed on under 'vgan.spectral_norm=False'
+  assert load_config(os.path.join(REPO, "configs", "vgan.py"),
+                     {"vgan.spectral_norm": "False"}).vgan.spectral_norm is False
+  assert load_config(os.path.join(REPO, "configs", "vgan.py:paper"),
+                     {"vgan.spectral_norm": "true"}).vgan.spectral_norm is True
+  with pytest.raises(ValueError, match="expected true or false"):
+    load_config(os.path.join(REPO, "configs", "vgan.py"), {"vgan.spectral_norm": "off"})
 
 
 def test_interleave_takes_turns_and_reports_medians_spread_and_the_first_call():
