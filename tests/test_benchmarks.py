@@ -245,3 +245,23 @@ def test_results_table_prints_the_rows_and_no_ratio_for_a_busy_row():
   assert "| 0.2000 [0.1900, 0.2100] | eager | 0.1000 [0.0900, 0.1100] | **0.50×** |" in lines[-2]
   assert "compile (first step 33 s)" in lines[-1] and "busy: no ratio" in lines[-1]
   assert "54 %" in lines[-1] and "0.50" not in lines[-1]
+
+
+def test_side_by_side_stops_the_compile_workers_after_a_compile_row_done_or_cut_off(monkeypatch):
+  import types
+  from benchmarks import pytorch_side_by_side as side
+  stops = []
+  monkeypatch.setattr(side, "stop_compile_workers", lambda: stops.append(1))
+  f = types.SimpleNamespace(torch_device="cpu", compile_limit_s=30)
+  calls = []
+  make = lambda config, batch, device, variant: (lambda: calls.append(variant))
+  got = side.torch_side(None, make, None, None, f, "compile", "float32", lambda: None, False)
+  assert got is not None and calls == ["compile"] and stops == [1]
+  assert side.torch_side(None, make, None, None, f, "eager", "float32", lambda: None, False)
+  assert stops == [1]  # eager and channels-last rows start no workers
+
+  def cut_off():
+    raise side._Timeout()
+  assert side.torch_side(None, lambda *a: cut_off, None, None, f, "compile", "float32",
+                         lambda: None, False) is None
+  assert stops == [1, 1]
