@@ -3,6 +3,7 @@
 Config variants and overrides: --config=configs/vgan.py:paper --config.train.batch_size=8
 """
 import os
+import signal
 import sys
 
 from absl import app, flags, logging
@@ -111,10 +112,17 @@ def main(argv):
           f"{(str(cause).strip().splitlines() or [type(cause).__name__])[-1].strip()}",
           file=sys.stderr)
     sys.exit(2)
+  interrupted = lambda: errors.exit_interrupted(
+      "interrupted; the last completed checkpoint is kept")
+  # Ctrl-C before the training loop takes it (its first finishes the step and checkpoints):
+  # exit in the handler. Python's own KeyboardInterrupt can land in XLA's gc callback during
+  # compilation, where it is printed with a traceback and dropped.
+  signal.signal(signal.SIGINT, lambda signum, frame: interrupted())
   try:
-    train.train_and_evaluate(config, os.path.expanduser(_WORKDIR.value))
+    train.train_and_evaluate(config, os.path.expanduser(_WORKDIR.value),
+                             on_second_interrupt=interrupted)
   except KeyboardInterrupt:
-    errors.exit_interrupted("interrupted; the last completed checkpoint is kept")
+    interrupted()
 
 
 if __name__ == "__main__":

@@ -60,8 +60,9 @@ class _StopRequest:
   `Checkpointer.reached_preemption`) and no handler is installed here, which would take
   SIGTERM from that service."""
 
-  def __init__(self, single_process: bool = True):
+  def __init__(self, single_process: bool = True, on_second_interrupt=None):
     self.requested, self.name, self._previous = False, "", {}
+    self._on_second_interrupt = on_second_interrupt
     if not single_process or threading.current_thread() is not threading.main_thread():
       return
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -70,6 +71,10 @@ class _StopRequest:
   def _handle(self, signum, frame):
     del frame
     if self.requested and signum == signal.SIGINT:  # a second Ctrl-C: stop at once
+      if self._on_second_interrupt is not None:
+        # The command line ends the process here: a KeyboardInterrupt raised from a handler
+        # can land in a gc callback (XLA's), where Python prints its traceback and drops it.
+        self._on_second_interrupt()
       raise KeyboardInterrupt
     self.requested, self.name = True, signal.Signals(signum).name
 
@@ -236,9 +241,11 @@ def write_samples(outputs: dict, trainer, sample_batch: dict, workdir: str, step
   return written
 
 
-def train_and_evaluate(config, workdir: str) -> dict:
+def train_and_evaluate(config, workdir: str, on_second_interrupt=None) -> dict:
   """Train `config.model` in `workdir` (resuming if it holds a checkpoint). Returns the last
-  logged metrics."""
+  logged metrics. A first Ctrl-C finishes the step, checkpoints and returns; a second raises
+  KeyboardInterrupt, or calls `on_second_interrupt()` (the command line's exit) from the
+  signal handler when given."""
   try:
     config_defaults.validate(config)
   except ValueError as e:
@@ -246,9 +253,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
   workdir = _check_workdir(workdir)
   _check_init_from(config)
   if jax.process_index() != 0:  # hosts of one multi-host run share the workdir: one lock
-    return _train(config, workdir)
+    return _train(config, workdir, on_second_interrupt)
   with workdir_lock.hold(workdir):
-    return _train(config, workdir)
+    return _train(config, workdir, on_second_interrupt)
 
 
 def _check_init_from(config) -> None:
@@ -312,7 +319,7 @@ def _warn_half_precision_on_cpu(config) -> None:
                    f"converts around every op); it is meant for GPUs and TPUs")
 
 
-def _train(config, workdir: str) -> dict:
+def _train(config, workdir: str, on_second_interrupt=None) -> dict:
   is_main = jax.process_index() == 0
   trainer = get_trainer(config)
   _warn_half_precision_on_cpu(config)
@@ -361,7 +368,7 @@ def _train(config, workdir: str) -> dict:
   writers = _Writers(workdir, is_main, start, config)
   log = _MetricLog(skip_nonfinite)
   coordinated_stop = jax.process_count() > 1
-  stop = _StopRequest(single_process=not coordinated_stop)
+  stop = _StopRequest(single_process=not coordinated_stop, on_second_interrupt=on_second_interrupt)
   num_steps = config.train.num_steps
   last = {}
   t_log, step_at_log = time.perf_counter(), start
