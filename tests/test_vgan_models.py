@@ -138,13 +138,15 @@ def test_mask_composite_values_and_gradients_equal_the_plain_formula():
   keys = jax.random.split(jax.random.key(3), 4)
   mask = jax.nn.sigmoid(jax.random.normal(keys[0], (2, 4, 5, 6, 1)))
   foreground = jax.random.normal(keys[1], (2, 4, 5, 6, 3))
-  background = jax.random.normal(keys[2], (2, 1, 5, 6, 3))
   weights = jax.random.normal(keys[3], (2, 4, 5, 6, 3))
   plain = lambda m, f, b: jnp.sum(weights * (m * f + (1.0 - m) * b))
   custom = lambda m, f, b: jnp.sum(weights * mask_composite(m, f, b))
-  np.testing.assert_allclose(custom(mask, foreground, background),
-                             plain(mask, foreground, background), rtol=1e-6)
-  for got, want in zip(jax.grad(custom, (0, 1, 2))(mask, foreground, background),
-                       jax.grad(plain, (0, 1, 2))(mask, foreground, background)):
-    assert got.shape == want.shape
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+  # VGAN's static background (one frame, broadcast over time) and one of every frame
+  for frames in (1, 4):
+    background = jax.random.normal(keys[2], (2, frames, 5, 6, 3))
+    np.testing.assert_allclose(custom(mask, foreground, background),
+                               plain(mask, foreground, background), rtol=1e-6)
+    for got, want in zip(jax.grad(custom, (0, 1, 2))(mask, foreground, background),
+                         jax.grad(plain, (0, 1, 2))(mask, foreground, background)):
+      assert got.shape == want.shape
+      np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -182,8 +182,9 @@ def mask_composite(mask, foreground, background):
   background (B, 1, H, W, C) over time.
 
   Its VJP writes the mask's gradient sum_c g_c (f_c - b_c) as a sum of channel slices: left
-  to autodiff it is a reduction over the 3 colours that XLA:CPU hands to YNNPACK, 4 ms of the
-  CPU demo's 136 ms step on a 2-core Xeon (benchmarks/RESULTS.md)."""
+  to autodiff it is a reduction over the 3 colours that XLA:CPU hands to YNNPACK, 4.1 ms of op
+  time in the profile of the CPU demo's step on a 2-core Xeon, 0.5 ms this way (the whole
+  step's change is within its noise: benchmarks/RESULTS.md)."""
   return mask * foreground + (1.0 - mask) * background
 
 
@@ -197,7 +198,9 @@ def _mask_composite_bwd(residuals, g):
   d_mask = difference[..., :1]
   for c in range(1, difference.shape[-1]):
     d_mask = d_mask + difference[..., c:c + 1]
-  d_background = jnp.sum((1.0 - mask) * g, axis=1, keepdims=True)
+  # summed over the axes the background was broadcast along (time, for VGAN's static stream)
+  broadcast = tuple(a for a, (n, m) in enumerate(zip(background.shape, g.shape)) if n != m)
+  d_background = jnp.sum((1.0 - mask) * g, axis=broadcast, keepdims=True)
   return d_mask, mask * g, d_background
 
 
