@@ -15,23 +15,42 @@ warm starts go through `load`. The orbax I/O is jaxvid/checkpoint.py's.
 """
 from __future__ import annotations
 
+import logging
+
 from jaxvid import checkpoint as ckpt_lib
-from jaxvid import inference, paths
+from jaxvid import config_defaults, inference, paths
 from jaxvid.errors import UserError
 from jaxvid.trainers import get_trainer
 
+logger = logging.getLogger(__name__)
 
-def load(workdir: str, step: int | None = None, expected: str | None = None):
+
+def load(workdir: str, step: int | None = None, expected: str | None = None,
+         data_dir: str | None = None, manual_dir: str | None = None):
   """The trained model in `workdir` (its newest checkpoint, or `step`) or in a directory
   `export` wrote; with `expected`, a model of another kind is an error before any checkpoint is
-  read."""
+  read. An export's config comes from another machine: its paths (config_defaults.PATH_KEYS)
+  are cleared, so its held-out data is built where `data_dir` says (default: TFDS's,
+  ~/tensorflow_datasets) from `manual_dir` (a video_folder's videos); a workdir keeps its own
+  unless they are given."""
   workdir = paths.resolve(workdir)
   config = ckpt_lib.load_config(workdir)
   if expected is not None and config.get("model") != expected:
     raise UserError(f"{workdir} holds a {config.get('model')!r} model; expected {expected!r}")
+  export = ckpt_lib.is_export(workdir)
+  if export:
+    cleared = config_defaults.clear_machine_paths(config)
+    if cleared:
+      logger.info(f"{workdir}: an export's paths are not used on this machine "
+                  f"({', '.join(cleared)})")
+  if "data" in config:
+    if data_dir is not None:
+      config.data.data_dir = data_dir
+    if manual_dir is not None:
+      config.data.manual_dir = manual_dir
   trainer = get_trainer(config)
   cls = inference.model_class(config.model)
-  if ckpt_lib.is_export(workdir):
+  if export:
     step, state, target_poses = ckpt_lib.restore_export(workdir, trainer, step)
     model = cls(config=config, trainer=trainer, state=state, step=step, workdir=workdir)
     if target_poses is not None:

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import time
 
 import grain
 import jax
@@ -18,7 +19,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from jaxvid import paths
-from jaxvid.errors import UserError
+from jaxvid.errors import UserError, WRITE_FAILURE_TEXTS, write_failure
 
 logger = logging.getLogger(__name__)
 
@@ -81,35 +82,13 @@ def config_differences(old, new) -> list[str]:
           for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
-# What an OS error's text says for a failed write (orbax's asynchronous part passes tensorstore's
-# text on inside a ValueError), and tensorstore's own status code for one.
-_WRITE_FAILURES = ("No space left on device", "Disk quota exceeded", "Read-only file system",
-                   "Permission denied")
-_TENSORSTORE_WRITE_STATUS = "RESOURCE_EXHAUSTED"
-
-
-def _write_failure(error: BaseException) -> str | None:
-  """The cause, in a few words, if `error` (or what caused it) is a failed write; else None."""
-  while error is not None:
-    text = str(error)
-    if isinstance(error, OSError) and error.errno is not None:
-      return error.strerror or text
-    cause = next((c for c in _WRITE_FAILURES if c in text), None)
-    if cause is not None:
-      return cause
-    if _TENSORSTORE_WRITE_STATUS in text:
-      return text.splitlines()[0][:200]
-    error = error.__cause__ or error.__context__
-  return None
-
-
 def not_a_write_failure(record) -> bool:
   """A logging filter: False for the records orbax's threads log about a failed write."""
   error = record.exc_info[1] if record.exc_info else None
   if error is not None:
-    return _write_failure(error) is None
+    return write_failure(error) is None
   message = record.getMessage()
-  return not any(c in message for c in _WRITE_FAILURES + (_TENSORSTORE_WRITE_STATUS,))
+  return not any(c in message for c in WRITE_FAILURE_TEXTS)
 
 
 class CheckpointWriteError(UserError):
@@ -142,19 +121,38 @@ def _legacy_host_states(item) -> list[str]:
   return legacy.get("hosts", [json.dumps(legacy)])
 
 
+@contextlib.contextmanager
+def _without_read_only_notice():
+  """Orbax warns 'Given directory is read only' for every reader it opens: a line on every
+  jaxvid.load in the CLIs' output, saying nothing the user needs."""
+  notice = lambda record: "Given directory is read only" not in record.getMessage()
+  absl_logger = logging.getLogger("absl")
+  absl_logger.addFilter(notice)
+  try:
+    yield
+  finally:
+    absl_logger.removeFilter(notice)
+
+
 class Checkpointer:
 
-  def __init__(self, directory: str, max_to_keep: int, metadata: dict):
+  def __init__(self, directory: str, max_to_keep: int, metadata: dict, read_only: bool = False):
+    """`read_only`: a reader (jaxvid.load, evaluate) beside a training that may be writing the
+    same folder: it creates, cleans, deletes and renames nothing, so a save in progress (its
+    temporary directory) and the trainer's old checkpoints are left to the trainer."""
     self.directory = paths.resolve(directory)  # a local folder or a bucket URI
     self.metadata = metadata
+    self.read_only = read_only
     # 0 keeps every checkpoint (orbax's max_to_keep=0 would delete them all, the last one too)
     # cleanup_tmp_directories: a save cut short (a kill, a full disk) leaves no temporary
-    # directory behind once the next run opens the workdir
-    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep or None, create=True,
-                                           cleanup_tmp_directories=True,
-                                           enable_async_checkpointing=True)
-    self._manager = ocp.CheckpointManager(self.directory, options=options,
-                                          item_names=("state", "data", "meta"))
+    # directory behind once the next training run opens the workdir
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=None if read_only else (max_to_keep or None),
+        save_interval_steps=0 if read_only else 1, create=not read_only, read_only=read_only,
+        cleanup_tmp_directories=not read_only, enable_async_checkpointing=not read_only)
+    with _without_read_only_notice():
+      self._manager = ocp.CheckpointManager(self.directory, options=options,
+                                            item_names=("state", "data", "meta"))
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
@@ -182,7 +180,7 @@ class Checkpointer:
     try:
       yield
     except Exception as e:  # noqa: BLE001 - orbax raises ValueError, OSError, RuntimeError here
-      cause = _write_failure(e)
+      cause = write_failure(e)
       if cause is None:
         raise
       step, self._pending = self._pending, None
@@ -193,9 +191,11 @@ class Checkpointer:
         except OSError:
           pass
       which = f"of step {step} " if step is not None else ""
+      advice = ("free space and rerun to resume" if "space" in cause or "quota" in cause
+                else "rerun to resume once the folder takes it")
       raise CheckpointWriteError(
           f"cannot write the checkpoint {which}in {self.directory}: {cause}; earlier "
-          f"checkpoints are intact, free space and rerun to resume") from e
+          f"checkpoints are intact, {advice}") from e
 
   def check_compatible(self, step: int) -> None:
     """Clear error if the checkpoint was written by another model or architecture."""
@@ -283,13 +283,24 @@ class Checkpointer:
     reported and, for training (`set_aside`), renamed `<step>.damaged`: never deleted, and out
     of the way of the step numbers training will write again; inference leaves the workdir as
     it is."""
-    for step in sorted(self.all_steps() if steps is None else steps, reverse=True):
+    tried: set[int] = set()
+    while True:
+      candidates = sorted(set(self.all_steps() if steps is None else steps) - tried)
+      if not candidates:
+        return None, None
+      step = candidates[-1]
+      tried.add(step)
       try:
         return step, self.restore(step, abstract_state, data_iter)
       except DamagedCheckpoint as e:
+        if not paths.Path(paths.join(self.directory, str(step))).exists():
+          # a training beside this reader deleted it (max_to_keep) while it was read: not
+          # damage; the newest checkpoint now may be one written since
+          self._manager.reload()
+          continue
+        set_aside = set_aside and not self.read_only
         kept = f"; kept as {self._set_aside(step)}" if set_aside else ""
         logger.info(f"skipped the damaged checkpoint of step {step} ({e}){kept}")
-    return None, None
 
   def _set_aside(self, step: int) -> str:
     source = paths.join(self.directory, str(step))
@@ -357,7 +368,23 @@ def load_latest(trainer, workdir: str, sharding=None, step: int | None = None) -
   abstract = jax.eval_shape(trainer.init_state, jax.random.key(0))
   abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
                           abstract)
-  checkpointer = Checkpointer(directory, 1_000_000, trainer.metadata())
+  for attempt in range(_READ_TRIES):
+    try:
+      return _read_newest(directory, trainer, abstract, step)
+    except FileNotFoundError:
+      # a training beside this reader deleted a checkpoint (max_to_keep) while it was listed or
+      # read: look again, the newest one now is complete
+      if attempt == _READ_TRIES - 1:
+        raise UserError(f"{directory}: its checkpoints kept changing while they were read "
+                        f"({_READ_TRIES} tries); try again") from None
+      time.sleep(0.2)
+
+
+_READ_TRIES = 10
+
+
+def _read_newest(directory: str, trainer, abstract, step: int | None):
+  checkpointer = Checkpointer(directory, 1_000_000, trainer.metadata(), read_only=True)
   try:
     steps = checkpointer.all_steps()
     if not steps:

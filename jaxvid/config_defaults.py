@@ -47,6 +47,26 @@ def data_value(data_config, key: str):
   return data_config.get(key, DATA_DEFAULTS[key])
 
 
+# Keys that name files or folders of the machine a model was trained on.
+PATH_KEYS = ("data.data_dir", "data.manual_dir", "edn.vgg19_weights", "edn.stage1_workdir",
+             "train.init_from")
+
+
+def clear_machine_paths(config) -> list[str]:
+  """Empty every PATH_KEYS value of `config` (in place): an export's config comes from another
+  machine, and a model from elsewhere never chooses where this one reads or writes (its
+  datasets, caches, weights); the user's flags and the defaults decide. Returns the
+  'key=value' items cleared."""
+  cleared = []
+  for dotted in PATH_KEYS:
+    section, key = dotted.split(".")
+    node = config.get(section)
+    if node is not None and node.get(key):
+      cleared.append(f"{dotted}={node[key]}")
+      node[key] = ""
+  return cleared
+
+
 # How the records are read, not which: two configs that differ only here have the same data.
 READING_KEYS = ("workers", "cache_mb")
 

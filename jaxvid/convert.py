@@ -25,6 +25,7 @@ vgg19: torchvision's VGG19 ImageNet state dict (.pth, needs torch) or an .npz of
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -73,13 +74,74 @@ def _array(module, key: str) -> np.ndarray:
   return np.array(value, np.float32)
 
 
+class _BadTensor(Exception):
+  """A tensor whose sizes, strides or offset reach outside its storage."""
+
+
+def _checked_tensor_reader(dtype):
+  """torchfile's tensor reader, with the file's sizes, strides and offset checked against the
+  storage before any view is made. torchfile's own builds the view with numpy's as_strided from
+  the file's numbers unchecked: a crafted .t7 gets arrays of process memory past the storage,
+  or a segmentation fault."""
+
+  def read(reader, version):
+    del version
+    ndim = reader.read_int()
+    if not 0 <= ndim <= 8:
+      raise _BadTensor(f"a tensor of {ndim} dimensions")
+    size, stride = reader.read_long_array(ndim), reader.read_long_array(ndim)
+    offset = reader.read_long() - 1  # 1-based in the file
+    storage = reader.read_obj()
+    if storage is None or ndim == 0:
+      return np.empty(0, dtype)
+    if not isinstance(storage, np.ndarray) or storage.ndim != 1:
+      raise _BadTensor("a tensor whose storage is not a storage")
+    if any(n < 0 for n in size) or offset < 0:
+      raise _BadTensor(f"a tensor of size {list(size)} at offset {offset + 1}")
+    if 0 in size:
+      return np.empty(size, storage.dtype)
+    lowest = offset + sum((n - 1) * s for n, s in zip(size, stride) if s < 0)
+    highest = offset + sum((n - 1) * s for n, s in zip(size, stride) if s > 0)
+    if lowest < 0 or highest >= len(storage):
+      raise _BadTensor(f"a tensor of size {list(size)}, strides {list(stride)} and offset "
+                       f"{offset + 1} reaches outside its storage of {len(storage)} values")
+    view = np.lib.stride_tricks.as_strided(
+        storage[offset:], shape=size, strides=[storage.dtype.itemsize * s for s in stride])
+    return np.array(view)  # a copy: nothing refers to the view's strides afterwards
+
+  return read
+
+
+@contextlib.contextmanager
+def _checked_tensors(torchfile):
+  """torchfile's tensor readers replaced by checked ones while a file is read (its handler
+  registry is the package's documented extension point), restored afterwards."""
+  names = [name for name in torchfile.type_handlers if name.endswith(b"Tensor")
+           and name not in (b"torch.HalfTensor",)]
+  saved = {name: torchfile.type_handlers[name] for name in names}
+  kinds = {"Byte": np.uint8, "Char": np.int8, "Short": np.int16, "Int": np.int32,
+           "Long": np.int64, "Float": np.float32, "Double": np.float64, "": np.float32}
+  dtypes = {name: kinds.get(name.decode().removeprefix("torch.").removeprefix("Cuda")
+                            .removesuffix("Tensor"), np.float32) for name in names}
+  try:
+    for name in names:
+      torchfile.type_handlers[name] = _checked_tensor_reader(dtypes[name])
+    yield
+  finally:
+    torchfile.type_handlers.update(saved)
+
+
 def _load_t7(path: str):
   try:
     import torchfile  # lazy: only the converter reads Torch7 files
   except ImportError as e:
     raise UserError("reading .t7 needs the torchfile package: pip install torchfile") from e
   try:
-    return torchfile.load(path)
+    with _checked_tensors(torchfile):
+      return torchfile.load(path)
+  except _BadTensor as e:
+    raise UserError(f"{path}: a damaged or crafted Torch7 file ({e}); nothing was converted") \
+        from e
   except Exception as e:  # noqa: BLE001 - torchfile raises many kinds on a bad file
     raise UserError(f"{path}: not a readable Torch7 file ({type(e).__name__}: {e})") from e
 

@@ -17,6 +17,8 @@ DATA_DIR/eval_cache (the dataset's own: real clips, baselines); --nocache: not.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -61,6 +63,12 @@ def define_flags():
   flags.DEFINE_string("output", "", "JSON report (default WORKDIR/eval/<suite>-step<N>.json)")
   flags.DEFINE_bool("cache", True, "keep I3D features in WORKDIR/eval_cache and "
                     "DATA_DIR/eval_cache")
+  flags.DEFINE_bool("overwrite", False, "replace an existing --output or --figure")
+  flags.DEFINE_string("data_dir", "", "where the held-out dataset is built and read (default: "
+                      "a training workdir's own; TFDS's default for an export, whose paths "
+                      "are never used)")
+  flags.DEFINE_string("manual_dir", "", "a video_folder model's videos (default: a training "
+                      "workdir's own; an export's must be given)")
   flags.DEFINE_bool("progress", True, "progress bars (one line per stage off a terminal)")
 
 
@@ -69,12 +77,61 @@ def parse_flags(argv):
   return flags.FLAGS([("--suite=" if a == "--suite" else a) for a in argv])
 
 
+# Options that change how a suite runs, not its numbers: left out of the report's name.
+_NOT_IN_NAME = ("progress", "cache", "figure")
+
+
 def report_name(suite: str, step: int, options) -> str:
+  """eval/<suite>-step<N>[...].json: every option that changes the numbers is in the name, so
+  an evaluation with other options never replaces another's report (the usual ones spelled
+  out, the rest as a short hash of their values)."""
   name = f"{suite}-step{step}"
+  shown = ["num_videos", "seed", *_NOT_IN_NAME]
   if suite == "video":
     name += "-" + "+".join(options.metrics) + ("-baselines" if options.baselines else "")
     name += "-stylegan_v" if options.protocol == "stylegan_v" else ""
+    shown += ["metrics", "baselines", "protocol"]
+  name += f"-n{options.num_videos}" if options.num_videos else ""
+  name += f"-seed{options.seed}" if options.seed else ""
+  defaults = evaluators.common.Options()
+  rest = {k: v for k, v in dataclasses.asdict(options).items()
+          if k not in shown and v != getattr(defaults, k)}
+  if rest:
+    text = json.dumps(rest, sort_keys=True, default=str)
+    name += "-" + hashlib.sha1(text.encode()).hexdigest()[:8]
   return name + ".json"
+
+
+def _check_not_in_a_workdir(path: str, flag: str, workdirs: list[str]) -> None:
+  """Reports and figures go in a workdir's eval/ folder or outside it: never over its config,
+  checkpoints or samples (a report written as WORKDIR/config.json ended the run)."""
+  if paths.is_remote(path):
+    return
+  path = os.path.realpath(path)  # through links too
+  for workdir in workdirs:
+    if paths.is_remote(workdir):
+      continue
+    workdir = os.path.realpath(workdir)
+    inside = os.path.commonpath([path, workdir]) == workdir
+    if inside and os.path.commonpath([path, os.path.join(workdir, "eval")]) != \
+        os.path.join(workdir, "eval"):
+      raise UserError(f"{flag} {path} is inside the model folder {workdir}: its files are the "
+                      f"run's own; write into {os.path.join(workdir, 'eval')} or elsewhere")
+
+
+def _check_outputs(workdirs: list[str]) -> tuple[str, str]:
+  """--output and --figure, before any work: a file of the right kind, not in a model folder
+  (but its eval/), an existing one only with --overwrite."""
+  output = figure = ""
+  if FLAGS.output:
+    output = paths.check_output_file(FLAGS.output, "--output", suffixes=(".json",),
+                                     overwrite=FLAGS.overwrite)
+    _check_not_in_a_workdir(output, "--output", workdirs)
+  if FLAGS.figure and FLAGS.figure != "none":
+    figure = paths.check_output_file(FLAGS.figure, "--figure", suffixes=(".gif", ".mp4"),
+                                     overwrite=FLAGS.overwrite)
+    _check_not_in_a_workdir(figure, "--figure", workdirs)
+  return output, figure
 
 
 def _check_output_folder(folder: str) -> None:
@@ -119,14 +176,13 @@ def main(argv):
   if FLAGS.num_videos < 0:
     raise UserError(f"--num_videos must be >= 0 (0: the suite's default), got "
                     f"{FLAGS.num_videos}")
-  output = paths.resolve(FLAGS.output) if FLAGS.output else ""
-  if output:
-    if not paths.is_remote(output) and os.path.isdir(output):
-      raise UserError(f"--output {output} is a folder: give a .json file path")
-    _check_output_folder(os.path.dirname(output))
-  else:
+  output, figure = _check_outputs(workdirs)
+  if figure:
+    options.figure = figure
+  if not output:
     _check_output_folder(paths.join(workdirs[0], "eval"))
-  models = [api.load(w, FLAGS.step) for w in workdirs]
+  models = [api.load(w, FLAGS.step, data_dir=FLAGS.data_dir or None,
+                     manual_dir=FLAGS.manual_dir or None) for w in workdirs]
   suite = suite or evaluators.get(evaluators.DEFAULT.get(models[0].kind, "video"))
   print(f"suite {suite.name}: {', '.join(f'{m.kind} step {m.step} ({m.workdir})' for m in models)}",
         file=sys.stderr, flush=True)

@@ -131,11 +131,11 @@ def _load_inputs(vae, num_clips: int, gan_frames: int) -> dict:
       raise UserError(f"--input {input_path}: keypoints hold NaN or inf (missing joints are "
                       f"confidence 0, not NaN)")
     return {"video": to_unit_range(video), "keypoints": keypoints.astype(np.float32)}
-  held_out = len(pipeline.held_out_source(vae.config))
+  held_out = len(pipeline.test_source(vae.config))
   if num_clips > held_out:
     raise UserError(f"--num_clips={num_clips}, but the pose-VAE's held-out split has "
                     f"{held_out} clips (clips are not repeated)")
-  batch = pipeline.make_sample_batch(vae.config, num_clips)
+  batch = pipeline.make_sample_batch(vae.config, num_clips, held_out_only=True)
   return {"video": batch["video"], "keypoints": batch["keypoints"]}
 
 
@@ -164,12 +164,18 @@ def main(argv):
   if FLAGS.num_futures < 1 or FLAGS.num_clips < 1:
     raise UserError(f"--num_futures and --num_clips must be >= 1, got {FLAGS.num_futures} and "
                     f"{FLAGS.num_clips}")
+  if not 0 < FLAGS.fps <= 1000:
+    raise UserError(f"--fps must be in (0, 1000], got {FLAGS.fps}")
   selection = pose_knows.Selection(FLAGS.select, FLAGS.num_samples, FLAGS.top_fraction,
                                    FLAGS.score)
   selection.check(FLAGS.num_futures)
   _check_input_flags()
+  inputs = paths.input_files(FLAGS.input or "", FLAGS.poses)
   output = paths.check_output_file(FLAGS.output, "--output", suffixes=(".mp4", ".gif"),
-                                   inputs=(FLAGS.input or "",), overwrite=FLAGS.overwrite)
+                                   inputs=inputs, overwrite=FLAGS.overwrite)
+  poses_output = paths.check_output_file(
+      os.path.splitext(output)[0] + "_poses.npz", "--output (its poses)", inputs=inputs,
+      overwrite=FLAGS.overwrite)
   vae = jaxvid.load(FLAGS.vae_workdir, FLAGS.vae_step, expected="pose_vae")
   gan = jaxvid.load(FLAGS.gan_workdir, FLAGS.gan_step, expected="pose_gan")
   pose_knows.rollout_steps(vae, gan.config.data.frames - 1, FLAGS.extend)  # the horizon, early
@@ -186,8 +192,7 @@ def main(argv):
   rows, labels = figure(inputs, outputs, present, gd.frames, (gd.height, gd.width))
   grid = visualize.tile(rows, scale=max(1, 128 // gd.height), labels=labels)
   path = visualize.write_video(output, grid, fps=FLAGS.fps)
-  np.savez(os.path.splitext(path)[0] + "_poses.npz", poses=outputs["poses"],
-           shares=outputs["shares"])
+  np.savez(poses_output, poses=outputs["poses"], shares=outputs["shares"])
   print(f"wrote {path} and its poses", flush=True)
 
 

@@ -17,7 +17,6 @@ import os
 import jax
 import numpy as np
 from absl import app, flags
-from PIL import Image
 
 import jaxvid
 from jaxvid import errors, paths, progress, video_io, visualize
@@ -46,10 +45,9 @@ def read_images(paths: list[str], height: int, width: int) -> np.ndarray:
   frames = []
   for path in paths:
     try:
-      with Image.open(path) as image:
-        frame = np.asarray(image.convert("RGB"))
-    except (OSError, ValueError) as e:
-      raise UserError(f"--image {path}: not a readable image ({e})") from e
+      frame = video_io.read_image(path)  # upright (EXIF), 16-bit greys scaled
+    except video_io.VideoReadError as e:
+      raise UserError(f"--image {e}") from e
     frames.append(video_io.resize_center_crop_frame(frame, height, width))
   return np.stack(frames)
 

@@ -11,6 +11,7 @@ import os
 import tempfile
 
 from etils import epath
+import numpy as np
 
 from jaxvid.errors import UserError
 
@@ -132,6 +133,25 @@ def check_output_file(path: str, flag: str = "--output", *, suffixes: tuple[str,
     raise UserError(f"{flag} {resolved} exists: choose another name or pass --overwrite")
   check_writable_folder(os.path.dirname(resolved), flag)
   return resolved
+
+
+def input_files(*given: str) -> tuple[str, ...]:
+  """The files a command reads, resolved, for check_output_file's `inputs`: each given path
+  ('' and the built-in dancer:N left out) and the video a jaxvid.extract .npz names as its
+  `source` (its poses came from it: writing over it loses the user's video too)."""
+  found = []
+  for path in given:
+    if not path or path.startswith("dancer:"):
+      continue
+    found.append(resolve(path))
+    if found[-1].lower().endswith(".npz") and os.path.isfile(found[-1]):
+      try:
+        with np.load(found[-1]) as f:  # allow_pickle stays False: nothing in it runs
+          if "source" in f.files:
+            found.append(resolve(str(f["source"])))
+      except (OSError, ValueError):
+        pass  # unreadable: the command's reader says so
+  return tuple(found)
 
 
 def partial_name(path: str) -> str:

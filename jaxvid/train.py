@@ -322,6 +322,7 @@ def _warn_half_precision_on_cpu(config) -> None:
 def _train(config, workdir: str, on_second_interrupt=None) -> dict:
   is_main = jax.process_index() == 0
   trainer = get_trainer(config)
+  trainer.check_for_training()
   _warn_half_precision_on_cpu(config)
   mesh = parallel.make_mesh()
   parallel.check_batch_size(config.train.batch_size, mesh)

@@ -72,16 +72,7 @@ def define_flags():
 def input_paths(source: str, source_video: str) -> tuple[str, ...]:
   """The files this command reads: the source (.npz/.npy/JSON folder), --source_video and the
   video an .npz came from (`source`): none of them may be an output."""
-  given = [source, source_video]
-  source = paths.resolve(source) if source and not source.startswith("dancer:") else ""
-  if source.endswith(".npz") and os.path.isfile(source):
-    try:
-      with np.load(source) as f:
-        if "source" in f.files:
-          given.append(str(f["source"]))
-    except (OSError, ValueError):
-      pass  # unreadable: load_source says so
-  return tuple(paths.resolve(p) for p in given if p and not p.startswith("dancer:"))
+  return paths.input_files(source, source_video)
 
 
 def output_paths(output: str, overwrite: bool, inputs: tuple[str, ...]) -> tuple[str, str, str]:

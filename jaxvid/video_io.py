@@ -15,7 +15,7 @@ from typing import Iterator
 
 import av
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v")
 VARIABLE_RATE_SPREAD = 1.25  # 95th / 5th percentile of the frame intervals above this: VFR
@@ -165,6 +165,30 @@ def iter_frames(path: str, frame_step: int = 1, max_frames: int | None = None,
     # A truncated file: keep the frames decoded before the damage.
   if not count:
     raise VideoReadError(f"{path}: no frames")
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def read_image(path: str) -> np.ndarray:
+  """A photo as (H, W, 3) uint8, upright as a viewer shows it.
+
+  Phones store a portrait photo as landscape pixels plus an EXIF orientation tag: Pillow's
+  `exif_transpose` applies it. Pillow's convert('RGB') clips the integer greys of a 16-bit PNG
+  ('I;16', 'I') at 255 (a white frame): they are scaled from their 16-bit range instead, and a
+  float image ('F') from [0, 1]. VideoReadError if the file is not a readable image."""
+  try:
+    with Image.open(path) as image:
+      image = ImageOps.exif_transpose(image)
+      if image.mode.startswith("I") or image.mode == "F":
+        values = np.asarray(image, np.float64)
+        full = 1.0 if image.mode == "F" else 65535.0
+        grey = np.clip(np.round(values * 255.0 / full), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=-1)
+      return np.asarray(image.convert("RGB"))
+  except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+    # SyntaxError: what Pillow raises for some malformed headers
+    raise VideoReadError(f"{path}: not a readable image ({e})") from e
 
 
 def _crop_geometry(size: tuple[int, int], height: int, width: int):

@@ -15,8 +15,13 @@ class Module:
 
 
 class Tensor:
-  def __init__(self, array, class_name="torch.FloatTensor"):
+  """A tensor and its storage; `storage_size`, `strides` and `offset` (1-based) override what
+  the array gives, to craft files whose view reaches outside the storage."""
+
+  def __init__(self, array, class_name="torch.FloatTensor", storage_size=None, strides=None,
+               offset=1):
     self.array, self.class_name = np.ascontiguousarray(array, np.float32), class_name
+    self.storage_size, self.strides, self.offset = storage_size, strides, offset
 
 
 class _Writer:
@@ -67,13 +72,14 @@ class _Writer:
       self._int(a.ndim)
       for s in a.shape:
         self._long(s)
-      for s in (np.array(a.strides) // a.itemsize):
+      for s in value.strides or (np.array(a.strides) // a.itemsize):
         self._long(int(s))
-      self._long(1)  # storage offset, 1-based
+      self._long(value.offset)  # storage offset, 1-based
       storage = value.class_name.replace("Tensor", "Storage")
       self._torch_header(storage)
-      self._long(a.size)
-      self.f.write(a.astype("<f4").tobytes())
+      values = a.ravel()[:value.storage_size] if value.storage_size is not None else a.ravel()
+      self._long(values.size)
+      self.f.write(values.astype("<f4").tobytes())
     else:
       raise TypeError(type(value))
 

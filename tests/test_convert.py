@@ -244,3 +244,36 @@ def test_vgg19_converter_keeps_torchvision_keys(tmp_path):
   assert convert.convert_vgg19(str(tmp_path / "in.npz"), str(tmp_path / "out.npz"),
                                overwrite=True) == 1
   assert not (tmp_path / "o3.npz").exists()
+
+
+def _first_weight(net):
+  """The first module of a main_lua_generator tree that has a weight tensor."""
+  stack = [net]
+  while stack:
+    module = stack.pop(0)
+    if "weight" in module.fields:
+      return module
+    stack.extend(module.fields.get("modules", []))
+  raise AssertionError("no weight")
+
+
+@pytest.mark.parametrize("craft,says", [
+    ({"storage_size": 4}, "reaches outside its storage of 4 values"),  # heap memory read
+    ({"strides": [1 << 40] * 5}, "reaches outside"),  # a segmentation fault
+    ({"strides": [-1, 1, 1, 1, 1], "offset": 1}, "reaches outside"),  # before the storage
+    ({"offset": -7}, "offset -7"),
+])
+def test_a_crafted_t7_tensor_is_one_error_and_converts_nothing(tmp_path, craft, says):
+  """torchfile made its views with as_strided from the file's own sizes and strides: a weight
+  whose storage was cut to 4 floats converted into 636 values of process memory (issue 44)."""
+  net, _ = main_lua_generator(np.random.default_rng(3))
+  weight = _first_weight(net).fields["weight"]
+  assert weight.array.ndim == 5  # the foreground's first (3-D) transposed convolution
+  _first_weight(net).fields["weight"] = Tensor(weight.array, weight.class_name, **craft)
+  save(tmp_path / "net.t7", net)
+  with pytest.raises(UserError, match="damaged or crafted Torch7 file") as error:
+    convert.convert_vgan_t7(str(tmp_path / "net.t7"), str(tmp_path / "w"))
+  assert says in str(error.value)
+  assert not (tmp_path / "w").exists()
+  import torchfile  # its own readers are back once the file is read
+  assert torchfile.type_handlers[b"torch.FloatTensor"].__module__ == "torchfile"

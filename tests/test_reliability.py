@@ -331,7 +331,7 @@ def test_disk_full_while_writing_samples_is_one_line_and_resumes_cleanly(tmp_pat
 
 def test_write_failures_are_told_apart_from_other_errors():
   import errno
-  from jaxvid.checkpoint import _write_failure
+  from jaxvid.errors import write_failure as _write_failure
   orbax_text = ('RESOURCE_EXHAUSTED: Error writing "g_params.fg_out.kernel/0" in OCDBT database '
                 '... Failed to write 217050 bytes to file 9: No space left on device')
   assert _write_failure(ValueError(orbax_text)) == "No space left on device"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 from typing import Any
@@ -22,7 +23,7 @@ import tensorflow_datasets as tfds
 
 from jaxvid import config_defaults
 from jaxvid.data import builders, tfds_compat
-from jaxvid.errors import UserError
+from jaxvid.errors import UserError, write_failure
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,16 @@ def _check_writable(data_dir: str, data_config) -> None:
                     f"{root} is {'not a folder' if not os.path.isdir(root) else 'read-only'}")
 
 
+def _remove_incomplete(data_dir: str) -> None:
+  """TFDS builds into an `incomplete.*` folder beside the version's: a build cut short by a
+  failed write leaves it, and the space it holds."""
+  import shutil
+  parent = os.path.dirname(str(data_dir).rstrip("/"))
+  for name in os.listdir(parent) if os.path.isdir(parent) else []:
+    if name.startswith("incomplete."):
+      shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+
+
 def dataset_features(data_config) -> frozenset[str]:
   """What each clip of the configured dataset holds (before it is built)."""
   if data_config.name == "synthetic_dancer":
@@ -118,6 +129,14 @@ def prepare(data_config) -> tfds.core.DatasetBuilder:
       detail = builder.summary() if hasattr(builder, "summary") else ""
       raise UserError(f"dataset {data_config.name!r} produced an empty split ({e}). "
                       f"{detail}") from e
+    except Exception as e:  # noqa: BLE001 - TFDS and array_record raise RuntimeError, OSError
+      cause = write_failure(e)
+      if cause is None:
+        raise
+      _remove_incomplete(builder.data_dir)
+      raise UserError(f"cannot build dataset {data_config.name!r} in {builder.data_dir}: "
+                      f"{cause}; the partial build is removed; free space (or set "
+                      f"--config.data.data_dir elsewhere) and rerun") from e
     if hasattr(builder, "summary"):
       logger.info(f"dataset {data_config.name}: {builder.summary()}")
   return builder
@@ -167,6 +186,10 @@ class ToModel(grain.MapTransform):
     return out
 
 
+# The default repr of a jaxvid source class, as checkpoints before issue 44 recorded it.
+_ADDRESS_REPR = re.compile(r"<jaxvid\.data\.pipeline\.\w+ object at 0x[0-9a-fA-F]+>")
+
+
 class GrainIterator:
   """Endless iterator of host-local batches with JSON-serialisable state."""
 
@@ -186,6 +209,7 @@ class GrainIterator:
         num_records=len(source), shuffle=True, seed=seed, num_epochs=None,
         shard_options=grain.ShardOptions(shard_index=process_index, shard_count=process_count,
                                          drop_remainder=True))
+    self._source_identity, self._worker_count = repr(source), worker_count
     self._loader = grain.DataLoader(
         data_source=source, sampler=sampler, worker_count=worker_count,
         operations=[ToModel(), grain.Batch(local_batch, drop_remainder=True)])
@@ -202,7 +226,20 @@ class GrainIterator:
 
   def set_state(self, state: dict[str, Any]) -> None:
     try:
-      self._iterator.set_state(state["grain"].encode())
+      grain_state = json.loads(state["grain"])
+      saved_workers = grain_state.get("worker_count", self._worker_count)
+      if saved_workers != self._worker_count:
+        raise UserError(
+            f"the checkpoint was written with config.data.workers={saved_workers}; this run "
+            f"has {self._worker_count}: grain's workers each batch their own share of the "
+            f"clips, so another worker count gives other batches and the data order cannot "
+            f"go on exactly. Rerun with --config.data.workers={saved_workers}, or with "
+            f"--config.train.fresh_data_iterator=True to start the data order afresh")
+      if _ADDRESS_REPR.fullmatch(str(grain_state.get("data_source", ""))):
+        # written before every source had a stable repr (an object's address, different in
+        # every process): it identified nothing, and the sampler's record count still checks
+        grain_state["data_source"] = self._source_identity
+      self._iterator.set_state(json.dumps(grain_state, indent=4).encode())
     except (KeyError, ValueError) as e:
       first_line = str(e).splitlines()[0] if str(e) else type(e).__name__
       raise UserError(f"the checkpoint's data position does not fit this dataset "
@@ -222,7 +259,11 @@ class SubjectSource:
 
   def __init__(self, source, subject: int, subject_ids: list[int]):
     self._source = source
+    self._subject = subject
     self._indices = [i for i, s in enumerate(subject_ids) if s == subject]
+
+  def __repr__(self):  # grain compares it on restore: the same in every process (no address)
+    return f"SubjectSource({self._source!r}, subject={self._subject}, records={len(self)})"
 
   def __len__(self) -> int:
     return len(self._indices)
@@ -316,10 +357,26 @@ def held_out_source(config):
   return source if len(source) or split == "train" else data_source(config, "train")
 
 
-def make_sample_batch(config, num: int) -> dict[str, np.ndarray]:
+def test_source(config):
+  """The held-out (test split) clips, for evaluation: a UserError where the dataset holds none,
+  since scoring the training clips as held-out flatters every number."""
+  builder = prepare(config.data)
+  source = data_source(config, "test") if "test" in builder.info.splits else []
+  if not len(source):
+    raise UserError(
+        f"dataset {config.data.name!r} holds no held-out clips (config.data.test_fraction="
+        f"{config_defaults.data_value(config.data, 'test_fraction')}, or videos too short to "
+        f"hold a clip out: its build summary says which): the model trained on every clip, so "
+        f"none can measure it. Train with clips held out (--config.data.test_fraction=0.1, or "
+        f"more or longer videos)")
+  return source
+
+
+def make_sample_batch(config, num: int, held_out_only: bool = False) -> dict[str, np.ndarray]:
   """The first `num` held-out (test split) clips, float32 video in [-1, 1]; repeated when the
-  split has fewer (the training loop's sample figure; evaluate refuses that)."""
-  source = held_out_source(config)
+  split has fewer (the training loop's sample figure; evaluate refuses that). Training clips
+  where the dataset holds none, unless `held_out_only` (evaluation: test_source's error)."""
+  source = test_source(config) if held_out_only else held_out_source(config)
   transform = ToModel()
   records = [transform.map(source[i % len(source)]) for i in range(num)]
   return {k: np.stack([r[k] for r in records]) for k in records[0]}

@@ -134,7 +134,7 @@ def run(models, options: common.Options, features=None, load=None) -> dict:
   check(models, options)
   config = common.held_out_config(models[0].config, options.num_test)
   d = config.data
-  test = pipeline.data_source(config, "test")
+  test = pipeline.test_source(config)
   train = pipeline.data_source(config, "train")
   clips = [test[i] for i in range(min(len(test), options.num_videos or 64))]
   if not clips:

@@ -163,11 +163,11 @@ def run(models, options: common.Options, features=None, load=None) -> dict:
   (model,) = models
   check(model, options)
   config, p = model.config, model.config.pose_vae
-  num_test = len(pipeline.data_source(config, "test"))
+  num_test = len(pipeline.test_source(config))
   if num_test == 0:
     raise UserError("the dataset has no held-out (test) clips to forecast")
   num = min(options.num_videos or num_test, num_test)
-  clips = pipeline.make_sample_batch(config, num)  # every held-out clip, once
+  clips = pipeline.make_sample_batch(config, num, held_out_only=True)  # every held-out clip, once
   results, extra = forecast_errors(model, clips, options.samples)
   report = {"model": model.kind, "step": int(model.step), "clips": num,
             "dataset": config.data.name, "branching": bool(config.data.get("branching", False)),

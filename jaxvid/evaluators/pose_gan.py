@@ -52,11 +52,11 @@ def run(models, options: common.Options, features: common.Features, load=None) -
   (model,) = models
   check(model, options)
   config = common.held_out_config(model.config, options.num_test)
-  available = len(pipeline.data_source(config, "test"))
+  available = len(pipeline.test_source(config))
   num = options.num_videos or min(available, 256)
   if num > available:
     raise UserError(f"--num_videos={num}, but the test split has {available} clips")
-  batch = pipeline.make_sample_batch(config, num)
+  batch = pipeline.make_sample_batch(config, num, held_out_only=True)
   real = batch["video"]
   d = config.data
   candidates = {f"pose GAN (step {model.step})": generate(model, batch, batch["keypoints"]),

@@ -113,11 +113,11 @@ def run(models, options: common.Options, features: common.Features, load=None) -
   if options.num_videos < 0:
     raise UserError(f"--num_videos must be >= 0, got {options.num_videos}")
   vae_data = common.held_out_config(vae.config, options.num_test)
-  available = len(pipeline.data_source(vae_data, "test"))
+  available = len(pipeline.test_source(vae_data))
   num = options.num_videos or min(available, 256)
   if num > available:
     raise UserError(f"--num_videos={num}, but the pose-VAE's test split has {available} clips")
-  batch = pipeline.make_sample_batch(vae_data, num)
+  batch = pipeline.make_sample_batch(vae_data, num, held_out_only=True)
   size = (gd.height, gd.width)
   real = _resized(batch["video"][:, present:present + gd.frames], size)
   scale = np.array([gd.width / vd.width, gd.height / vd.height, 1.0], np.float32)

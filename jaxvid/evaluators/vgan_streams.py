@@ -120,7 +120,7 @@ def training_clips(config) -> np.ndarray:
 
 def stream_fvd(model, num: int, features: common.Features, seed: int = 0) -> dict:
   """FVD (with its 95 % interval) of the videos and of the background stream alone."""
-  real = pipeline.make_sample_batch(model.config, num)["video"]
+  real = pipeline.make_sample_batch(model.config, num, held_out_only=True)["video"]
   out = model.generate(num, key=jax.random.key(seed), outputs=True)
   real_features = features.i3d(real, "real clips", shared=True)
   rows = {}
@@ -162,10 +162,10 @@ def run(models, options: common.Options, features: common.Features, load=None) -
       generated = out["video"]
   report = {"model": model.kind, "step": model.step, "clips": num, "rows": rows}
   train = synthetic_scenes.to_model_range(training_clips(model.config))
+  held_out = pipeline.make_sample_batch(model.config, num, held_out_only=True)["video"]
   report["nearest training clip"] = {
       name: summarise({"distance": nearest_distances(clips, train)}, seed)["distance"]
-      for name, clips in (("generated", generated),
-                          ("held-out real", pipeline.make_sample_batch(model.config, num)["video"]))}
+      for name, clips in (("generated", generated), ("held-out real", held_out))}
   if options.fvd:
     report["fvd"] = stream_fvd(model, num, features, seed)
   return report

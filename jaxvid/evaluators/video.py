@@ -18,6 +18,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from jaxvid import checkpoint as ckpt_lib
 from jaxvid import progress, visualize
 from jaxvid.data import pipeline
 from jaxvid.errors import UserError
@@ -139,7 +140,7 @@ def run(models, options: common.Options, features: common.Features, load=None) -
   if options.protocol == "stylegan_v":
     return run_stylegan_v(model, options, features)
   config = model.config
-  held_out = len(pipeline.held_out_source(config))
+  held_out = len(pipeline.test_source(config))
   num_videos = options.num_videos or min(held_out, MAX_HELD_OUT)
   if num_videos > held_out:
     raise UserError(f"--num_videos={num_videos}, but the held-out split has {held_out} clips: "
@@ -148,7 +149,7 @@ def run(models, options: common.Options, features: common.Features, load=None) -
   conditional_vgan = model.kind == "vgan" and model.conditional
   maker = RowMaker(check_metrics(options.metrics), features, options.seed,
                    first_frame=1 if conditional_vgan else 0)
-  batch = pipeline.make_sample_batch(config, num_videos)
+  batch = pipeline.make_sample_batch(config, num_videos, held_out_only=True)
   real = batch["video"]
   keypoints = batch.get("keypoints")
   key = jax.random.key(options.seed)
@@ -177,8 +178,10 @@ def run(models, options: common.Options, features: common.Features, load=None) -
       rows["another clip's poses"] = maker.row(generated, real, paired, keypoints,
                                                "another clip's poses")
     untrained = jax.jit(model.trainer.init_state)(jax.random.key(config.seed))
-    # EDN stage 2: stage 1's G and an untrained face GAN
-    untrained = model.trainer.warm_start(untrained, load)
+    if model.kind == "edn" and model.config.edn.stage == 2:
+      # stage 1's G (frozen through stage 2: the model's own) under an untrained face GAN;
+      # never read from config.edn.stage1_workdir, which an export does not carry
+      untrained = ckpt_lib.copy_params(untrained, model.state, fields=("g_params",))[0]
     generated = _generate(model.with_state(untrained), batch, key, options, "untrained model")
     rows["untrained model"] = maker.row(generated, real, paired, keypoints, "untrained model")
   return {"model": model.kind, "step": int(model.step), "videos": int(len(real)),

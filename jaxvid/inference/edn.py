@@ -95,9 +95,12 @@ def load_source(source: str, target_size: tuple[int, int], frames: int = 48,
           stored = str(f["source"]) if "source" in f.files else ""
           path = path or (stored if stored and os.path.isfile(stored) else "")
     except (KeyError, ValueError, OSError) as e:
+      # numpy's advice for a file it cannot read ("load it unsafely using allow_pickle") is
+      # not for a user: a file from elsewhere is never unpickled
+      reason = "not a numpy file of arrays" if "pickle" in str(e) else str(e)
       raise UserError(f"--source {source}: need an .npz with 'keypoints' (from "
                       f"jaxvid.extract), a .npy of keypoints or an OpenPose JSON folder "
-                      f"({e})") from e
+                      f"({reason})") from e
   if info is not None:  # the video is the authority on its own frame and speed
     size, fps = info.size, info.fps
   size = given_size or size

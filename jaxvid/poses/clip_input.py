@@ -27,7 +27,7 @@ from jaxvid import video_io
 from jaxvid.errors import UserError
 
 CROPS = ("person", "center")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+IMAGE_SUFFIXES = video_io.IMAGE_SUFFIXES
 MIN_CONFIDENCE = 0.3  # joints that place the person window
 # The share of the frame's height the joints span: the synthetic dancer's training clips have
 # 0.57 on average (0.46..0.69 over 40 clips), so a user's person is framed at that scale.
@@ -76,10 +76,9 @@ def crop_points(points: np.ndarray, window, height: int, width: int) -> np.ndarr
 def _read_frames(path: str, start: int, frames: int, frame_step: int) -> np.ndarray:
   if path.lower().endswith(IMAGE_SUFFIXES):
     try:
-      with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))[None]
-    except OSError as e:
-      raise UserError(f"{path}: cannot read the image ({e})") from e
+      return video_io.read_image(path)[None]  # upright (EXIF), 16-bit greys scaled
+    except video_io.VideoReadError as e:
+      raise UserError(str(e)) from e
   try:
     read = list(video_io.iter_frames(path, frame_step=frame_step, start=start,
                                      max_frames=frames))

@@ -267,3 +267,10 @@ def extract_file(path: str, extractor: PoseExtractor, max_frames: int | None = N
   with progress.bar(total or None, os.path.basename(path), "frame", show_progress) as bar:
     poses = extractor.video(video_io.iter_frames(path, max_frames=max_frames), bar)
   return dataclasses.replace(poses, fps=info.fps, source=os.path.abspath(path))
+
+
+if __name__ == "__main__":  # the command's name before it moved: say where it is, write nothing
+  print(f"error: the pose extraction command is python -m jaxvid.extract (same flags: "
+        f"{' '.join(sys.argv[1:]) or '--input=VIDEO --output=POSES.npz'}); "
+        f"jaxvid.poses.extract is its library", file=sys.stderr)
+  sys.exit(2)

@@ -14,6 +14,8 @@ Optional (defaults here):
   warm_start(state, load) -> state
                                a fresh run's state before step 1 (EDN stage 2 loads stage 1 with
                                `load`, which is jaxvid.load: trainers never read checkpoints)
+  check_for_training()         start-up checks only training needs (EDN: its perceptual loss's
+                               weights file); the loop calls it before any dataset build
   paired_outputs(outputs, sample_batch) -> (generated, real) | None
                                videos made for given real clips, for the loop's PSNR/SSIM
   paired                       whether `evaluate`'s generated clips correspond to its real ones
@@ -68,6 +70,9 @@ class Trainer:
   def warm_start(self, state, load):
     del load
     return state
+
+  def check_for_training(self) -> None:
+    pass
 
   def paired_outputs(self, outputs: dict, sample_batch: dict):
     return None

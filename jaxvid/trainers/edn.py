@@ -22,6 +22,7 @@ through the updated D.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -136,8 +137,17 @@ class EDNTrainer(Trainer):
     if e.face_fix_main_steps < 0:
       raise UserError(f"config.edn.face_fix_main_steps must be >= 0, got {e.face_fix_main_steps}")
     self.tx = adam(config.optim, num_steps=int(config.train.num_steps))
-    self.vgg, self.vgg_params = vgg.load_backbone(e.perceptual_backbone, e.vgg19_weights,
-                                                  e.vgg_input)
+
+  @functools.cached_property
+  def _vgg(self):
+    """(module, params) of the perceptual loss's backbone, read when training first needs it:
+    loading a model for inference (an export from another machine among them) never reads the
+    weights file its config names."""
+    e = self.config.edn
+    return vgg.load_backbone(e.perceptual_backbone, e.vgg19_weights, e.vgg_input)
+
+  def check_for_training(self) -> None:
+    self._vgg  # the weights file's errors at start-up, before any dataset build
 
   def metadata(self) -> dict:
     e, d = self.config.edn, self.config.data
@@ -183,7 +193,8 @@ class EDNTrainer(Trainer):
     return generated_crop + residual.astype(jnp.float32)
 
   def _perceptual(self, generated, target):
-    feats = lambda x: self.vgg.apply({"params": self.vgg_params}, x)
+    module, params = self._vgg
+    feats = lambda x: module.apply({"params": params}, x)
     return losses.perceptual_loss(feats(generated), feats(target))
 
   def _pair(self, batch, key):
