@@ -129,6 +129,7 @@ def load(spec: str) -> ml_collections.ConfigDict:
 
 
 VIDEO_FORMATS = ("gif", "mp4")
+MAX_SYNTHETIC_CLIPS = 1_000_000  # a million 16x64x64 clips: ~200 GB and a day to build
 
 
 def validate(config) -> None:
@@ -165,6 +166,10 @@ def validate(config) -> None:
   if d.get("name") in ("synthetic_scenes", "synthetic_dancer"):  # the held-out split is made
     need(num_test >= 1, "data.num_test", num_test, "the held-out split needs >= 1 clip (the "
          "training loop's samples and evaluation read it)")
+    clips = d.get("num_clips", 0) + num_test
+    need(clips <= MAX_SYNTHETIC_CLIPS, "data.num_clips + data.num_test", clips,
+         f"a synthetic dataset is built whole before training starts: at most "
+         f"{MAX_SYNTHETIC_CLIPS:,} clips")
   stripes = data_value(d, "stripes")
   need(isinstance(stripes, (int, float)) and 0 <= stripes <= 1, "data.stripes", stripes,
        "must be in [0, 1] (the stripes' amplitude on [0, 1] pixels)")

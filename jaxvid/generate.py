@@ -52,9 +52,22 @@ def read_images(paths: list[str], height: int, width: int) -> np.ndarray:
   return np.stack(frames)
 
 
-def planned_files(output: str, n: int) -> list[str]:
-  return ([os.path.join(output, f"video_{i:04d}.mp4") for i in range(n)]
-          + [os.path.join(output, "grid.gif"), os.path.join(output, "videos.npz")])
+MAX_VIDEOS = 1_000_000  # --num: FVD protocols use 2,048 to 10,000
+
+
+def existing_outputs(output: str, n: int) -> list[str]:
+  """The files of --output this run would write over: video_0000.mp4 .. video_<n-1>.mp4,
+  grid.gif, videos.npz (from the folder's listing: n may be large)."""
+  if not os.path.isdir(output):
+    return []
+  clash = []
+  for name in sorted(os.listdir(output)):
+    stem = name.removeprefix("video_").removesuffix(".mp4")
+    if name in ("grid.gif", "videos.npz") or (
+        name.startswith("video_") and name.endswith(".mp4") and stem.isdigit()
+        and int(stem) < n and name == f"video_{int(stem):04d}.mp4"):
+      clash.append(os.path.join(output, name))
+  return clash
 
 
 def _finish(output: str, raw, raw_path: str, kept: list, done: int, d) -> None:
@@ -89,13 +102,15 @@ def main(argv):
                     f"videos.npz go in it)")
   paths.check_writable_folder(output, "--output")
   images = [os.path.expanduser(p) for p in FLAGS.image.split(",") if p.strip()]
-  if FLAGS.num < 1:
-    raise UserError(f"--num must be >= 1, got {FLAGS.num}")
+  if not 1 <= FLAGS.num <= MAX_VIDEOS:
+    raise UserError(f"--num must be in [1, {MAX_VIDEOS}], got {FLAGS.num}")
+  if not 0 < FLAGS.fps <= 1000:
+    raise UserError(f"--fps must be in (0, 1000], got {FLAGS.fps}")
   for path in images:
     if not os.path.isfile(path):
       raise UserError(f"--image {path} does not exist")
   n = len(images) or FLAGS.num
-  clash = [p for p in planned_files(output, n) if os.path.exists(p)]
+  clash = existing_outputs(output, n)
   if clash and not FLAGS.overwrite:
     raise UserError(f"--output {output} already holds {os.path.basename(clash[0])} (and "
                     f"{len(clash) - 1} more): choose another folder or pass --overwrite")

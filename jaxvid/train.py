@@ -3,12 +3,11 @@
 trainer (jaxvid/trainers/<model>.py, the contract in trainers/base.py) gives init_state /
 train_step / sample / figure and the optional warm_start / paired_outputs; this loop owns
 the mesh, the jitted donated step, checkpoints (+ data iterator state),
-TensorBoard logs, a metrics.jsonl, sample videos, progress and divergence checks.
+TensorBoard logs, a metrics.jsonl, sample videos (jaxvid/run_logs.py), progress and divergence
+checks.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import signal
@@ -17,13 +16,11 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from jaxvid import api, config_defaults, parallel, paths, visualize, workdir_lock
+from jaxvid import api, config_defaults, parallel, paths, run_logs, workdir_lock
 from jaxvid import checkpoint as ckpt_lib
 from jaxvid.data import pipeline
 from jaxvid.errors import DivergenceError, UserError
-from jaxvid.metrics import image
 from jaxvid.trainers import get_trainer
 from jaxvid.trainers.base import compute_dtype
 
@@ -129,116 +126,10 @@ class _MetricLog:
     return fetched
 
 
-def _drop_rows_after(path: str, step: int) -> None:
-  """metrics.jsonl rows past the checkpoint a run resumes from were logged by a run that died
-  before saving them: they are about to be logged again, so they go (atomic rewrite)."""
-  path = paths.Path(path)
-  if not path.exists():
-    return
-  lines = path.read_text().splitlines(keepends=True)
-  keep = [line for line in lines if _row_step(line) <= step]
-  if len(keep) != len(lines):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(keep))
-    tmp.replace(path)
-
-
-def _row_step(line: str) -> float:
-  try:
-    return json.loads(line).get("step", 0)
-  except ValueError:  # a line cut by a kill: drop it
-    return math.inf
-
-
-class _Writers:
-  """TensorBoard (tensorboardX: no TensorFlow needed) + metrics.jsonl; process 0 only."""
-
-  def __init__(self, workdir: str, enabled: bool, resumed_step: int = 0, config=None):
-    self.enabled = enabled
-    self.tb = None
-    self.jsonl = None
-    self.wandb = None
-    project = config.train.get("wandb", "") if config is not None else ""
-    if enabled and project:
-
-      import wandb  # checked at start-up (config_defaults.validate)
-      # one W&B run per workdir: a resumed run continues it
-      run_id = f"{paths.Path(workdir).name}-{hashlib.sha1(workdir.encode()).hexdigest()[:8]}"
-      self.wandb = wandb.init(project=project, dir=None if paths.is_remote(workdir) else workdir,
-                              id=run_id, resume="allow",
-                              config=json.loads(config.to_json_best_effort()))
-    if enabled:
-      from tensorboardX import SummaryWriter
-      paths.register_tensorboard_scheme(workdir)
-      # purge_step: TensorBoard drops a dead run's events past the resumed checkpoint
-      self.tb = SummaryWriter(paths.join(workdir, "tensorboard"),
-                              purge_step=resumed_step + 1 if resumed_step else None)
-      path = paths.join(workdir, "metrics.jsonl")
-      _drop_rows_after(path, resumed_step)
-      # a bucket object cannot be appended to: rewrite it whole (paths.WholeObjectWriter)
-      if paths.is_remote(path):
-        self.jsonl = paths.WholeObjectWriter(path)
-        if paths.Path(path).exists():
-          self.jsonl.write(paths.Path(path).read_bytes())
-      else:
-        self.jsonl = open(path, "ab")
-
-  def scalars(self, step: int, metrics: dict, prefix: str = "train") -> None:
-    if not self.enabled:
-      return
-    for k, v in metrics.items():
-      self.tb.add_scalar(f"{prefix}/{k}", v, step)
-    if self.wandb is not None:
-      self.wandb.log({f"{prefix}/{k}": v for k, v in metrics.items()}, step=step)
-    if prefix == "train":
-      self.jsonl.write((json.dumps({"step": step, **metrics}) + "\n").encode())
-
-  def image(self, tag: str, step: int, image_uint8: np.ndarray) -> None:
-    if self.enabled:
-      self.tb.add_image(tag, image_uint8, step, dataformats="HWC")
-
-  def flush(self) -> None:
-    if self.enabled:
-      self.tb.flush()
-      self.jsonl.flush()
-
-  def close(self) -> None:
-    if self.enabled:
-      self.tb.close()
-      self.jsonl.close()
-    if self.wandb is not None:
-      self.wandb.finish()
-
-
-def write_samples(outputs: dict, trainer, sample_batch: dict, workdir: str, step: int,
-                  writers: _Writers, config) -> list[str]:
-  scale = max(1, 128 // config.data.height)  # small clips drawn at >= 128 px
-  grid = visualize.tile(trainer.figure(outputs, sample_batch), scale=scale,
-                        labels=trainer.figure_columns())
-  written = []
-  for ext in [e.strip() for e in config.train.video_format.split(",") if e.strip()]:
-    path = paths.join(workdir, "samples", f"step_{step:07d}.{ext}")
-    try:
-      paths.Path(path).parent.mkdir(parents=True, exist_ok=True)
-      paths.write_via_local_file(
-          path, lambda local: visualize.write_video(local, grid, fps=config.train.sample_fps))
-      written.append(path)
-    except OSError as e:  # disk full, quota, permissions: no half-written file left behind
-      if paths.Path(path).exists():
-        paths.Path(path).unlink()
-      raise UserError(f"cannot write {path}: {e.strerror or e}; the checkpoints are intact, "
-                      f"rerun the same command to resume") from e
-  writers.image("samples/" + "|".join(trainer.figure_columns()), step, visualize.filmstrip(grid, 4))
-  pairs = trainer.paired_outputs(outputs, sample_batch)
-  if pairs is not None:  # cheap quality metrics of the fixed samples
-    generated, real = pairs
-    flat = lambda v: np.asarray(v).reshape((-1,) + np.shape(v)[-3:])
-    quality = {"psnr": float(np.mean(image.psnr(flat(generated), flat(real))))}
-    if min(np.shape(real)[-3:-1]) >= 11:
-      quality["ssim"] = float(np.mean(image.ssim(flat(generated), flat(real))))
-    writers.scalars(step, quality, prefix="samples")
-    logger.info("sample quality: " + " ".join(f"{k}={v:.4f}" for k, v in quality.items()))
-  return written
+def _samples_missing(workdir: str, step: int, config) -> bool:
+  formats = [e.strip() for e in config.train.video_format.split(",") if e.strip()]
+  return any(not paths.Path(paths.join(workdir, "samples", f"step_{step:07d}.{ext}")).exists()
+             for ext in formats)
 
 
 def train_and_evaluate(config, workdir: str, on_second_interrupt=None) -> dict:
@@ -251,11 +142,32 @@ def train_and_evaluate(config, workdir: str, on_second_interrupt=None) -> dict:
   except ValueError as e:
     raise UserError(str(e)) from e
   workdir = _check_workdir(workdir)
+  if ckpt_lib.is_export(workdir):
+    raise UserError(f"{workdir} is an export (inference only: no optimizer, no "
+                    f"discriminator): train into another --workdir, or continue the run it "
+                    f"was exported from")
+  _check_resume_seed(config, workdir)
   _check_init_from(config)
   if jax.process_index() != 0:  # hosts of one multi-host run share the workdir: one lock
     return _train(config, workdir, on_second_interrupt)
   with workdir_lock.hold(workdir):
     return _train(config, workdir, on_second_interrupt)
+
+
+def _check_resume_seed(config, workdir: str) -> None:
+  """A run resumes with the seed it started with: its state's key and its samples' come from
+  it, so another --config.seed would change nothing but the record (config.json)."""
+  checkpoints = paths.Path(paths.join(workdir, "checkpoints"))
+  if not checkpoints.is_dir() or not any(p.name.isdigit() for p in checkpoints.iterdir()):
+    return
+  try:
+    recorded = ckpt_lib.load_config(workdir).get("seed")
+  except UserError:
+    return
+  if recorded is not None and recorded != config.seed:
+    raise UserError(f"the run in {workdir} started with seed {recorded}; a resumed run keeps "
+                    f"it: drop --config.seed={config.seed}, or start a new run in another "
+                    f"--workdir (--config.train.init_from={workdir} starts from its weights)")
 
 
 def _check_init_from(config) -> None:
@@ -366,7 +278,8 @@ def _train(config, workdir: str, on_second_interrupt=None) -> dict:
   sample_batch = pipeline.make_sample_batch(config, config.train.num_samples)
   sample_inputs = parallel.replicate(trainer.sample_inputs(sample_key, sample_batch), mesh)
   sample_fn = jax.jit(trainer.sample, out_shardings=repl)
-  writers = _Writers(workdir, is_main, start, config)
+  # a rerun with nothing to do leaves the logs as they are (no new TensorBoard file)
+  writers = run_logs.Writers(workdir, is_main and not finished, start, config)
   log = _MetricLog(skip_nonfinite)
   coordinated_stop = jax.process_count() > 1
   stop = _StopRequest(single_process=not coordinated_stop, on_second_interrupt=on_second_interrupt)
@@ -405,6 +318,7 @@ def _train(config, workdir: str, on_second_interrupt=None) -> dict:
       if preempted and step < num_steps:
         for s_, m in log.flush():
           writers.scalars(s_, m)
+        writers.flush()  # the rows on disk before the checkpoint that covers them
         checkpointer.save(step, state, data_iter)
         what = "a preemption notice (SIGTERM) on a host" if coordinated_stop else stop.name
         logger.info(f"{what} received: saved step {step}; rerun the same command to resume")
@@ -413,15 +327,24 @@ def _train(config, workdir: str, on_second_interrupt=None) -> dict:
         log_rest = log.flush()  # never checkpoint a diverged state
         for s, m in log_rest:
           writers.scalars(s, m)
+        writers.flush()  # the rows on disk before the checkpoint that covers them
         checkpointer.save(step, state, data_iter)  # CheckpointWriteError
       if step % config.train.sample_every == 0 or step == num_steps:
         outputs = parallel.replicated_to_host(sample_fn(state, sample_inputs))  # on every host
         if is_main:
-          written = write_samples(outputs, trainer, sample_batch, workdir, step, writers, config)
+          written = run_logs.write_samples(outputs, trainer, sample_batch, workdir, step,
+                                           writers, config)
           logger.info(f"samples: {', '.join(written)}")
       writers.flush()
     if start >= num_steps:
       logger.info(f"nothing to do: the checkpoint is at step {start} >= train.num_steps={num_steps}")
+      if finished and _samples_missing(workdir, start, config):  # killed before writing them
+        outputs = parallel.replicated_to_host(sample_fn(state, sample_inputs))
+        if is_main:
+          written = run_logs.write_samples(outputs, trainer, sample_batch, workdir, start,
+                                           writers, config)
+          logger.info(f"samples of step {start}, which the run ended before writing: "
+                      f"{', '.join(written)}")
   finally:
     stop.restore()
     checkpointer.close()  # waits for the async save to finish

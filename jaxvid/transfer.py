@@ -22,6 +22,7 @@ with stage 2). Written, frame by frame so long videos never sit in memory:
 """
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -36,6 +37,7 @@ from jaxvid.poses.render import render_skeleton
 
 FLAGS = flags.FLAGS
 DEFAULT_FPS = 12.0  # when the source does not say
+MAX_DANCER_FRAMES = 100_000  # a dancer:... source's --frames: over an hour at 25 fps
 MIN_INSIDE = 0.9  # of the confident joints inside the target's frame, or an error
 
 
@@ -105,12 +107,16 @@ def main(argv):
     raise UserError(f"--fps must be in [0, 1000) (0: the source's), got {FLAGS.fps}")
   if FLAGS.chunk < 1:
     raise UserError(f"--chunk must be >= 1, got {FLAGS.chunk}")
+  if not (math.isfinite(FLAGS.alpha) and FLAGS.alpha > 0):
+    raise UserError(f"--alpha must be a positive number (paper 0.7, code 0.5), got {FLAGS.alpha}")
+  if not 1 <= FLAGS.frames <= MAX_DANCER_FRAMES:
+    raise UserError(f"--frames must be in [1, {MAX_DANCER_FRAMES}], got {FLAGS.frames}")
+  if FLAGS.smooth_window < 1:
+    raise UserError(f"--smooth_window must be >= 1 (1: no smoothing), got {FLAGS.smooth_window}")
   model = jaxvid.load(FLAGS.workdir, FLAGS.step, expected="edn")
   d = model.config.data
   src = edn_lib.load_source(FLAGS.source, (d.height, d.width), FLAGS.frames, FLAGS.source_video,
                             FLAGS.source_size)
-  if FLAGS.smooth_window < 1:
-    raise UserError(f"--smooth_window must be >= 1 (1: no smoothing), got {FLAGS.smooth_window}")
   keypoints = model.to_target_frame(src, FLAGS.alpha, FLAGS.smooth_window, FLAGS.x_align,
                                     normalize=not FLAGS.no_normalize, recenter=not FLAGS.stretch)
   fps = FLAGS.fps or src.fps or DEFAULT_FPS

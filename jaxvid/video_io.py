@@ -29,9 +29,16 @@ class VideoReadError(Exception):
 
 
 def list_videos(folder: str) -> list[str]:
-  """Video files below `folder` (recursively), sorted for determinism."""
-  found = []
-  for root, _, files in os.walk(folder):
+  """Video files below `folder` (recursively, into linked folders too: a user's folder of
+  links to where the videos are; each real folder once, so a link loop ends), sorted for
+  determinism."""
+  found, seen = [], set()
+  for root, dirs, files in os.walk(folder, followlinks=True):
+    real = os.path.realpath(root)
+    if real in seen:
+      dirs[:] = []
+      continue
+    seen.add(real)
     for name in files:
       if name.lower().endswith(VIDEO_EXTENSIONS):
         found.append(os.path.join(root, name))

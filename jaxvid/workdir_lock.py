@@ -1,7 +1,7 @@
 """One training run per workdir: a lock file with the holder's host and pid.
 
 A second run on the same workdir stops with one line naming the holder. A lock left by a run
-that died (its pid gone on this host) is taken over, and said so. A lock from another host
+that died (its pid gone on this host, or now another process's) is taken over, and said so. A lock from another host
 cannot be checked from here: the message says how to remove it if that run is gone. In a
 bucket (gs://...) there is no exclusive create: the lock is written, then read back, which
 catches all but a near-simultaneous second start.
@@ -33,6 +33,36 @@ def _alive(pid: int) -> bool:
   return True
 
 
+def _started(pid: int) -> str | None:
+  """When process `pid` started, as this boot's id and its start time in clock ticks (Linux's
+  /proc), or None where that cannot be read. A pid is reused once its process is gone (after a
+  reboot, or on a busy machine): the pair tells the lock's holder from a stranger."""
+  try:
+    with open("/proc/sys/kernel/random/boot_id") as f:
+      boot = f.read().strip()
+    with open(f"/proc/{pid}/stat") as f:
+      fields = f.read().rsplit(")", 1)[1].split()  # after the command name, which may hold ' '
+    return f"{boot}:{fields[19]}"  # field 22 of stat: starttime
+  except (OSError, IndexError):
+    return None
+
+
+def _holder_gone(holder: dict) -> bool:
+  """The lock's run is gone: its pid is free, or taken by a process started at another time
+  (locks written before the start time was recorded: a process that is not a Python)."""
+  pid = holder.get("pid")
+  if not isinstance(pid, int) or not _alive(pid):
+    return True
+  now = _started(pid)
+  if holder.get("started") and now:
+    return holder["started"] != now
+  try:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+      return b"python" not in f.read().split(b"\0")[0]
+  except OSError:
+    return False
+
+
 def _read(path: str) -> dict:
   try:
     return json.loads(paths.Path(path).read_text())
@@ -59,7 +89,7 @@ def _create_exclusive(path: str, me: dict) -> None:
 def hold(workdir: str):
   path = paths.join(workdir, LOCK_NAME)
   me = {"host": socket.gethostname(), "pid": os.getpid(),
-        "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+        "since": time.strftime("%Y-%m-%d %H:%M:%S"), "started": _started(os.getpid())}
   for _ in range(2):
     try:
       _create_exclusive(path, me)
@@ -67,7 +97,7 @@ def hold(workdir: str):
     except FileExistsError:
       holder = _read(path)
       same_host = holder.get("host") == me["host"]
-      if same_host and isinstance(holder.get("pid"), int) and not _alive(holder["pid"]):
+      if same_host and _holder_gone(holder):
         logger.info(f"taking over the lock of a run that is gone (pid {holder['pid']}, since "
               f"{holder.get('since', '?')})")
         paths.Path(path).unlink()

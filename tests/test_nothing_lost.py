@@ -295,3 +295,90 @@ def test_a_checkpoint_from_before_stable_source_names_still_resumes():
   np.testing.assert_array_equal(next(resumed)["video"], expected["video"])
   with pytest.raises(UserError, match="written with config.data.workers=2"):
     resumed.set_state({"grain": json.dumps({**state, "worker_count": 2})})
+
+
+def test_a_lock_naming_a_live_stranger_is_taken_over(tmp_path):
+  """A .jaxvid.lock whose pid now belongs to an unrelated process (reused after the run died)
+  blocked every later run with 'in use by another run'."""
+  import json
+  import socket
+  from jaxvid import workdir_lock
+  lock = tmp_path / workdir_lock.LOCK_NAME
+  mine = workdir_lock._started(os.getpid())
+  cases = [({"pid": 1}, True),  # an old lock (no start time): pid 1 is no Python
+           ({"pid": os.getpid(), "started": "another-boot:1"}, True),  # same pid, other process
+           ({"pid": os.getpid(), "started": mine}, False)]  # the holder itself: in use
+  for holder, taken in cases:
+    lock.write_text(json.dumps({"host": socket.gethostname(), "since": "then", **holder}))
+    if taken:
+      with workdir_lock.hold(str(tmp_path)):
+        assert json.loads(lock.read_text())["started"] == mine
+      assert not lock.exists()
+    else:
+      with pytest.raises(UserError, match="in use by another run"):
+        with workdir_lock.hold(str(tmp_path)):
+          pass
+
+
+def test_training_refuses_an_export_and_a_resume_with_another_seed(tmp_path):
+  from jaxvid import train
+  workdir, export = str(tmp_path / "run"), str(tmp_path / "export")
+  train.train_and_evaluate(load_config(train__num_steps=2), workdir)
+  api.export(workdir, export)
+  with pytest.raises(UserError, match="is an export"):
+    train.train_and_evaluate(load_config(train__num_steps=2), export)
+  assert sorted(os.listdir(export)) == sorted(["config.json", "export.json", "inference"])
+  with pytest.raises(UserError, match="started with seed 0; a resumed run keeps it"):
+    train.train_and_evaluate(load_config(train__num_steps=4, seed=3), workdir)
+  assert ckpt_lib.load_config(workdir).seed == 0
+
+
+def test_a_finished_rerun_writes_what_the_run_died_before_and_nothing_else(tmp_path):
+  """A run killed after its last checkpoint but before its last samples never got them (the
+  rerun had 'nothing to do'); a no-op rerun added an empty TensorBoard file."""
+  from jaxvid import train
+  workdir = tmp_path / "run"
+  train.train_and_evaluate(load_config(train__num_steps=2), str(workdir))
+  events = sorted(os.listdir(workdir / "tensorboard"))
+  rows = (workdir / "metrics.jsonl").read_text()
+  for name in os.listdir(workdir / "samples"):
+    if name.startswith("step_0000002"):
+      os.remove(workdir / "samples" / name)
+  train.train_and_evaluate(load_config(train__num_steps=2), str(workdir))
+  assert {"step_0000002.gif", "step_0000002.mp4"} <= set(os.listdir(workdir / "samples"))
+  assert sorted(os.listdir(workdir / "tensorboard")) == events
+  assert (workdir / "metrics.jsonl").read_text() == rows
+
+
+def test_absurd_counts_and_values_are_one_line_before_any_work(tmp_path):
+  """transfer --frames=2000000 and generate --num=30000000 hung (111 s of silence); --fps=0 was
+  a ZeroDivisionError; --alpha=nan was taken."""
+  import time as time_module
+  none = f"--workdir={tmp_path}/none"
+  cases = [("jaxvid.transfer", none, "--source=dancer:1", f"--output={tmp_path}/o.mp4",
+            "--frames=2000000"),
+           ("jaxvid.transfer", none, "--source=dancer:1", f"--output={tmp_path}/o.mp4",
+            "--alpha=nan"),
+           ("jaxvid.generate", none, f"--output={tmp_path}/g", "--num=30000000"),
+           ("jaxvid.generate", none, f"--output={tmp_path}/g", "--fps=0")]
+  for module, *args in cases:
+    began = time_module.time()
+    result = _run(module, *args)
+    assert "does not exist" not in _one_error_line(result) and "no config.json" not in \
+        result.stderr, (args, result.stderr[-500:])  # refused before the model is looked for
+    assert time_module.time() - began < 60
+  assert not [p for p in tmp_path.iterdir()]
+
+
+def test_videos_in_a_linked_folder_are_found(tmp_path):
+  from jaxvid import video_io
+  elsewhere = tmp_path / "elsewhere"
+  elsewhere.mkdir()
+  (elsewhere / "a.mp4").write_bytes(b"")
+  folder = tmp_path / "videos"
+  folder.mkdir()
+  (folder / "b.mp4").write_bytes(b"")
+  os.symlink(elsewhere, folder / "linked")
+  os.symlink(folder, folder / "linked" / "loop")  # a loop ends
+  found = video_io.list_videos(str(folder))
+  assert [os.path.relpath(p, folder) for p in found] == ["b.mp4", "linked/a.mp4"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from etils import epath
 
-from jaxvid import paths
+from jaxvid import paths, run_logs
 from jaxvid.errors import UserError
 
 
@@ -48,7 +48,7 @@ def test_config_metrics_tensorboard_samples_and_lock_go_to_the_bucket(bucket):
   ckpt_lib.dump_config(paths.join(workdir, "config.json"), config)
   assert ckpt_lib.load_config(workdir).model == "vgan"
 
-  writers = train._Writers(workdir, enabled=True)
+  writers = run_logs.Writers(workdir, enabled=True)
   for step in (1, 2, 3):
     writers.scalars(step, {"loss": 1.0 / step})
     writers.flush()
@@ -58,7 +58,7 @@ def test_config_metrics_tensorboard_samples_and_lock_go_to_the_bucket(bucket):
   events = os.listdir(bucket / "run" / "tensorboard")
   assert len(events) == 1 and (bucket / "run" / "tensorboard" / events[0]).stat().st_size > 0
 
-  writers = train._Writers(workdir, enabled=True, resumed_step=2)  # a resumed run
+  writers = run_logs.Writers(workdir, enabled=True, resumed_step=2)  # a resumed run
   writers.scalars(3, {"loss": 0.3})
   writers.close()
   rows = [json.loads(line) for line in (bucket / "run" / "metrics.jsonl").read_text().splitlines()]
@@ -72,8 +72,8 @@ def test_config_metrics_tensorboard_samples_and_lock_go_to_the_bucket(bucket):
 
     def figure_columns(self):
       return ["video"]
-  written = train.write_samples({}, _Trainer(config), {}, workdir, 7,
-                                train._Writers(workdir, False), config)
+  written = run_logs.write_samples({}, _Trainer(config), {}, workdir, 7,
+                                run_logs.Writers(workdir, False), config)
   assert written == ["gs://bucket/run/samples/step_0000007.gif",
                      "gs://bucket/run/samples/step_0000007.mp4"]
   assert (bucket / "run" / "samples" / "step_0000007.mp4").stat().st_size > 0

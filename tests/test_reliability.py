@@ -214,6 +214,7 @@ def test_bad_inputs_give_one_line_errors_and_change_nothing(tmp_path):
     ("data__max_sprites", 0, "data.max_sprites=0"),
     ("data__cache_mb", -1, "data.cache_mb=-1"),
     ("data__workers", -2, "data.workers=-2"),
+    ("data__num_clips", 100_000_000, "at most 1,000,000 clips"),
 ])
 def test_bad_values_are_one_error_before_any_work(tmp_path, key, value, says):
   from jaxvid.errors import UserError
