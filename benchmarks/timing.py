@@ -102,7 +102,8 @@ def model_step_flops(trainer, state, batch) -> int:
     g = forward_flops(trainer.generator, {"params": state.g_params}, g_input)
     d = forward_flops(trainer.discriminator, {"params": state.d_params},
                       trainer.discriminator_input(pose, pose, frame, frame))
-    v = forward_flops(trainer.vgg, {"params": trainer.vgg_params}, frame)
+    vgg, vgg_params = trainer.perceptual_backbone
+    v = forward_flops(vgg, {"params": vgg_params}, frame)
     return 6 * g + 9 * d + 6 * v
   if trainer.name == "pose_vae":
     w = trainer.split_window(batch, 0)

@@ -189,6 +189,7 @@ def main(argv):
   report = evaluators.run(suite, models, options, api.load)
   output = output or paths.join(workdirs[0], "eval", report_name(suite.name, models[0].step,
                                                                     options))
+  paths.Path(output).parent.mkdir(parents=True, exist_ok=True)
   paths.Path(output).write_text(json.dumps(report, indent=2))
   print(suite.module.format_table(report))
   print(f"wrote {output}")

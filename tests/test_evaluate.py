@@ -98,13 +98,14 @@ def test_cli_writes_json_per_step_and_rejects_bad_requests(gan_workdir, tmp_path
   assert result.returncode == 0, result.stderr[-2000:]
   assert set(json.loads(out.read_text())["rows"]["pose_gan (step 4)"]) == {
       "ssim", "ssim_95", "psnr", "psnr_95"}
-  # the default report is named by suite, step and metrics: an earlier step's is kept
+  # the default report is named by suite, step, metrics and every option that changes the
+  # numbers (here the clip count): an earlier step's is kept
   for step in (2, 4):
     result = _cli(f"--workdir={gan_workdir}", "--suite=video", f"--step={step}",
                   "--metrics=ssim", "--num_videos=2")
     assert result.returncode == 0, result.stderr[-2000:]
   reports = sorted(os.listdir(os.path.join(gan_workdir, "eval")))
-  assert reports == ["video-step2-ssim.json", "video-step4-ssim.json"]
+  assert reports == ["video-step2-ssim-n2.json", "video-step4-ssim-n2.json"]
   assert json.load(open(os.path.join(gan_workdir, "eval", reports[0])))["step"] == 2
   result = _cli(f"--workdir={gan_workdir}", "--suite=video", "--metrics=ssim,inception")
   assert result.returncode == 1 and "unknown metrics" in result.stderr

@@ -166,7 +166,7 @@ def test_an_edn_export_loads_without_the_weights_file_its_config_names(tmp_path)
     train.train_and_evaluate(config, str(tmp_path / "run"))
   assert not (tmp_path / "run" / "checkpoints").exists()
   trainer = get_trainer(config)  # what jaxvid.load builds: the file is not read
-  assert "_vgg" not in vars(trainer)
+  assert "perceptual_backbone" not in vars(trainer)
 
 
 def _photo(path, pixels, **save):

@@ -14,7 +14,7 @@ import pytest
 from jaxvid import train
 from helpers import DATA_DIR, REPO, load_config, load_final_state
 
-STEPS = 8
+STEPS = 10
 _ARGS = [f"--config.train.num_steps={STEPS}", "--config.train.checkpoint_every=1",
          "--config.train.sample_every=1000", "--config.train.log_every=1"]
 
@@ -98,7 +98,7 @@ def test_edn_face_stage_resumes_bitwise(tmp_path):
                        train__sample_every=1000, edn__stage1_workdir=stage1)
   straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
   train.train_and_evaluate(config, straight)
-  for how in (signal.SIGKILL, signal.SIGTERM):
+  for how in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
     _interrupt("configs/edn.py:tiny_face", resumed, how, extra)
   finish = _start("configs/edn.py:tiny_face", resumed, *extra)
   out, err = finish.communicate(timeout=300)

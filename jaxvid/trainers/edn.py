@@ -139,7 +139,7 @@ class EDNTrainer(Trainer):
     self.tx = adam(config.optim, num_steps=int(config.train.num_steps))
 
   @functools.cached_property
-  def _vgg(self):
+  def perceptual_backbone(self):
     """(module, params) of the perceptual loss's backbone, read when training first needs it:
     loading a model for inference (an export from another machine among them) never reads the
     weights file its config names."""
@@ -147,7 +147,7 @@ class EDNTrainer(Trainer):
     return vgg.load_backbone(e.perceptual_backbone, e.vgg19_weights, e.vgg_input)
 
   def check_for_training(self) -> None:
-    self._vgg  # the weights file's errors at start-up, before any dataset build
+    self.perceptual_backbone  # the weights file's errors at start-up, before any dataset build
 
   def metadata(self) -> dict:
     e, d = self.config.edn, self.config.data
@@ -193,7 +193,7 @@ class EDNTrainer(Trainer):
     return generated_crop + residual.astype(jnp.float32)
 
   def _perceptual(self, generated, target):
-    module, params = self._vgg
+    module, params = self.perceptual_backbone
     feats = lambda x: module.apply({"params": params}, x)
     return losses.perceptual_loss(feats(generated), feats(target))
 
