@@ -97,10 +97,9 @@ def probe(path: str) -> VideoInfo:
   if min(size) <= 0:
     raise VideoReadError(f"{path}: frames of size {size}")
   if variable:
-    log.warning("%s: variable frame rate (frame intervals %.0f to %.0f ms); its frames are "
-                "taken as evenly spaced at %.3g fps, so motion plays at uneven speed (convert "
-                "it to a constant rate first: ffmpeg -i IN -vf fps=%.3g OUT)", path, *variable,
-                float(rate), float(rate))
+    log.info("%s: variable frame rate (frame intervals %.0f to %.0f ms): read at a constant "
+             "%.3g fps from the frames' timestamps", path, *variable, float(rate))
+    count = _resampled_count(path, float(rate)) or count
   return VideoInfo(float(rate), size, count, 90 * turns, variable)
 
 
@@ -121,6 +120,48 @@ def _variable_intervals(container, stream) -> tuple[float, float] | None:
     return None
   low, high = np.percentile(intervals, [5, 95])
   return (float(low), float(high)) if high > VARIABLE_RATE_SPREAD * low else None
+
+
+def _constant_rate(timed, rate: float):
+  """(time s or None, item) in presentation order -> the items at a constant `rate`: output
+  frame k is the input whose time is nearest to t0 + k / rate (a frame repeated where the
+  input is sparse, dropped where it is dense), as FFmpeg's fps filter does. A constant-rate
+  input comes out unchanged, one for one; an item without a time takes its predecessor's plus
+  one interval."""
+  step = 1.0 / rate
+  previous = None  # (time, item)
+  k = 0
+  for time, item in timed:
+    if previous is None:
+      t0 = time if time is not None else 0.0
+      previous = (t0, item)
+      continue
+    time = time if time is not None else previous[0] + step
+    middle = (previous[0] + time) / 2
+    while t0 + k * step <= middle + 1e-9:
+      yield previous[1]
+      k += 1
+    previous = (time, item)
+  if previous is not None:  # the last frame stands for its own interval
+    while t0 + k * step <= previous[0] + step / 2 + 1e-9:
+      yield previous[1]
+      k += 1
+
+
+def _resampled_count(path: str, rate: float) -> int:
+  """How many frames a variable-rate video has at `rate`, from its packets' timestamps (no
+  decoding)."""
+  if rate <= 0:
+    return 0
+  try:
+    with av.open(path) as container:
+      stream = container.streams.video[0]
+      base = float(stream.time_base or 0)
+      times = sorted(p.pts * base for p in container.demux(stream)
+                     if p.size and p.pts is not None)
+  except Exception:  # noqa: BLE001 - the frames are counted as they decode instead
+    return 0
+  return sum(1 for _ in _constant_rate(((t, None) for t in times), rate))
 
 
 def decodable_frames(path: str, info: VideoInfo | None = None) -> int:
@@ -152,7 +193,14 @@ def iter_frames(path: str, frame_step: int = 1, max_frames: int | None = None,
     with av.open(path) as container:
       if not container.streams.video:
         raise VideoReadError(f"{path}: no video stream")
-      for i, frame in enumerate(container.decode(video=0)):
+      stream = container.streams.video[0]
+      variable = _variable_intervals(container, stream)
+      container.seek(0)
+      frames = container.decode(video=0)
+      rate = float(stream.average_rate or stream.guessed_rate or 0)
+      if variable and rate > 0:  # a phone's variable rate, made constant from the timestamps
+        frames = _constant_rate(((f.time, f) for f in frames), rate)
+      for i, frame in enumerate(frames):
         if stop is not None and i >= stop:
           break
         if i < start or (i - start) % frame_step:

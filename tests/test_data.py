@@ -269,26 +269,30 @@ def test_a_phone_video_shot_in_portrait_decodes_upright(tmp_path):
   np.testing.assert_array_equal(video_io.upright(frames[0], 2), frames[0][::-1, ::-1])
 
 
-def test_a_variable_frame_rate_video_is_named_with_its_intervals(tmp_path, capsys):
-  """Frames stamped 20 ms and 80 ms apart in turn (a phone's VFR clip, written by the test with
-  PyAV): probe reports the intervals and warns that they are taken as evenly spaced; a
-  constant-rate video says nothing."""
+def _write_timed_video(path, pts_ms):
+  """Frame i (grey level 5 i) shown at pts_ms[i]: a phone's variable-rate clip, with PyAV."""
   import av
   from fractions import Fraction
-  path = str(tmp_path / "vfr.mp4")
   with av.open(path, "w") as container:
     stream = container.add_stream("libx264", rate=25)
     stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
     stream.time_base = Fraction(1, 1000)
     stream.codec_context.time_base = Fraction(1, 1000)
-    pts = np.cumsum([0] + [20, 80] * 10)
-    for i, t in enumerate(pts):
-      frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 10 * i, np.uint8), format="rgb24")
+    for i, t in enumerate(pts_ms):
+      frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 5 * i, np.uint8), format="rgb24")
       frame.pts, frame.time_base = int(t), Fraction(1, 1000)
       for packet in stream.encode(frame):
         container.mux(packet)
     for packet in stream.encode():
       container.mux(packet)
+
+
+def test_a_variable_frame_rate_video_is_named_with_its_intervals(tmp_path, capsys):
+  """Frames stamped 20 ms and 80 ms apart in turn (a phone's VFR clip, written by the test with
+  PyAV): probe reports the intervals and that it is read at a constant rate; a constant-rate
+  video says nothing."""
+  path = str(tmp_path / "vfr.mp4")
+  _write_timed_video(path, np.cumsum([0] + [20, 80] * 10))
   info = video_io.probe(path)
   low, high = info.variable_intervals_ms
   assert low == pytest.approx(20, abs=2) and high == pytest.approx(80, abs=2)
@@ -298,6 +302,30 @@ def test_a_variable_frame_rate_video_is_named_with_its_intervals(tmp_path, capsy
                    macro_block_size=1)
   assert video_io.probe(even).variable_intervals_ms is None
   assert "variable frame rate" not in capsys.readouterr().out
+
+
+def test_a_variable_frame_rate_video_is_read_at_a_constant_rate(tmp_path):
+  """Ten frames 100 ms apart, then twenty 10 ms apart (1.1 s, 30 frames: FFmpeg's average
+  rate ~26 fps): each frame read is the one shown nearest its constant-rate tick, slow parts
+  repeated and fast ones dropped, so motion keeps its speed; a constant-rate video is read one
+  for one."""
+  pts = np.concatenate([np.arange(10) * 100, 1000 + np.arange(20) * 10])
+  path = str(tmp_path / "vfr.mp4")
+  _write_timed_video(path, pts)
+  info = video_io.probe(path)
+  frames = [int(round(f.mean() / 5)) for f in video_io.iter_frames(path)]
+  assert len(frames) == info.num_frames  # the count the dataset builder plans with
+  ticks = np.arange(len(frames)) * 1000 / info.fps
+  assert len(frames) == int(round(pts[-1] * info.fps / 1000)) + 1
+  for tick, shown in zip(ticks, frames):  # the nearest frame in time, every tick
+    assert abs(pts[shown] - tick) <= np.min(np.abs(pts - tick)) + 1e-6
+  assert frames[:6] == [0, 0, 1, 1, 2, 2]  # the slow part (100 ms) repeated at ~47 ms ticks
+  assert np.all(np.diff(frames[-4:]) >= 4)  # the fast part (10 ms) thinned
+  even = str(tmp_path / "even.mp4")
+  imageio.mimwrite(even, (np.arange(12)[:, None, None, None] * 5 *
+                          np.ones((1, 32, 32, 3))).astype(np.uint8), fps=25, codec="libx264",
+                   macro_block_size=1)
+  assert [int(round(f.mean() / 5)) for f in video_io.iter_frames(even)] == list(range(12))
 
 
 def test_another_folder_or_changed_videos_build_another_dataset(tmp_path):
