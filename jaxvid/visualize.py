@@ -1,14 +1,14 @@
-"""Video grids and files (GIF, MP4) a person can look at. Pure numpy + imageio."""
+"""Video grids and files (GIF, MP4) a person can look at: numpy, imageio (GIF), PyAV (MP4)."""
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Sequence
 
 import imageio.v2 as imageio
 import numpy as np
 from PIL import Image, ImageDraw
 
+from jaxvid import av_writer
 from jaxvid.pixels import to_uint8, to_unit_range  # noqa: F401  (re-exported: the CLIs use both)
 
 
@@ -54,34 +54,32 @@ class VideoWriter:
       writer.append(frames_uint8)  # (T, H, W, 3), any number of times
   """
 
-  def __init__(self, path: str, fps: float = 8):
+  def __init__(self, path: str, fps: float = 8, audio: av_writer.AudioFrom | None = None):
+    """`audio`: an .mp4 gets that video's sound, in sync and trimmed to this one's length."""
     self.kind = os.path.splitext(path)[1].lower()  # .MP4 from a camera's habits too
     if self.kind not in (".gif", ".mp4"):
       raise ValueError(f"unsupported video extension for {path!r}: use .gif or .mp4")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     self.path, self.fps, self.frames = path, float(fps), 0
-    with warnings.catch_warnings():
-      # imageio-ffmpeg starts ffmpeg with fork+exec, which Python flags in threaded programs.
-      warnings.filterwarnings("ignore", message=r".*os\.fork\(\) was called.*")
-      if self.kind == ".gif":
-        self._writer = imageio.get_writer(path, format="GIF", mode="I",
-                                          duration=1000.0 / self.fps, loop=0)
-      else:
-        self._writer = imageio.get_writer(path, format="FFMPEG", fps=self.fps, codec="libx264",
-                                          quality=8, macro_block_size=1, pixelformat="yuv420p")
+    if self.kind == ".gif":
+      self._writer = imageio.get_writer(path, format="GIF", mode="I",
+                                        duration=1000.0 / self.fps, loop=0)
+    else:
+      self._writer = av_writer.Mp4Writer(path, self.fps, audio)
 
   def append(self, video_uint8: np.ndarray) -> None:
-    for frame in np.asarray(video_uint8, np.uint8):
-      if self.kind == ".mp4" and (frame.shape[0] % 2 or frame.shape[1] % 2):
-        # yuv420p needs even sizes; pad with white rather than resample.
-        h, w, c = frame.shape
-        padded = np.full((h + h % 2, w + w % 2, c), 255, np.uint8)
-        padded[:h, :w] = frame
-        frame = padded
-      with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*os\.fork\(\) was called.*")
+    video = np.asarray(video_uint8, np.uint8)
+    if self.kind == ".mp4":
+      h, w = video.shape[1:3]
+      if h % 2 or w % 2:  # yuv420p needs even sizes; pad with white rather than resample
+        padded = np.full(video.shape[:1] + (h + h % 2, w + w % 2, 3), 255, np.uint8)
+        padded[:, :h, :w] = video
+        video = padded
+      self._writer.append(video)
+    else:
+      for frame in video:
         self._writer.append_data(frame)
-      self.frames += 1
+    self.frames += len(video)
 
   def close(self) -> None:
     self._writer.close()
@@ -93,9 +91,11 @@ class VideoWriter:
     self.close()
 
 
-def write_video(path: str, video_uint8: np.ndarray, fps: float = 8) -> str:
-  """Write a (T, H, W, 3) uint8 video as .gif or .mp4 (H.264) according to `path`."""
-  with VideoWriter(path, fps) as writer:
+def write_video(path: str, video_uint8: np.ndarray, fps: float = 8,
+                audio: av_writer.AudioFrom | None = None) -> str:
+  """Write a (T, H, W, 3) uint8 video as .gif or .mp4 (H.264, with `audio`'s sound) according
+  to `path`."""
+  with VideoWriter(path, fps, audio) as writer:
     writer.append(video_uint8)
   return path
 

@@ -37,6 +37,7 @@ import numpy as np
 
 from jaxvid import progress, video_io
 from jaxvid.errors import UserError
+from jaxvid.poses import track
 from jaxvid.poses.keypoints import JOINT, NUM_JOINTS
 
 # COCO-18 joint -> MediaPipe landmark (neck is computed).
@@ -171,6 +172,11 @@ class PoseExtractor:
     return np.array([(l.x * w, l.y * h, l.visibility) for l in result.pose_landmarks.landmark],
                     np.float32)
 
+  def landmarks_on_crop(self, frame, centre, side):
+    """Landmarks in a square crop (zero-padded at the borders) mapped back to frame pixels, or
+    None where the crop holds nobody clearly (mean visibility below MIN_VISIBILITY)."""
+    return self._on_crop(frame, centre, side)
+
   def _on_crop(self, frame, centre, side):
     """Pose in a square crop (zero-padded at the borders), mapped back to frame pixels."""
     import cv2
@@ -217,12 +223,18 @@ class PoseExtractor:
     self._last_box = person_box(keypoints)
     return keypoints
 
-  def video(self, frames, progress=None) -> Poses:
-    """All frames of one video (an iterable of RGB uint8 frames)."""
+  def video(self, frames, progress=None, person: track.Choice | None = track.Choice(),
+            log=None) -> Poses:
+    """All frames of one video (an iterable of RGB uint8 frames), of one person: `person`
+    says whom to follow when several are in view (jaxvid/poses/track.py; who was chosen goes
+    to `log`, a function of one line); None: whoever the model finds in each frame."""
+    tracker = track.PersonTracker(self, person) if person is not None else None
     keypoints, detected, size = [], [], None
     for frame in frames:
       size = size or frame.shape[:2]
-      kp = self.frame(frame)
+      kp = self.frame(frame) if tracker is None else tracker.frame(frame)
+      if tracker is not None and tracker.started_at == len(keypoints) and log is not None:
+        log(tracker.description)
       detected.append(kp is not None)
       keypoints.append(kp if kp is not None else np.zeros((NUM_JOINTS, 3), np.float32))
       if progress:
@@ -259,13 +271,15 @@ def fill_gaps(keypoints: np.ndarray, detected: np.ndarray, max_gap: int):
 
 
 def extract_file(path: str, extractor: PoseExtractor, max_frames: int | None = None,
-                 show_progress: bool = True) -> Poses:
-  """Poses of one video, decoded frame by frame (memory does not grow with its length); the
-  result's `fps` and `source` say where they came from."""
+                 show_progress: bool = True, person: track.Choice | None = track.Choice(),
+                 log=None) -> Poses:
+  """Poses of one video's `person` (PoseExtractor.video), decoded frame by frame (memory does
+  not grow with its length); the result's `fps` and `source` say where they came from."""
   info = video_io.probe(path)  # VideoReadError on bad files
   total = min(info.num_frames, max_frames) if max_frames else info.num_frames
   with progress.bar(total or None, os.path.basename(path), "frame", show_progress) as bar:
-    poses = extractor.video(video_io.iter_frames(path, max_frames=max_frames), bar)
+    poses = extractor.video(video_io.iter_frames(path, max_frames=max_frames), bar, person,
+                            log=log)
   return dataclasses.replace(poses, fps=info.fps, source=os.path.abspath(path))
 
 
