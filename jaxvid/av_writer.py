@@ -77,41 +77,47 @@ class Mp4Writer:
 
   def _mux_audio(self, duration_s: float) -> None:
     """The source's sound from its first video frame (+ start_s) for `duration_s` seconds,
-    re-encoded as AAC, sample-exact at both ends."""
+    re-encoded as AAC: every sample at its own time (silence where the source's audio starts
+    later or ends earlier than its video), sample-exact at both ends."""
     stream = self._sound
     rate = stream.codec_context.sample_rate
-    resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=rate)
+    layout = stream.layout.name
+    resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+    wanted = int(round(duration_s * rate))
+    written = 0
     with av.open(self.audio.path) as source:
-      first_video = _first_video_time(source)
-      begin = first_video + self.audio.start_s
-      wanted = int(round(duration_s * rate))
-      written = 0
+      begin = _first_video_time(source) + self.audio.start_s
       for decoded in source.decode(audio=0):
         for frame in resampler.resample(decoded):
           if frame.pts is None:
             continue
-          t = float(frame.pts * frame.time_base)
           samples = frame.to_ndarray()  # (channels, n) planar float
-          skip = max(0, int(round((begin - t) * rate)))
-          samples = samples[:, skip:wanted - written + skip]
-          if samples.shape[1] == 0:
-            if written >= wanted:
-              break
-            continue
-          self._encode_audio(samples, written, frame.layout.name, rate)
-          written += samples.shape[1]
+          at = int(round((float(frame.pts * frame.time_base) - begin) * rate))
+          if at > written:  # the source is silent there: so is the copy
+            written += self._encode_audio(np.zeros((samples.shape[0], min(at, wanted) - written),
+                                                   np.float32), written, layout, rate)
+          samples = samples[:, max(0, written - at):][:, :max(0, wanted - written)]
+          if samples.shape[1]:
+            written += self._encode_audio(samples, written, layout, rate)
         if written >= wanted:
           break
+      if written < wanted:  # the source's sound ends before the video: silence to the end
+        self._encode_audio(np.zeros((len(stream.layout.channels), wanted - written), np.float32),
+                           written, layout, rate)
     for packet in stream.encode(None):
       self._container.mux(packet)
 
-  def _encode_audio(self, samples: np.ndarray, at: int, layout: str, rate: int) -> None:
+  def _encode_audio(self, samples: np.ndarray, at: int, layout: str, rate: int) -> int:
+    """Encode planar samples as output samples [at, at + n); returns n."""
+    if samples.shape[1] == 0:
+      return 0
     frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, np.float32), format="fltp",
                                        layout=layout)
     frame.sample_rate, frame.pts = rate, at
     frame.time_base = fractions.Fraction(1, rate)
     for packet in self._sound.encode(frame):
       self._container.mux(packet)
+    return samples.shape[1]
 
   def __enter__(self):
     return self

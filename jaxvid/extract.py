@@ -14,6 +14,7 @@ from absl import app, flags
 
 from jaxvid import errors, paths, video_io
 from jaxvid.errors import UserError
+from jaxvid.poses import track
 from jaxvid.poses.extract import PoseExtractor, extract_file
 
 FLAGS = flags.FLAGS
@@ -26,6 +27,10 @@ def define_flags():
   flags.DEFINE_integer("max_gap", 5, "fill undetected runs of at most this many frames")
   flags.DEFINE_bool("progress", True, "a progress bar per video (one line per video off a "
                     "terminal)")
+  flags.DEFINE_string("person", "largest", "whom to follow when several are in view: "
+                      "'largest' (the largest fully visible at the start), X,Y (the person at "
+                      "that pixel of the frame they are in), or 'any' (whoever the model finds "
+                      "in each frame)")
   flags.DEFINE_bool("overwrite", False, "replace existing .npz files (never an input video)")
   flags.mark_flags_as_required(["input", "output"])
 
@@ -53,6 +58,7 @@ def main(argv):
     raise UserError(f"--max_frames must be >= 0 (0: every frame), got {FLAGS.max_frames}")
   if not FLAGS.output:
     raise UserError("--output is empty: give an .npz path or a folder")
+  person = None if FLAGS.person == "any" else track.Choice.parse(FLAGS.person)
   source = paths.resolve(FLAGS.input)
   inputs = ([source] if os.path.isfile(source) else
             video_io.list_videos(source) if os.path.isdir(source) else [])
@@ -67,7 +73,9 @@ def main(argv):
   for path, out in zip(inputs, outputs):
     os.makedirs(os.path.dirname(out), exist_ok=True)
     try:
-      poses = extract_file(path, extractor, FLAGS.max_frames or None, FLAGS.progress)
+      poses = extract_file(path, extractor, FLAGS.max_frames or None, FLAGS.progress,
+                           person=person, log=lambda line, path=path: print(f"{path}: {line}",
+                                                                            flush=True))
     except (video_io.VideoReadError, ValueError) as e:
       print(f"error: {path}: {e}", file=sys.stderr)
       failed += 1

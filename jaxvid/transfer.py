@@ -5,6 +5,9 @@
 
 --workdir: the workdir of an `edn` run (stage 1, or stage 2 to add the face GAN).
 --source: where the source poses come from:
+  VIDEO                    any video PyAV reads (any size, fps, rotation; a variable rate made
+                           constant): the poses of one person (--person) extracted with
+                           MediaPipe, kept in --pose_cache under the video's content
   FILE.npz                 from `jaxvid.extract`: `keypoints` (T, 18, 3) in the source
                            video's pixels, its frame `size`, `fps` and `source` path
   FOLDER                   OpenPose `*_keypoints.json` files (give --source_video or --source_size)
@@ -16,8 +19,9 @@ ankle statistics, close/far scales, the target's ground range, x scaled about th
 centres; the target's statistics come from the checkpoint's training poses), rendered, and
 generated chunk by chunk, each frame conditioned on the previous output (the face-refined one
 with stage 2). Written, frame by frame so long videos never sit in memory:
-  OUTPUT                   the generated video, at the source's fps (--fps overrides)
-  OUTPUT_side_by_side      source video | source pose | normalised pose | output
+  OUTPUT                   the generated video, at the source's fps (--fps overrides), with
+                           the source video's sound in sync (--noaudio: none)
+  OUTPUT_side_by_side      source video | source pose | normalised pose | output (and sound)
   OUTPUT_poses.npy         the normalised poses
 """
 from __future__ import annotations
@@ -29,10 +33,11 @@ import numpy as np
 from absl import app, flags
 
 import jaxvid
-from jaxvid import errors, paths, progress, video_io, visualize
+from jaxvid import av_writer, errors, paths, progress, video_io, visualize
 from jaxvid.errors import UserError
 from jaxvid.inference import edn as edn_lib
 from jaxvid.pixels import to_unit_range
+from jaxvid.poses import track
 from jaxvid.poses.render import render_skeleton
 
 FLAGS = flags.FLAGS
@@ -45,8 +50,14 @@ def define_flags():
   """The CLI's flags; defined only when run as a program (the library imports no flags)."""
   flags.DEFINE_string("workdir", None, "workdir of a trained edn model")
   flags.DEFINE_integer("step", None, "checkpoint step (default: the newest)")
-  flags.DEFINE_string("source", None, "poses .npz, OpenPose JSON folder, .npy, or "
+  flags.DEFINE_string("source", None, "a video, poses .npz, OpenPose JSON folder, .npy, or "
                       "dancer:SUBJECT[:INDEX]")
+  flags.DEFINE_string("person", "largest", "a video source with several people: whom to "
+                      "follow, 'largest' (the largest fully visible at the start) or X,Y (the "
+                      "person at that pixel of the frame they are in)")
+  flags.DEFINE_string("pose_cache", "", "where a video source's poses are kept (default "
+                      "~/.cache/jaxvid/poses)")
+  flags.DEFINE_bool("audio", True, "keep the source video's sound (--noaudio: none)")
   flags.DEFINE_string("output", None, "output video (.mp4 or .gif)")
   flags.DEFINE_string("source_video", "", "the source video for the side-by-side (default: the "
                       ".npz's `source`); also gives the frame size and fps of JSON/.npy sources")
@@ -89,6 +100,18 @@ def output_paths(output: str, overwrite: bool, inputs: tuple[str, ...]) -> tuple
   return output, side, poses
 
 
+def sound_of(src, fps: float):
+  """The source video's sound for an output at `fps`, or None: no video, no audio stream, a
+  GIF, or another speed than the video's (the sound would drift from the moves: said)."""
+  if not src.video_path or not av_writer.has_audio(src.video_path):
+    return None
+  if src.fps and abs(fps - src.fps) > 1e-3 * src.fps:
+    print(f"no sound: --fps={fps:g} plays the {src.fps:g} fps source at another speed",
+          flush=True)
+    return None
+  return av_writer.AudioFrom(src.video_path)
+
+
 def _source_frames(src, height: int, width: int):
   """The source video's frames letterboxed into (height, width), or None without a video."""
   if src.video is not None:
@@ -113,13 +136,16 @@ def main(argv):
     raise UserError(f"--frames must be in [1, {MAX_DANCER_FRAMES}], got {FLAGS.frames}")
   if FLAGS.smooth_window < 1:
     raise UserError(f"--smooth_window must be >= 1 (1: no smoothing), got {FLAGS.smooth_window}")
+  person = track.Choice.parse(FLAGS.person)
   model = jaxvid.load(FLAGS.workdir, FLAGS.step, expected="edn")
   d = model.config.data
   src = edn_lib.load_source(FLAGS.source, (d.height, d.width), FLAGS.frames, FLAGS.source_video,
-                            FLAGS.source_size)
+                            FLAGS.source_size, person=person, cache_dir=FLAGS.pose_cache or None,
+                            show_progress=FLAGS.progress, log=lambda line: print(line, flush=True))
   keypoints = model.to_target_frame(src, FLAGS.alpha, FLAGS.smooth_window, FLAGS.x_align,
                                     normalize=not FLAGS.no_normalize, recenter=not FLAGS.stretch)
   fps = FLAGS.fps or src.fps or DEFAULT_FPS
+  audio = sound_of(src, fps) if FLAGS.audio else None
   inside = edn_lib.inside_fraction(keypoints, d.height, d.width)
   if inside < MIN_INSIDE and not FLAGS.allow_outside:
     raise UserError(
@@ -141,8 +167,8 @@ def main(argv):
   done = 0
   # written under partial names, renamed when complete: an interrupted transfer leaves
   # OUTPUT.partial.mp4, never a file that looks finished
-  with visualize.VideoWriter(paths.partial_name(output), fps) as out_writer, \
-       visualize.VideoWriter(paths.partial_name(side_path), fps) as side_writer, \
+  with visualize.VideoWriter(paths.partial_name(output), fps, audio) as out_writer, \
+       visualize.VideoWriter(paths.partial_name(side_path), fps, audio) as side_writer, \
        progress.bar(len(keypoints), "transfer", "frames", FLAGS.progress) as bar:
     for part in model.generate_chunks(keypoints, FLAGS.chunk):
       result = part["video"]
@@ -161,8 +187,9 @@ def main(argv):
   np.save(poses_path, keypoints)
   for path in (output, side_path):
     os.replace(paths.partial_name(path), path)
-  print(f"wrote {output} ({done} frames at {fps:g} fps), {side_path} and {poses_path}",
-        flush=True)
+  print(f"wrote {output} ({done} frames at {fps:g} fps"
+        f"{', with the sound of ' + src.video_path if audio else ', no sound'}), {side_path} "
+        f"and {poses_path}", flush=True)
 
 
 if __name__ == "__main__":

@@ -57,11 +57,45 @@ def _dancer(source: str, size: tuple[int, int], frames: int) -> Source:
   return Source(clip["keypoints"], size, 0.0, video=clip["video"])
 
 
+POSE_FILES = (".npz", ".npy")
+
+
+def is_video_source(source: str) -> bool:
+  """A --source that is a video file (anything but poses, a JSON folder or dancer:...)."""
+  source = os.path.expanduser(source)
+  return (not source.startswith("dancer:") and os.path.isfile(source)
+          and not source.lower().endswith(POSE_FILES))
+
+
+def _video_source(path: str, person, cache_dir: str | None, show_progress: bool, log) -> Source:
+  """A video's poses, extracted (or from the cache of earlier runs: extract.cached_poses) of
+  the person followed; its frame, fps and sound are the video's own."""
+  from jaxvid.poses import extract  # MediaPipe only when a video is the source
+  try:
+    video_io.probe(path)
+  except video_io.VideoReadError as e:
+    raise UserError(f"--source {e}: give a video, poses (.npz from jaxvid.extract, .npy), an "
+                    f"OpenPose JSON folder or dancer:SUBJECT") from e
+  try:
+    poses = extract.cached_poses(path, person, cache_dir, show_progress, log)
+  except (video_io.VideoReadError, ValueError) as e:
+    raise UserError(f"--source {path}: {e}") from e
+  if not poses.detected.any():
+    raise UserError(f"--source {path}: nobody found in any of its {len(poses.detected)} frames "
+                    f"(MediaPipe needs a whole body, reasonably large)")
+  return Source(poses.keypoints, poses.size, poses.fps, video_path=os.path.abspath(path))
+
+
 def load_source(source: str, target_size: tuple[int, int], frames: int = 48,
-                source_video: str = "", source_size: str = "") -> Source:
-  """The source's poses with the frame size, fps and video they belong to, from
-  FILE.npz (jaxvid.extract), an OpenPose JSON folder, FILE.npy or dancer:SUBJECT[:INDEX]."""
+                source_video: str = "", source_size: str = "", person=None,
+                cache_dir: str | None = None, show_progress: bool = True, log=None) -> Source:
+  """The source's poses with the frame size, fps and video they belong to, from a VIDEO (poses
+  extracted of `person`: jaxvid.poses.track.Choice, cached), FILE.npz (jaxvid.extract), an
+  OpenPose JSON folder, FILE.npy or dancer:SUBJECT[:INDEX]."""
   source, source_video = os.path.expanduser(source), os.path.expanduser(source_video)
+  if is_video_source(source):
+    from jaxvid.poses import track
+    return _video_source(source, person or track.Choice(), cache_dir, show_progress, log)
   info = None
   if source_video:
     if not os.path.isfile(source_video):

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import io
 import os
 import sys
@@ -288,3 +289,62 @@ if __name__ == "__main__":  # the command's name before it moved: say where it i
         f"{' '.join(sys.argv[1:]) or '--input=VIDEO --output=POSES.npz'}); "
         f"jaxvid.poses.extract is its library", file=sys.stderr)
   sys.exit(2)
+
+
+POSES_VERSION = "mediapipe-0.10.21-c1-track1"  # bump when extraction or tracking changes
+
+
+def default_cache_dir() -> str:
+  return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+                      "jaxvid", "poses")
+
+
+def file_digest(path: str) -> str:
+  """A key of a file's content (SHA-256 of its bytes): a renamed or copied video is the same
+  video, an edited one another."""
+  h = hashlib.sha256()
+  with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      h.update(block)
+  return h.hexdigest()[:32]
+
+
+def cached_poses(path: str, person: track.Choice | None = track.Choice(),
+                 cache_dir: str | None = None, show_progress: bool = True, log=None,
+                 extractor: PoseExtractor | None = None) -> Poses:
+  """extract_file's poses of `path`, kept in `cache_dir` (default ~/.cache/jaxvid/poses) under
+  the video's content, the person chosen and the extractor's version: a second command on the
+  same video does not extract again. A cache that cannot be written is skipped."""
+  cache_dir = cache_dir or default_cache_dir()
+  who = "any" if person is None else ("largest" if person.point is None else
+                                      "at-{:g}-{:g}".format(*person.point))
+  cached = os.path.join(cache_dir, f"{file_digest(path)}-{who}-{POSES_VERSION}.npz")
+  if os.path.exists(cached):
+    try:
+      poses = load_poses(cached)
+      if log is not None:
+        log(f"{path}: poses from the cache ({cached})")
+      return dataclasses.replace(poses, source=os.path.abspath(path))
+    except (OSError, ValueError, KeyError):
+      pass  # a damaged entry: extract again
+  own = extractor is None
+  extractor = extractor or PoseExtractor()
+  try:
+    poses = extract_file(path, extractor, show_progress=show_progress, person=person, log=log)
+  finally:
+    if own:
+      extractor.close()
+  try:
+    os.makedirs(cache_dir, exist_ok=True)
+    poses.save(cached + f".{os.getpid()}.tmp.npz")
+    os.replace(cached + f".{os.getpid()}.tmp.npz", cached)  # whole files only
+  except OSError:
+    pass
+  return poses
+
+
+def load_poses(path: str) -> Poses:
+  """A Poses written by Poses.save (jaxvid.extract's .npz)."""
+  with np.load(path) as f:
+    return Poses(f["keypoints"], f["face_box"], f["detected"], f["filled"],
+                 tuple(int(v) for v in f["size"]), float(f["fps"]), str(f["source"]))
