@@ -21,6 +21,9 @@ DATA_DEFAULTS = {
     "test_fraction": 0.1,
     "stabilize": False,  # video_folder: VGAN-style homography stabilisation
     "with_poses": False,  # video_folder: extract keypoints + face boxes (MediaPipe)
+    # video_folder with poses: frame each video on its person (a window in which their joints
+    # span this share of the height, the same for every frame) instead of the centre crop
+    "person_crop": 0.0,
     "subject": -1,  # synthetic_dancer: only this subject's clips (-1: all)
     "scene_per_subject": False,  # synthetic_dancer: one background per subject
     "branching": False,  # synthetic_dancer: futures branch into one of K moves (pose-VAE)
@@ -179,6 +182,12 @@ def validate(config) -> None:
   workers = data_value(d, "workers")
   need(isinstance(workers, int) and workers >= 0, "data.workers", workers,
        "must be an integer >= 0 (0: read in the main process)")
+  person_crop = data_value(d, "person_crop")
+  need(isinstance(person_crop, (int, float)) and 0 <= person_crop <= 1, "data.person_crop",
+       person_crop, "must be in [0, 1] (0: the centre crop)")
+  need(not person_crop or (d.get("name") == "video_folder" and data_value(d, "with_poses")),
+       "data.person_crop", person_crop, "frames the person of a video_folder with "
+       "data.with_poses=True")
   fraction = data_value(d, "test_fraction")
   need(0 <= fraction < 1, "data.test_fraction", fraction, "must be in [0, 1)")
   need(math.isfinite(config.optim.learning_rate) and config.optim.learning_rate > 0,

@@ -17,6 +17,9 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
   os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                              " --xla_backend_optimization_level=0").strip()
 
+# Pose extractions are cached by content under $XDG_CACHE_HOME/jaxvid/poses: the tests' own.
+os.environ.setdefault("XDG_CACHE_HOME", tempfile.mkdtemp(prefix="jaxvid-test-cache-"))
+
 import jax  # noqa: E402  (after the environment above)
 
 jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])

@@ -142,6 +142,45 @@ def test_transfer_from_a_wide_25fps_video_lands_in_the_target_frame_at_its_speed
   assert "Traceback" not in result.stderr and not (tmp_path / "y.mp4").exists()
 
 
+def test_transfer_from_a_video_keeps_its_sound_in_sync_and_extracts_once(stages, tmp_path):
+  """--source=VIDEO: poses of its person extracted (MediaPipe) and kept in the cache; the
+  output and the side-by-side have the video's fps, length and sound, a click where it was."""
+  from jaxvid import av_writer, video_io
+  from jaxvid.data import synthetic_dancer
+  from helpers import click_time, write_video_with_click
+  clip = synthetic_dancer.render_clip(7, 1, 30, 256, 256, subject_id=2)
+  source = tmp_path / "their dance.mp4"  # a space in the name, as users' files have
+  write_video_with_click(source, clip["video"], 15, click_s=1.2)
+  cache = tmp_path / "cache"
+  output = tmp_path / "me.mp4"
+  run = lambda *extra: _transfer(f"--workdir={stages[1]}", f"--source={source}",
+                                 f"--output={output}", f"--pose_cache={cache}", "--noprogress",
+                                 "--allow_outside", *extra)
+  result = run()
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "following the largest fully visible person" in result.stdout
+  assert "with the sound of" in result.stdout
+  for path in (output, tmp_path / "me_side_by_side.mp4"):
+    info = video_io.probe(str(path))
+    assert info.fps == 15 and info.num_frames == 30
+    start, duration = av_writer.audio_stream_info(str(path))
+    assert start == pytest.approx(0, abs=0.01) and duration == pytest.approx(2.0, abs=1 / 15)
+    assert click_time(path) == pytest.approx(1.2, abs=1 / 15)  # in sync within a frame
+  assert len(os.listdir(cache)) == 1
+  result = run("--overwrite", "--noaudio")
+  assert result.returncode == 0 and "poses from the cache" in result.stdout
+  assert av_writer.audio_stream_info(str(output)) is None
+  # not a video, and nobody in it: one line each, before any work, nothing written
+  (tmp_path / "notes.txt").write_text("not a video")
+  empty = tmp_path / "empty room.mp4"
+  write_video_with_click(empty, np.full((20, 64, 64, 3), 90, np.uint8), 15, click_s=0.5)
+  for bad, says in ((tmp_path / "notes.txt", "cannot read"), (empty, "nobody found")):
+    result = _transfer(f"--workdir={stages[1]}", f"--source={bad}",
+                       f"--output={tmp_path / 'bad.mp4'}", f"--pose_cache={cache}")
+    assert result.returncode == 1 and says in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and not (tmp_path / "bad.mp4").exists()
+
+
 def test_quality_suite_compares_models_with_the_baselines(stages):
   import jaxvid
   from jaxvid import api, evaluators

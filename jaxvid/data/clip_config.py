@@ -44,6 +44,8 @@ class ClipConfig(tfds.core.BuilderConfig):
   # synthetic_dancer: futures that branch into one of K moves (The Pose Knows' pose-VAE)
   branching: bool = DATA_DEFAULTS["branching"]
   branch_step_frames: int = DATA_DEFAULTS["branch_step_frames"]
+  # video_folder with poses: the person's window instead of the centre crop (0: centre)
+  person_crop: float = DATA_DEFAULTS["person_crop"]
   # video_folder: a digest of the folder (path, files, sizes, mtimes), so another folder or
   # changed videos make another dataset instead of silently reusing the first one
   source_digest: str = ""
@@ -55,7 +57,8 @@ class ClipConfig(tfds.core.BuilderConfig):
     for later in ("scene_per_subject", "with_poses", "branching", "source_digest"):  # added later: when off, keep the names
       if not fields[later]:                           # the datasets already have
         fields.pop(later)
-    for later, default in (("branch_step_frames", 1), ("stripes", DATA_DEFAULTS["stripes"])):
+    for later, default in (("branch_step_frames", 1), ("stripes", DATA_DEFAULTS["stripes"]),
+                           ("person_crop", 0.0)):
       if fields[later] == default:  # added later too: their defaults keep the names
         fields.pop(later)
     digest = hashlib.sha1(repr(sorted(fields.items())).encode()).hexdigest()[:8]

@@ -12,7 +12,7 @@ import tensorflow_datasets as tfds
 
 from jaxvid import video_io
 from jaxvid.data.clip_config import ClipConfig, video_feature
-from jaxvid.poses import extract
+from jaxvid.poses import clip_input, extract
 
 log = logging.getLogger(__name__)
 
@@ -143,18 +143,21 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
             f"unstabilisable; split {r.split}"
             + "".join(f"; WARNING {w}" for w in r.pose_warnings + r.header_mismatches))
 
-  def video_clips(self, path: str, first: int = 0, last: int | None = None):
+  def video_clips(self, path: str, first: int = 0, last: int | None = None, person=None):
     """(start, clip uint8 (frames, H, W, 3)) for the clips inside frames [first, last) (after
-    frame_step), streaming: at most `frames` frames are held (full size only to stabilise)."""
+    frame_step), streaming: at most `frames` frames are held (full size only to stabilise);
+    each frame the centre crop, or the `person` window (x0, y0, x1, y1) of person_crop."""
     c = self.builder_config
+    fit = ((lambda f: clip_input.crop_frames(f[None], person, c.height, c.width)[0])
+           if person is not None else
+           (lambda f: video_io.resize_center_crop_frame(f, c.height, c.width)))
     window = collections.deque(maxlen=c.frames)
     for i, frame in enumerate(video_io.iter_frames(path, frame_step=c.frame_step)):
       if last is not None and i >= last:
         break
       if i < first:
         continue
-      window.append(frame if c.stabilize else
-                    video_io.resize_center_crop_frame(frame, c.height, c.width))
+      window.append(frame if c.stabilize else fit(frame))
       start = i - c.frames + 1
       if len(window) == c.frames and (start - first) % c.clip_stride == 0:
         clip = np.stack(window)
@@ -171,8 +174,10 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
     for path, first, last in parts:
       try:
         count = 0
-        poses = self._poses(path) if c.with_poses else None
-        for start, clip in self.video_clips(path, first, last):
+        raw = self._poses(path) if c.with_poses else None
+        person = self._person_window(raw) if raw is not None and c.person_crop else None
+        poses = self._fitted(raw, person) if raw is not None else None
+        for start, clip in self.video_clips(path, first, last, person):
           count += 1
           self.report.clips_written += 1
           example = {"video": clip, "source": path, "start_frame": start}
@@ -188,25 +193,47 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
         self._skip(path, f"{path}: fewer frames than the {c.frames} of one clip")
 
   def _poses(self, path: str):
-    """Keypoints and face boxes of a whole video (detected on the full-resolution frames, one
-    at a time), mapped like the frames; once per video (train and test may both need them)."""
+    """Keypoints, face boxes and frame size of a whole video in its own pixels, of the person
+    followed through it (the largest fully visible at the start: poses/track.py), from the
+    pose cache of earlier extractions of the same file (extract.cached_poses: the one-command
+    pipeline extracts first); once per video (train and test may both need them)."""
     if path in self._pose_cache:
       return self._pose_cache[path]
     c = self.builder_config
     if not hasattr(self, "_extractor"):
       self._extractor = extract.PoseExtractor()
-    poses = self._extractor.video(video_io.iter_frames(path, frame_step=c.frame_step))
-    if poses.detection_rate < 0.5:  # the pose models would train on mostly-missing joints
-      message = (f"{path}: a person found in only {100 * poses.detection_rate:.0f}% of the "
-                 f"frames (MediaPipe needs the whole body, reasonably large)")
+    poses = extract.cached_poses(path, show_progress=False, extractor=self._extractor,
+                                 log=lambda line: log.info("%s: %s", path, line))
+    keypoints, boxes = poses.keypoints[::c.frame_step], poses.face_boxes[::c.frame_step]
+    detected = poses.detected[::c.frame_step]
+    rate = float(detected.mean()) if len(detected) else 0.0
+    if rate < 0.5:  # the pose models would train on mostly-missing joints
+      message = (f"{path}: a person found in only {100 * rate:.0f}% of the frames (MediaPipe "
+                 f"needs the whole body, reasonably large)")
       log.warning(message)
       self.report.pose_warnings.append(message)
-    size = poses.size
-    keypoints = poses.keypoints.copy()
-    keypoints[..., :2] = video_io.resize_center_crop_points(keypoints[..., :2], size, c.height,
-                                                            c.width)
-    boxes = extract.fill_missing_boxes(poses.face_boxes, size)
-    corners = video_io.resize_center_crop_points(boxes.reshape(-1, 2, 2), size, c.height, c.width)
-    self._pose_cache[path] = (keypoints.astype(np.float32),  # ~0.2 kB a frame: keep them all
-                              corners.reshape(-1, 4).astype(np.float32))
+    boxes = extract.fill_missing_boxes(boxes, poses.size)
+    self._pose_cache[path] = (keypoints.astype(np.float32), boxes, poses.size)
     return self._pose_cache[path]
+
+  def _person_window(self, raw):
+    """The window that frames the video's person (person_crop of its height), fixed for the
+    whole video as a static camera's."""
+    c = self.builder_config
+    keypoints, _, _ = raw
+    return clip_input.person_window(keypoints, c.width / c.height, person_height=c.person_crop)
+
+  def _fitted(self, raw, person):
+    """The poses mapped as the frames are: into the person window, or the centre crop."""
+    c = self.builder_config
+    keypoints, boxes, size = raw
+    keypoints = keypoints.copy()
+    corners = boxes.reshape(-1, 2, 2)
+    if person is not None:
+      keypoints[..., :2] = clip_input.crop_points(keypoints[..., :2], person, c.height, c.width)
+      corners = clip_input.crop_points(corners, person, c.height, c.width)
+    else:
+      keypoints[..., :2] = video_io.resize_center_crop_points(keypoints[..., :2], size, c.height,
+                                                              c.width)
+      corners = video_io.resize_center_crop_points(corners, size, c.height, c.width)
+    return keypoints.astype(np.float32), corners.reshape(-1, 4).astype(np.float32)

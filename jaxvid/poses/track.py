@@ -9,9 +9,10 @@ onto: with two dancers in view the poses jump between them. This follows one per
   the first frame (searched every few frames) where someone does.
 - **Where next.** Each frame, the model runs on a square crop around where that person was
   (moved by their last motion); a detection counts only if its hips are near the expected place
-  (a gate of a fraction of the body's height, never above a quarter of the frame's width) and
+  (a gate of a fraction of the body's size, never above a quarter of the frame's width) and
   its clothes look like the person's (the torso's colour histogram against the one learned at
-  the start: another person walking through the crop is refused).
+  the start: another person walking through the crop is refused). Where they are is their
+  confidently seen neck, shoulders and hips (`anchor`).
 - **Lost.** After a few frames without the person, the whole frame is searched again and the
   candidate most like them (clothes, then distance) is taken, within a gate that grows with the
   frames missed.
@@ -32,10 +33,11 @@ from jaxvid.poses.keypoints import JOINT
 MIN_CONF = 0.3  # a joint counts as seen
 LOST_AFTER = 3  # misses before the whole frame is searched again
 SEARCH_EVERY = 5  # while lost: frames between whole-frame searches (each ~100 model runs)
-# Torso colour histograms (Bhattacharyya coefficient, 1 = the same): the person frame to frame
-# (measured on the real two-person clip: 0.9-0.98 for the followed man, 0.0-0.63 for the woman
-# beside him, noisy frame to frame), and once lost, to take them back.
-MIN_LIKENESS = 0.6
+# Torso colour histograms (Bhattacharyya coefficient, 1 = the same): the person frame to frame,
+# where the motion gate already holds (measured on the real two-person clip: 0.9-0.98 for the
+# followed man, 0.0-0.63 for the woman beside him, 0.55-0.7 for the man of a 176x144 car
+# clip), and once lost, to take them back with no gate to help.
+MIN_LIKENESS = 0.4
 MIN_LIKENESS_LOST = 0.75
 GATE = 0.45  # hips may move this share of the body's height per frame, x1.5 per missed frame
 MAX_GATE_GROWTH = 3  # ... for at most this many missed frames (a lost person is not anywhere)
@@ -72,6 +74,21 @@ class Choice:
         f"the person at ({self.point[0]:g}, {self.point[1]:g})"
 
 
+_CORE = [JOINT[j] for j in ("neck", "r_shoulder", "l_shoulder", "r_hip", "l_hip")]
+
+
+def anchor(keypoints: np.ndarray) -> np.ndarray | None:
+  """Where the person is, for following them: the mean of their confidently seen neck,
+  shoulders and hips (the model guesses hips out of view with low confidence: a waist-up video
+  is placed by its shoulders), else of every seen joint."""
+  core = keypoints[_CORE]
+  sure = core[core[:, 2] >= 0.5]
+  if len(sure) >= 2:
+    return sure[:, :2].mean(0)
+  seen = keypoints[keypoints[:, 2] >= MIN_CONF]
+  return seen[:, :2].mean(0) if len(seen) >= 4 else None
+
+
 def hip_centre(keypoints: np.ndarray) -> np.ndarray | None:
   hips = keypoints[_HIPS]
   if (hips[:, 2] >= MIN_CONF).all():
@@ -81,18 +98,30 @@ def hip_centre(keypoints: np.ndarray) -> np.ndarray | None:
 
 
 def body_height(keypoints: np.ndarray) -> float:
+  """The person's size: the height their seen joints span, or 2.5 shoulder widths where that
+  is more (a person seen from the waist up)."""
   seen = keypoints[keypoints[:, 2] >= MIN_CONF, 1]
-  return float(seen.max() - seen.min()) if len(seen) >= 2 else 0.0
+  height = float(seen.max() - seen.min()) if len(seen) >= 2 else 0.0
+  shoulders = keypoints[[JOINT["r_shoulder"], JOINT["l_shoulder"]]]
+  if (shoulders[:, 2] >= MIN_CONF).all():
+    height = max(height, 2.5 * float(np.linalg.norm(shoulders[0, :2] - shoulders[1, :2])))
+  return height
 
 
 def torso_histogram(frame: np.ndarray, keypoints: np.ndarray) -> np.ndarray | None:
   """The colours of the torso's inner part (hue x saturation x value, 8 x 4 x 4 bins,
-  normalised), or None where shoulders and hips are not seen."""
+  normalised): between shoulders and hips, or below the shoulders where the hips are out of
+  view (a person filmed from the waist up); None where the shoulders are not seen."""
   torso = keypoints[_TORSO]
   ok = torso[:, 2] >= MIN_CONF
-  if ok.sum() < 3:
+  if ok.sum() >= 3:
+    lo, hi = torso[ok, :2].min(0), torso[ok, :2].max(0)
+  elif ok[:2].all():  # the chest: a square under the shoulder line
+    span = abs(torso[1, 0] - torso[0, 0])
+    lo = np.array([min(torso[0, 0], torso[1, 0]), min(torso[0, 1], torso[1, 1])])
+    hi = lo + np.array([span, 0.8 * span])
+  else:
     return None
-  lo, hi = torso[ok, :2].min(0), torso[ok, :2].max(0)
   centre, half = (lo + hi) / 2, np.maximum((hi - lo) * 0.3, 2.0)
   h, w = frame.shape[:2]
   x0, y0 = np.clip((centre - half).astype(int), 0, [w - 1, h - 1])
@@ -135,11 +164,11 @@ def find_people(extractor, frame: np.ndarray) -> list[np.ndarray]:
     if lm is None:
       continue
     kp = landmarks_to_coco18(lm)
-    centre = hip_centre(kp)
+    centre = anchor(kp)
     if centre is None:
       continue
     for i, other in enumerate(found):
-      other_centre = hip_centre(other)
+      other_centre = anchor(other)
       if np.linalg.norm(centre - other_centre) < max(body_height(other), 8.0) / 3:
         if (kp[:, 2] >= MIN_CONF).sum() > (other[:, 2] >= MIN_CONF).sum():
           found[i] = kp
@@ -170,7 +199,7 @@ def choose(people: list[np.ndarray], choice: Choice) -> int:
     def distance(kp):
       box = _box(kp)
       inside = box is not None and box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
-      return (0 if inside else 1, float(np.linalg.norm(hip_centre(kp) - point)))
+      return (0 if inside else 1, float(np.linalg.norm(anchor(kp) - point)))
     return min(range(len(people)), key=lambda i: distance(people[i]))
   # the largest among the (nearly) fully visible; the best seen if nobody is
   visible = [i for i, kp in enumerate(people) if _fully_visible(kp) >= 0.85] or \
@@ -223,7 +252,7 @@ class PersonTracker:
     self.reference = torso_histogram(image, chosen)
     if self.reference is None:  # torso hidden: the whole body's box stands in
       self.reference = np.full(128, 1 / 128)
-    self.last = (chosen, hip_centre(chosen), np.zeros(2))
+    self.last = (chosen, anchor(chosen), np.zeros(2))
     return chosen
 
   def _gate(self, image_width: int) -> float:
@@ -237,7 +266,7 @@ class PersonTracker:
   def _accept(self, image: np.ndarray, kp: np.ndarray | None) -> bool:
     if kp is None:
       return False
-    centre = hip_centre(kp)
+    centre = anchor(kp)
     if centre is None:
       return False
     if np.linalg.norm(centre - self._expected()) > self._gate(image.shape[1]):
@@ -268,7 +297,7 @@ class PersonTracker:
     return max(candidates, key=lambda kp: likeness(torso_histogram(image, kp), self.reference))
 
   def _seen(self, image: np.ndarray, kp: np.ndarray) -> None:
-    centre = hip_centre(kp)
+    centre = anchor(kp)
     velocity = (centre - self.last[1]) / (self.missed + 1)
     self.last = (kp, centre, 0.5 * self.last[2] + 0.5 * velocity)
     self.missed = 0
