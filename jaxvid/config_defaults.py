@@ -24,6 +24,9 @@ DATA_DEFAULTS = {
     # video_folder with poses: frame each video on its person (a window in which their joints
     # span this share of the height, the same for every frame) instead of the centre crop
     "person_crop": 0.0,
+    # video_folder with poses: whom to follow where several are in view (poses/track.py):
+    # 'largest' or 'X,Y' (a pixel of the frame the person is in)
+    "person": "largest",
     "subject": -1,  # synthetic_dancer: only this subject's clips (-1: all)
     "scene_per_subject": False,  # synthetic_dancer: one background per subject
     "branching": False,  # synthetic_dancer: futures branch into one of K moves (pose-VAE)

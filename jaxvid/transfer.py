@@ -26,6 +26,7 @@ with stage 2). Written, frame by frame so long videos never sit in memory:
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
@@ -142,12 +143,40 @@ def main(argv):
   src = edn_lib.load_source(FLAGS.source, (d.height, d.width), FLAGS.frames, FLAGS.source_video,
                             FLAGS.source_size, person=person, cache_dir=FLAGS.pose_cache or None,
                             show_progress=FLAGS.progress, log=lambda line: print(line, flush=True))
-  keypoints = model.to_target_frame(src, FLAGS.alpha, FLAGS.smooth_window, FLAGS.x_align,
-                                    normalize=not FLAGS.no_normalize, recenter=not FLAGS.stretch)
-  fps = FLAGS.fps or src.fps or DEFAULT_FPS
-  audio = sound_of(src, fps) if FLAGS.audio else None
+  options = Options(alpha=FLAGS.alpha, smooth_window=FLAGS.smooth_window, x_align=FLAGS.x_align,
+                    normalize=not FLAGS.no_normalize, recenter=not FLAGS.stretch,
+                    allow_outside=FLAGS.allow_outside, fps=FLAGS.fps, audio=FLAGS.audio,
+                    chunk=FLAGS.chunk, progress=FLAGS.progress)
+  perform(model, src, FLAGS.source, (output, side_path, poses_path), options)
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+  """How a source is performed: normalisation (poses/normalize.py), speed, sound, chunking."""
+  alpha: float = 0.7
+  smooth_window: int = 7
+  x_align: str = "center"
+  normalize: bool = True
+  recenter: bool = True
+  allow_outside: bool = False
+  fps: float = 0.0  # 0: the source's
+  audio: bool = True
+  chunk: int = 32
+  progress: bool = True
+
+
+def perform(model, src, name: str, outputs: tuple[str, str, str], options: Options) -> int:
+  """The trained target performing `src` (edn_lib.Source): OUTPUT, OUTPUT_side_by_side and
+  OUTPUT_poses.npy (`outputs`, checked by output_paths), written under partial names and
+  renamed when complete. Returns the frames written."""
+  output, side_path, poses_path = outputs
+  d = model.config.data
+  keypoints = model.to_target_frame(src, options.alpha, options.smooth_window, options.x_align,
+                                    normalize=options.normalize, recenter=options.recenter)
+  fps = options.fps or src.fps or DEFAULT_FPS
+  audio = sound_of(src, fps) if options.audio else None
   inside = edn_lib.inside_fraction(keypoints, d.height, d.width)
-  if inside < MIN_INSIDE and not FLAGS.allow_outside:
+  if inside < MIN_INSIDE and not options.allow_outside:
     raise UserError(
         f"only {100 * inside:.0f}% of the confident joints land inside the target's "
         f"{d.width}x{d.height} frame after normalisation (< {100 * MIN_INSIDE:.0f}%): the "
@@ -155,9 +184,9 @@ def main(argv):
         f"frame (check its poses' side-by-side), or the poses are already in the target's "
         f"frame (--no_normalize); --allow_outside goes on anyway")
   print(f"edn stage {model.config.edn.stage} step {model.step}: {len(keypoints)} frames from "
-        f"{FLAGS.source} ({src.size[1]}x{src.size[0]}) into the target's {d.width}x{d.height} "
+        f"{name} ({src.size[1]}x{src.size[0]}) into the target's {d.width}x{d.height} "
         f"frame ({100 * inside:.0f}% of the confident joints inside), {fps:g} fps"
-        + ("" if src.fps or FLAGS.fps else " (the source's fps is unknown)"), flush=True)
+        + ("" if src.fps or options.fps else " (the source's fps is unknown)"), flush=True)
   scale = max(1, 128 // d.height)
   video_frames = _source_frames(src, d.height, d.width)
   labels = (["source"] if video_frames is not None else []) + [
@@ -169,8 +198,8 @@ def main(argv):
   # OUTPUT.partial.mp4, never a file that looks finished
   with visualize.VideoWriter(paths.partial_name(output), fps, audio) as out_writer, \
        visualize.VideoWriter(paths.partial_name(side_path), fps, audio) as side_writer, \
-       progress.bar(len(keypoints), "transfer", "frames", FLAGS.progress) as bar:
-    for part in model.generate_chunks(keypoints, FLAGS.chunk):
+       progress.bar(len(keypoints), "transfer", "frames", options.progress) as bar:
+    for part in model.generate_chunks(keypoints, options.chunk):
       result = part["video"]
       n = len(result)
       out_writer.append(visualize.to_uint8(result))
@@ -190,6 +219,7 @@ def main(argv):
   print(f"wrote {output} ({done} frames at {fps:g} fps"
         f"{', with the sound of ' + src.video_path if audio else ', no sound'}), {side_path} "
         f"and {poses_path}", flush=True)
+  return done
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ class ClipConfig(tfds.core.BuilderConfig):
   branch_step_frames: int = DATA_DEFAULTS["branch_step_frames"]
   # video_folder with poses: the person's window instead of the centre crop (0: centre)
   person_crop: float = DATA_DEFAULTS["person_crop"]
+  person: str = DATA_DEFAULTS["person"]  # video_folder with poses: whom to follow
   # video_folder: a digest of the folder (path, files, sizes, mtimes), so another folder or
   # changed videos make another dataset instead of silently reusing the first one
   source_digest: str = ""
@@ -58,7 +59,7 @@ class ClipConfig(tfds.core.BuilderConfig):
       if not fields[later]:                           # the datasets already have
         fields.pop(later)
     for later, default in (("branch_step_frames", 1), ("stripes", DATA_DEFAULTS["stripes"]),
-                           ("person_crop", 0.0)):
+                           ("person_crop", 0.0), ("person", "largest")):
       if fields[later] == default:  # added later too: their defaults keep the names
         fields.pop(later)
     digest = hashlib.sha1(repr(sorted(fields.items())).encode()).hexdigest()[:8]

@@ -12,7 +12,7 @@ import tensorflow_datasets as tfds
 
 from jaxvid import video_io
 from jaxvid.data.clip_config import ClipConfig, video_feature
-from jaxvid.poses import clip_input, extract
+from jaxvid.poses import clip_input, extract, track
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,8 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
 
   def _poses(self, path: str):
     """Keypoints, face boxes and frame size of a whole video in its own pixels, of the person
-    followed through it (the largest fully visible at the start: poses/track.py), from the
+    followed through it (data.person, by default the largest fully visible at the start:
+    poses/track.py), from the
     pose cache of earlier extractions of the same file (extract.cached_poses: the one-command
     pipeline extracts first); once per video (train and test may both need them)."""
     if path in self._pose_cache:
@@ -202,7 +203,8 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
     c = self.builder_config
     if not hasattr(self, "_extractor"):
       self._extractor = extract.PoseExtractor()
-    poses = extract.cached_poses(path, show_progress=False, extractor=self._extractor,
+    poses = extract.cached_poses(path, track.Choice.parse(c.person, "config.data.person"),
+                                 show_progress=False, extractor=self._extractor,
                                  log=lambda line: log.info("%s: %s", path, line))
     keypoints, boxes = poses.keypoints[::c.frame_step], poses.face_boxes[::c.frame_step]
     detected = poses.detected[::c.frame_step]
