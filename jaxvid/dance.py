@@ -53,21 +53,22 @@ def _override(config, items: list[str], flag: str):
   """KEY=VALUE strings set on `config`, each value read as the type the key has."""
   for item in items:
     key, sep, text = item.partition("=")
-    node, *rest = [config], key.split(".")
-    try:
-      for part in rest[:-1]:
-        node = [node[0][part]]
-      old = node[0][rest[-1]]
-    except (KeyError, AttributeError):
-      raise UserError(f"--{flag} {item!r}: the preset's config has no key {key!r}") from None
     if not sep:
       raise UserError(f"--{flag} {item!r}: use KEY=VALUE, e.g. train.num_steps=3000")
+    *sections, leaf = key.split(".")
+    node = config
+    try:
+      for section in sections:
+        node = node[section]
+      old = node[leaf]
+    except (KeyError, AttributeError, TypeError):
+      raise UserError(f"--{flag} {item!r}: the preset's config has no key {key!r}") from None
     try:
       value = (text.lower() in ("1", "true", "yes") if isinstance(old, bool)
                else type(old)(text) if old is not None else text)
     except ValueError:
       raise UserError(f"--{flag} {item!r}: {key} takes a {type(old).__name__}") from None
-    node[0][rest[-1]] = value
+    node[leaf] = value
   return config
 
 
@@ -152,6 +153,8 @@ def main(argv):
   paths.check_writable_folder(workdir, "--workdir")
   target_digest, source_digest = extract.file_digest(target), extract.file_digest(source)
   record = stages.Record.read(workdir)
+  if record is not None and not record.finished:  # a start that stopped before any stage ended
+    record = None
   if record is not None and record.target_digest != target_digest:
     if not FLAGS.retrain:
       raise UserError(f"{workdir} learned another target ({record.target}): give another "
@@ -171,8 +174,7 @@ def main(argv):
   outputs = transfer.output_paths(FLAGS.output, FLAGS.overwrite, (target, source))
   stage1, face = _configs(workdir, target)
   os.makedirs(workdir, exist_ok=True)
-  record = record or stages.Record(target, target_digest, FLAGS.preset)
-  record.write(workdir)
+  record = record or stages.Record(target, target_digest, FLAGS.preset)  # written as stages end
   _target_folder(workdir, target)
   import jax  # compiled steps are kept: training reuses the plan's, a rerun compiles nothing
   if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
@@ -205,6 +207,7 @@ def main(argv):
                     f"reasonably large)")
   _say(f"target: a whole body in {have} of {len(target_poses.keypoints)} frames; source: "
        f"someone in {100 * source_poses.detection_rate:.0f}% of {len(source_poses.detected)}")
+  record.done("poses", workdir)
   stage("dataset")
   from jaxvid.data import pipeline
   pipeline.prepare(stage1.data)  # its summary is logged
