@@ -1,7 +1,8 @@
 """Lower layers never import higher ones: each layer is imported alone, in a fresh interpreter,
 and the jaxvid modules it pulled in are checked against the layers above it.
 
-  base        errors, paths, pixels, progress, video_io, checkpoint, config_defaults, visualize
+  base        errors, paths, pixels, progress, video_io, checkpoint, config_defaults, visualize,
+              av_writer
   poses       keypoints, rendering, normalisation, extraction
   models      Flax modules
   data        TFDS builders, renderers, the grain pipeline
@@ -10,7 +11,8 @@ and the jaxvid modules it pulled in are checked against the layers above it.
   inference   trained models as objects
   api         jaxvid.load / export
   evaluators  the suites; train: the loop (peers: neither imports the other)
-  CLIs        main, evaluate, transfer, forecast, generate, extract, convert
+  CLIs        main, evaluate, transfer, forecast, generate, extract, convert, dance (and its
+              stages)
 Also: no import cycle among all jaxvid modules, lazy imports inside functions included.
 """
 import os
@@ -22,10 +24,11 @@ import pytest
 from helpers import REPO
 
 CLIS = ["jaxvid.main", "jaxvid.evaluate", "jaxvid.transfer", "jaxvid.forecast",
-        "jaxvid.generate", "jaxvid.extract", "jaxvid.convert"]
+        "jaxvid.generate", "jaxvid.extract", "jaxvid.convert", "jaxvid.dance",
+        "jaxvid.dance_stages"]
 ABOVE = {
     "jaxvid.errors jaxvid.paths jaxvid.pixels jaxvid.progress jaxvid.video_io "
-    "jaxvid.checkpoint jaxvid.config_defaults jaxvid.visualize": [
+    "jaxvid.checkpoint jaxvid.config_defaults jaxvid.visualize jaxvid.av_writer": [
         "jaxvid.poses", "jaxvid.models", "jaxvid.data", "jaxvid.metrics", "jaxvid.trainers",
         "jaxvid.inference", "jaxvid.train", "jaxvid.api", "jaxvid.evaluators", *CLIS],
     "jaxvid.poses": ["jaxvid.models", "jaxvid.data", "jaxvid.metrics", "jaxvid.trainers",

@@ -39,13 +39,9 @@ import numpy as np
 from jaxvid import progress, video_io
 from jaxvid.errors import UserError
 from jaxvid.poses import track
-from jaxvid.poses.keypoints import JOINT, NUM_JOINTS
+from jaxvid.poses.keypoints import (JOINT, NUM_JOINTS,  # noqa: F401  (re-exported)
+                                     landmarks_to_coco18)
 
-# COCO-18 joint -> MediaPipe landmark (neck is computed).
-MEDIAPIPE_TO_COCO18 = {
-    "nose": 0, "r_shoulder": 12, "r_elbow": 14, "r_wrist": 16, "l_shoulder": 11, "l_elbow": 13,
-    "l_wrist": 15, "r_hip": 24, "r_knee": 26, "r_ankle": 28, "l_hip": 23, "l_knee": 25,
-    "l_ankle": 27, "r_eye": 5, "l_eye": 2, "r_ear": 8, "l_ear": 7}
 CROP_SIZE = 256
 MIN_VISIBILITY = 0.5  # mean visibility for a crop detection to count
 
@@ -66,16 +62,6 @@ def _mediapipe():
     if noise:
       print("\n".join(noise), file=sys.stderr)
   return mp
-
-
-def landmarks_to_coco18(landmarks: np.ndarray) -> np.ndarray:
-  """(33, 3) MediaPipe (x_px, y_px, visibility) -> (18, 3) COCO-18 (x_px, y_px, confidence)."""
-  out = np.zeros((NUM_JOINTS, 3), np.float32)
-  for name, index in MEDIAPIPE_TO_COCO18.items():
-    out[JOINT[name]] = landmarks[index]
-  out[JOINT["neck"], :2] = (landmarks[11, :2] + landmarks[12, :2]) / 2
-  out[JOINT["neck"], 2] = min(landmarks[11, 2], landmarks[12, 2])
-  return out
 
 
 def face_box(keypoints: np.ndarray, min_conf: float = 0.3) -> np.ndarray:

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from jaxvid.errors import UserError
-from jaxvid.poses.keypoints import JOINT
+from jaxvid.poses.keypoints import JOINT, landmarks_to_coco18
 
 MIN_CONF = 0.3  # a joint counts as seen
 LOST_AFTER = 3  # misses before the whole frame is searched again
@@ -151,7 +151,6 @@ def find_people(extractor, frame: np.ndarray) -> list[np.ndarray]:
   """Every person the model finds in `frame` ((18, 3) COCO-18 keypoints each): on the whole
   frame, then on a grid of crops at two scales; a detection whose hips lie within a third of
   a body's height of one already found is the same person (the better seen is kept)."""
-  from jaxvid.poses.extract import landmarks_to_coco18
   found = []
   candidates = [extractor.still_landmarks(frame)]
   h, w = frame.shape[:2]
@@ -275,7 +274,6 @@ class PersonTracker:
     return likeness(torso_histogram(image, kp), self.reference) >= least
 
   def _near_last(self, image: np.ndarray) -> np.ndarray | None:
-    from jaxvid.poses.extract import landmarks_to_coco18
     box = _box(self.last[0])
     shift = self._expected() - self.last[1]
     centre = (box[:2] + box[2:]) / 2 + shift
