@@ -6,6 +6,7 @@
   python docs/make_figures.py pose_gan runs/pose_gan
   python docs/make_figures.py edn runs/edn_face
   python docs/make_figures.py edn_temporal runs/edn_frame runs/edn    # on detector-like poses
+  python docs/make_figures.py dance runs/dance_preview/dancing_side_by_side.mp4   # jaxvid.dance
 
 Each writes docs/images/<figure>.png (edn: everybody_dance_now.png; `--out` elsewhere): frames of held-out real clips beside
 what the model makes for them, as still images (a PNG shows on GitHub and in any viewer; the
@@ -149,6 +150,18 @@ def edn_temporal_figure(frame_dir: str, temporal_dir: str, out: str, start: int 
   return save(visualize.tile(rows, scale=max(1, 96 // d.height), labels=labels), out)
 
 
+def dance_figure(side_by_side: str, out: str, picks=(70, 110, 140, 190)) -> str:
+  """Frames of `python -m jaxvid.dance`'s side-by-side video (source | source pose |
+  normalised pose | output), stacked: what the one command made of two real videos."""
+  frames = list(video_io.iter_frames(side_by_side))
+  picks = [p for p in picks if p < len(frames)] or [len(frames) // 2]
+  scale = max(1, 800 // frames[0].shape[1])  # a small preview frame drawn larger
+  rows = [frames[p].repeat(scale, 0).repeat(scale, 1) for p in picks]
+  gap = np.full((4,) + rows[0].shape[1:], 255, np.uint8)
+  grid = np.concatenate([np.concatenate([r, gap]) for r in rows])[:-4]
+  return save(grid[None], out)
+
+
 def fvd_reports(workdir: str) -> tuple[dict, dict]:
   """A VGAN workdir's `evaluate` reports of the video suite with FVD: step -> (FVD, low, high)
   of the model, and baseline row -> (FVD, low, high) from any report with --baselines."""
@@ -205,7 +218,7 @@ def vgan_fvd_figure(*workdirs: str, out: str) -> str:
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("figure", choices=["vgan", "vgan_fvd", "pose_knows", "pose_gan", "edn",
-                                         "edn_temporal"])
+                                         "edn_temporal", "dance"])
   parser.add_argument("workdirs", nargs="+")
   parser.add_argument("--out", default="")
   args = parser.parse_args()
@@ -213,7 +226,7 @@ def main():
   out = args.out or os.path.join(HERE, "images", f"{name}.png")
   make = {"vgan": vgan_figure, "vgan_fvd": vgan_fvd_figure, "pose_knows": pose_knows_figure,
           "pose_gan": pose_gan_figure, "edn": edn_figure,
-          "edn_temporal": edn_temporal_figure}[args.figure]
+          "edn_temporal": edn_temporal_figure, "dance": dance_figure}[args.figure]
   print(f"wrote {make(*args.workdirs, out=out)}")
 
 

@@ -219,11 +219,13 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
     return self._pose_cache[path]
 
   def _person_window(self, raw):
-    """The window that frames the video's person (person_crop of its height), fixed for the
-    whole video as a static camera's."""
+    """The window that frames the video's person (person_crop of its height; 1 % of their
+    joints at each end left out), fixed for the whole video as a static camera's, inside the
+    frame."""
     c = self.builder_config
-    keypoints, _, _ = raw
-    return clip_input.person_window(keypoints, c.width / c.height, person_height=c.person_crop)
+    keypoints, _, size = raw
+    return clip_input.person_window(keypoints, c.width / c.height, person_height=c.person_crop,
+                                    frame=size, spread=0.01)
 
   def _fitted(self, raw, person):
     """The poses mapped as the frames are: into the person window, or the centre crop."""

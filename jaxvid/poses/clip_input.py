@@ -42,16 +42,26 @@ class Clip:
 
 
 def person_window(keypoints: np.ndarray, aspect: float, person_height: float = PERSON_HEIGHT,
-                  min_conf: float = MIN_CONFIDENCE) -> tuple[float, float, float, float]:
+                  min_conf: float = MIN_CONFIDENCE, frame: tuple[int, int] | None = None,
+                  spread: float = 0.0) -> tuple[float, float, float, float]:
   """(x0, y0, x1, y1): a window of width/height = aspect centred on every confident joint of
-  every frame, in which they span `person_height` of the height (and fit across)."""
+  every frame, in which they span `person_height` of the height (and fit across). `spread` >
+  0 leaves out that share of the joints at each end of x and y (a long video's stray
+  detections); with `frame` (height, width) the window is kept inside the frame, shrunk to it
+  where it would be larger (black bars would take the pixels the person needs)."""
   points = keypoints[..., :2][keypoints[..., 2] >= min_conf]
   if not len(points):
     raise UserError("no confident joints in the clip: the pose detector found nobody")
-  (x0, y0), (x1, y1) = points.min(0), points.max(0)
+  (x0, y0), (x1, y1) = np.percentile(points, [100 * spread, 100 * (1 - spread)], axis=0)
   height = max((y1 - y0) / person_height, (x1 - x0) / aspect / 0.9, 8.0)
   width = height * aspect
   cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+  if frame is not None:
+    frame_h, frame_w = frame
+    height = min(height, frame_h, frame_w / aspect)
+    width = height * aspect
+    cx = float(np.clip(cx, width / 2, frame_w - width / 2))
+    cy = float(np.clip(cy, height / 2, frame_h - height / 2))
   return cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2
 
 
