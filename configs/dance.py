@@ -10,7 +10,8 @@ Variants:
   'tiny', 'tiny_face'        tests: 32x32, a few steps (seconds; any target of >= 50 frames)
   'preview', 'preview_face'  2 CPU cores: 96 high x 64 wide, 2,000 + 500 steps; a 60 s 30 fps
                              target in about half an hour (docs/everybody_dance_now.md)
-  'paper', 'paper_face'      the paper's global stage and face GAN (configs/edn.py:paper), for
+  'paper', 'paper_face'      the paper's global stage and a face GAN on it (configs/edn.py:paper,
+                             :paper_face_global; 200 + 200 epochs of the target's frames), for
                              an accelerator
 Any key can be overridden: python -m jaxvid.dance ... --config.train.num_steps=3000
 """
@@ -30,7 +31,8 @@ def get_config(variant: str = "preview") -> ml_collections.ConfigDict:
     raise ValueError(f"unknown variant {variant!r} of configs/dance.py; use one of "
                      f"{', '.join(p + s for p in PRESETS for s in ('', '_face'))}")
   base = {"tiny": "tiny", "preview": "", "paper": "paper"}[preset]
-  config = edn.get_config(base + ("_face" if face else "") if base else ("face" if face else ""))
+  face_variant = {"tiny": "tiny_face", "preview": "face", "paper": "paper_face_global"}[preset]
+  config = edn.get_config(face_variant if face else base)
   config.preset = preset
   d = config.data
   d.name = "video_folder"

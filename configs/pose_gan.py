@@ -64,8 +64,8 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     config.pose_gan.g_channels = (32, 64, 128, 256)  # the code's ngf = 32
     config.pose_gan.g_bottleneck = 256
     config.pose_gan.d_channels = (128, 256, 512, 1024)  # the code's D
-    config.train.batch_size = 32
-    config.train.num_steps = 100_000
+    config.train.batch_size = 16  # the code's opt.batchsizeGAN
+    config.train.num_steps = 500_000  # the code's opt.totalIterGAN
     config.train.log_every = 100
     config.train.checkpoint_every = 1000
     config.train.sample_every = 1000

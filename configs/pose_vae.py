@@ -40,6 +40,13 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   # 'paper' = an LSTM over the future's motion and poses.
   config.pose_vae.posterior = "code"
   config.pose_vae.posterior_hidden = 256
+  # The code's layer lists (buildModels.lua), on at :paper: its AlexNet-like frame encoder
+  # ('small': 3 convs and a global mean, the CPU configs'), a Dense 1024 + BatchNorm over the
+  # joined pose embeddings (0: none) and Q's inputs tiled x10 / x100.
+  config.pose_vae.frame_encoder = "small"
+  config.pose_vae.joint_pose_features = 0
+  config.pose_vae.q_tiling = False
+  config.pose_vae.past_decoder_input = "zeros"  # 'code': through its own Dense + BatchNorm
   # The code's weights, switched at its iteration 60k; its KL summed over the batch ('sum');
   # 'per_sample' = the paper's KL of one sample's whole latent.
   config.pose_vae.reconstruction_weight = 0.99975
@@ -73,14 +80,18 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     config.train.checkpoint_every = 1000
     config.train.sample_every = 1000
   elif variant == "paper":
-    config.data.height, config.data.width = 128, 128
+    config.data.height, config.data.width = 240, 320  # the code's frames
     config.data.frames = 48  # windows of (2 + 5) x 6 + 1 = 43 frames
     config.pose_vae.frames_per_step = 6  # the code: 5 steps = 30 frames (opt.timestep)
     config.pose_vae.posterior_hidden = 512  # the code's opt.vaeHidden
     config.pose_vae.hidden = 1024
-    config.pose_vae.embed = 256
-    config.pose_vae.image_features = 256
-    config.train.num_steps = 50_000
+    config.pose_vae.embed = 54  # the code's embeddings: 54 wide
+    config.pose_vae.image_features = 1024
+    config.pose_vae.frame_encoder = "code"
+    config.pose_vae.joint_pose_features = 1024
+    config.pose_vae.q_tiling = True
+    config.pose_vae.past_decoder_input = "code"
+    config.train.num_steps = 80_005  # the code's opt.totalIter (its weight switch is at 60k)
   elif variant == "tiny":
     config.data.frames, config.data.height, config.data.width = 8, 32, 32
     config.pose_vae.frames_per_step = 1

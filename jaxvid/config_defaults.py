@@ -27,6 +27,9 @@ DATA_DEFAULTS = {
     # video_folder with poses: whom to follow where several are in view (poses/track.py):
     # 'largest' or 'X,Y' (a pixel of the frame the person is in)
     "person": "largest",
+    # poses stored with the clips: 'body' (COCO-18) or 'body_face_hands' (also 8 face points
+    # and both hands, as Everybody Dance Now draws its label maps: poses/keypoints.py)
+    "pose_layout": "body",
     "subject": -1,  # synthetic_dancer: only this subject's clips (-1: all)
     "scene_per_subject": False,  # synthetic_dancer: one background per subject
     "branching": False,  # synthetic_dancer: futures branch into one of K moves (pose-VAE)
@@ -89,6 +92,9 @@ def train(batch_size: int, num_steps: int, log_every: int, checkpoint_every: int
   """config.train: the shared loop's schedule and outputs."""
   return ml_collections.ConfigDict({
       "batch_size": batch_size, "num_steps": num_steps, "log_every": log_every,
+      # > 0 with num_steps = 0: the steps are this many epochs of the training frames, computed
+      # at start (jaxvid/schedule.py: the authors' code counts epochs)
+      "num_epochs": 0,
       "checkpoint_every": checkpoint_every, "sample_every": sample_every, "max_to_keep": 3,
       "num_samples": num_samples, "sample_fps": sample_fps, "video_format": "gif,mp4",
       # A non-finite loss or gradient norm: 'stop' (name the step and term, keep the last good
@@ -111,7 +117,7 @@ def adam(learning_rate: float, b1: float = 0.5, b2: float = 0.999,
   """config.optim: Adam (the GANs' 2e-4, beta1 0.5 unless given); decay_steps > 0: the rate
   falls linearly to 0 over the last decay_steps of train.num_steps (pix2pixHD's niter_decay)."""
   return ml_collections.ConfigDict({"learning_rate": learning_rate, "b1": b1, "b2": b2,
-                                    "decay_steps": decay_steps})
+                                    "decay_steps": decay_steps, "decay_epochs": 0})
 
 
 def tiny_train(batch_size: int, num_steps: int = 4, sample_fps: int = 8) -> ml_collections.ConfigDict:
@@ -153,6 +159,11 @@ def validate(config) -> None:
        "must be an integer >= 0")
   need(isinstance(t.max_to_keep, int) and t.max_to_keep >= 0, "train.max_to_keep",
        t.max_to_keep, "must be an integer >= 0 (0: keep every checkpoint)")
+  epochs = t.get("num_epochs", 0)
+  need(isinstance(epochs, int) and epochs >= 0, "train.num_epochs", epochs,
+       "must be an integer >= 0 (used when train.num_steps is 0)")
+  need(t.num_steps > 0 or epochs > 0, "train.num_steps", t.num_steps,
+       "is 0: give it, or train.num_epochs > 0")
   need(t.sample_fps > 0, "train.sample_fps", t.sample_fps, "must be > 0")
   formats = [f.strip() for f in str(t.video_format).split(",") if f.strip()]
   need(bool(formats) and all(f in VIDEO_FORMATS for f in formats), "train.video_format",

@@ -21,7 +21,7 @@ import time
 
 from absl import app, flags
 
-from jaxvid import errors, paths
+from jaxvid import config_defaults, errors, paths
 from jaxvid import dance_stages as stages
 from jaxvid.errors import UserError
 
@@ -211,6 +211,8 @@ def main(argv):
   stage("dataset")
   from jaxvid.data import pipeline
   pipeline.prepare(stage1.data)  # its summary is logged
+  from jaxvid import schedule  # epochs (the paper preset) -> steps, from the dataset's frames
+  stage1, face = (schedule.resolve(c, log=_say) for c in (stage1, face))
   from jaxvid import train
   for name, config in (("stage1", stage1), ("face", face)):
     stage(name)
@@ -229,6 +231,7 @@ def main(argv):
   model = jaxvid.load(stages.stage_workdirs(workdir)["face"], expected="edn")
   d = model.config.data
   src = edn_lib.load_source(source, (d.height, d.width), person=person,
+                            layout=config_defaults.data_value(d, "pose_layout"),
                             show_progress=FLAGS.progress, log=lambda line: _say(f"source: {line}"))
   transfer.perform(model, src, source, outputs,
                    transfer.Options(audio=FLAGS.audio, progress=FLAGS.progress,
@@ -243,7 +246,7 @@ def _plan(workdir, record, target, source, stage1, face) -> None:
   """Each stage with its time on this machine (measured: a few frames of pose extraction, a
   few training steps of each stage not yet done, a few frames of transfer) and the total. The
   steps compiled here are kept in the compilation cache, where training finds them."""
-  from jaxvid import video_io
+  from jaxvid import schedule, video_io
   frames = {p: video_io.probe(p).num_frames for p in (target, source)}
   stages.check_room(workdir, stages.dataset_bytes(stage1, frames[target]))
   _say(f"plan ({FLAGS.preset} preset, in {workdir}); timing this machine ...")
@@ -257,6 +260,11 @@ def _plan(workdir, record, target, source, stage1, face) -> None:
       rows.append((name, "done", 0.0))
       continue
     compile_s, step_s = stages.step_seconds(config)  # compiled now, reused by training
+    if schedule.uses_epochs(config):  # the paper preset: estimated from the target's frames
+      held_out, step = (config_defaults.data_value(config.data, k)
+                        for k in ("test_fraction", "frame_step"))
+      config = schedule.resolve(config, int(frames[target] * (1 - held_out) / step),
+                                log=lambda line: None)
     steps = config.train.num_steps - _finished_steps(stages.stage_workdirs(workdir)[name])
     rows.append((name, f"{steps} steps x {step_s:.2f} s (compiled in {compile_s:.0f} s)",
                  steps * step_s))

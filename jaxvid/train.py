@@ -17,7 +17,7 @@ import time
 import jax
 import jax.numpy as jnp
 
-from jaxvid import api, config_defaults, parallel, paths, run_logs, workdir_lock
+from jaxvid import api, config_defaults, parallel, paths, run_logs, schedule, workdir_lock
 from jaxvid import checkpoint as ckpt_lib
 from jaxvid.data import pipeline
 from jaxvid.errors import DivergenceError, UserError
@@ -233,6 +233,7 @@ def _warn_half_precision_on_cpu(config) -> None:
 
 def _train(config, workdir: str, on_second_interrupt=None) -> dict:
   is_main = jax.process_index() == 0
+  config = schedule.resolve(config, log=logger.info)  # epochs -> steps, from the data's size
   trainer = get_trainer(config)
   trainer.check_for_training()
   _warn_half_precision_on_cpu(config)

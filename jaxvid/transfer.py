@@ -34,7 +34,7 @@ import numpy as np
 from absl import app, flags
 
 import jaxvid
-from jaxvid import av_writer, errors, paths, progress, video_io, visualize
+from jaxvid import av_writer, config_defaults, errors, paths, progress, video_io, visualize
 from jaxvid.errors import UserError
 from jaxvid.inference import edn as edn_lib
 from jaxvid.pixels import to_unit_range
@@ -142,7 +142,8 @@ def main(argv):
   d = model.config.data
   src = edn_lib.load_source(FLAGS.source, (d.height, d.width), FLAGS.frames, FLAGS.source_video,
                             FLAGS.source_size, person=person, cache_dir=FLAGS.pose_cache or None,
-                            show_progress=FLAGS.progress, log=lambda line: print(line, flush=True))
+                            show_progress=FLAGS.progress, log=lambda line: print(line, flush=True),
+                            layout=config_defaults.data_value(d, "pose_layout"))
   options = Options(alpha=FLAGS.alpha, smooth_window=FLAGS.smooth_window, x_align=FLAGS.x_align,
                     normalize=not FLAGS.no_normalize, recenter=not FLAGS.stretch,
                     allow_outside=FLAGS.allow_outside, fps=FLAGS.fps, audio=FLAGS.audio,

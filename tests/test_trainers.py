@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxvid import schedule as schedules
 from jaxvid.data import pipeline
 from jaxvid.trainers import get_trainer
 from jaxvid.trainers.base import Trainer
@@ -120,6 +121,8 @@ def test_each_gan_step_still_computes_the_pinned_numbers(name, overrides):
   with open(os.path.join(os.path.dirname(__file__), "pinned_gan_steps.json")) as f:
     pinned = json.load(f)[name + "".join(f":{k}={v}" for k, v in overrides.items())]
   config = load_config(name, **overrides)
+  if name == "edn.py":  # pinned when the face generator's output layer started at zero
+    config.edn.face_output_init = "zeros"
   trainer = get_trainer(config)
   state = jax.jit(trainer.init_state)(jax.random.key(0))
   step = jax.jit(trainer.train_step)
@@ -196,8 +199,8 @@ def test_learning_rate_decay_is_pix2pixhds_linear_schedule():
   with pytest.raises(UserError, match="decay_steps=20 must be in"):
     adam(load_config("edn.py", optim__decay_steps=20).optim, num_steps=10)
   for variant in ("", "face", "paper", "paper_face"):  # the code's niter = niter_decay
-    c = load_config("edn.py", variant)
-    assert c.optim.decay_steps == c.train.num_steps // 2, variant
+    c = schedules.resolve(load_config("edn.py", variant), frames=1000, log=lambda line: None)
+    assert c.optim.decay_steps == c.train.num_steps // 2 > 0, variant
 
 
 def test_pose_vae_learning_rate_decay_is_the_same_schedule_and_off_at_paper():

@@ -26,6 +26,7 @@ from jaxvid.data import synthetic_dancer, synthetic_scenes, tfds_prepared
 from jaxvid.data.clip_config import ClipConfig
 from jaxvid.data.clip_config import video_feature as _video_feature
 from jaxvid.data.video_folder import VideoFolder
+from jaxvid.poses.keypoints import LAYOUTS
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,8 @@ class SyntheticDancer(_RenderedClips):
     c = self.builder_config
     features = {
         "video": _video_feature(c.frames, c.height, c.width),
-        "keypoints": tfds.features.Tensor(shape=(c.frames, 18, 3), dtype=np.float32),
+        "keypoints": tfds.features.Tensor(shape=(c.frames, LAYOUTS[c.pose_layout], 3),
+                                          dtype=np.float32),
         "face_box": tfds.features.Tensor(shape=(c.frames, 4), dtype=np.float32),
         "subject_id": np.int32, "index": np.int64}
     if c.branching:
@@ -90,11 +92,14 @@ class SyntheticDancer(_RenderedClips):
 
   def _render(self, index: int) -> dict:
     c = self.builder_config
-    return synthetic_dancer.render_clip(c.seed, index, c.frames, c.height, c.width,
+    clip = synthetic_dancer.render_clip(c.seed, index, c.frames, c.height, c.width,
                                         subject_id=index % len(synthetic_dancer.SUBJECTS),
                                         scene_per_subject=c.scene_per_subject,
                                         branching=c.branching,
                                         step_frames=c.branch_step_frames)
+    if c.pose_layout == "body_face_hands":
+      clip["keypoints"] = synthetic_dancer.with_face_hands(clip["keypoints"])
+    return clip
 
 
 class MovingMnistLocal(tfds.core.GeneratorBasedBuilder):

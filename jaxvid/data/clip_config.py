@@ -47,6 +47,7 @@ class ClipConfig(tfds.core.BuilderConfig):
   # video_folder with poses: the person's window instead of the centre crop (0: centre)
   person_crop: float = DATA_DEFAULTS["person_crop"]
   person: str = DATA_DEFAULTS["person"]  # video_folder with poses: whom to follow
+  pose_layout: str = DATA_DEFAULTS["pose_layout"]  # 'body' or 'body_face_hands'
   # video_folder: a digest of the folder (path, files, sizes, mtimes), so another folder or
   # changed videos make another dataset instead of silently reusing the first one
   source_digest: str = ""
@@ -59,7 +60,8 @@ class ClipConfig(tfds.core.BuilderConfig):
       if not fields[later]:                           # the datasets already have
         fields.pop(later)
     for later, default in (("branch_step_frames", 1), ("stripes", DATA_DEFAULTS["stripes"]),
-                           ("person_crop", 0.0), ("person", "largest")):
+                           ("person_crop", 0.0), ("person", "largest"),
+                           ("pose_layout", "body")):
       if fields[later] == default:  # added later too: their defaults keep the names
         fields.pop(later)
     digest = hashlib.sha1(repr(sorted(fields.items())).encode()).hexdigest()[:8]

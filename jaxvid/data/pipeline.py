@@ -49,7 +49,7 @@ def make_builder(data_config) -> tfds.core.DatasetBuilder:
       stabilize=value("stabilize"), scene_per_subject=value("scene_per_subject"),
       with_poses=value("with_poses"), branching=value("branching"),
       branch_step_frames=value("branch_step_frames"), person_crop=value("person_crop"),
-      person=value("person"),
+      person=value("person"), pose_layout=value("pose_layout"),
       test_fraction=value("test_fraction"), source_digest=_source_digest(d))
   data_dir = os.path.expanduser(d.data_dir) if value("data_dir") else None
   return builders.BUILDERS[d.name](config=clip_config, data_dir=data_dir,

@@ -228,3 +228,37 @@ def render_clip(seed: int, index: int, frames: int, height: int, width: int,
     clip["mode"] = np.int32(mode)
     clip["branch_keypoints"] = np.stack([_with_confidence(k) for k, _ in branches])
   return clip
+
+
+def with_face_hands(keypoints: np.ndarray) -> np.ndarray:
+  """(T, 18, 3) body -> (T, 68, 3) in the 'body_face_hands' layout (poses/keypoints.py): the
+  face's 8 points placed from the head joints, and an open hand at each wrist along its forearm
+  (the dancer's drawing has no fingers: the points are as a detector would put them on a hand
+  of that size and direction)."""
+  from jaxvid.poses import keypoints as layout
+  kp = np.asarray(keypoints, np.float32)
+  xy, conf = kp[..., :2], kp[..., 2:]
+  eyes = (xy[:, J["r_eye"]] + xy[:, J["l_eye"]]) / 2
+  nose = xy[:, J["nose"]]
+  down = nose - eyes  # from between the eyes to the nose tip
+  face = np.stack([eyes, nose, nose + 1.6 * down, xy[:, J["r_ear"]], xy[:, J["l_ear"]],
+                   nose + 0.3 * down, xy[:, J["r_eye"]], xy[:, J["l_eye"]]], 1)
+  head_conf = conf[:, [J["nose"], J["r_eye"], J["l_eye"], J["r_ear"], J["l_ear"]]].min(1)
+  parts = [kp, np.concatenate([face, np.repeat(head_conf[:, None], 8, 1)], -1)]
+  # a hand: fingers fanned across the forearm's direction; (along, across) in forearm lengths
+  bases = {1: (0.12, 0.12), 5: (0.22, 0.08), 9: (0.24, 0.02), 13: (0.22, -0.04),
+           17: (0.19, -0.09)}
+  for side in ("r", "l"):
+    wrist, elbow = xy[:, J[f"{side}_wrist"]], xy[:, J[f"{side}_elbow"]]
+    along = wrist - elbow
+    across = np.stack([-along[:, 1], along[:, 0]], -1) * (1 if side == "r" else -1)
+    hand = np.zeros((len(kp), layout.HAND_POINTS, 2), np.float32)
+    hand[:, 0] = wrist
+    for base, (a, c) in bases.items():
+      for k in range(4):
+        reach = a + 0.07 * k if base > 1 else a + 0.05 * k
+        hand[:, base + k] = wrist + reach * along + (c + (0.03 * k if base == 1 else 0)) * across
+    hand_conf = conf[:, [J[f"{side}_wrist"], J[f"{side}_elbow"]]].min(1)
+    parts.append(np.concatenate([hand, np.repeat(hand_conf[:, None], layout.HAND_POINTS, 1)],
+                                -1))
+  return np.concatenate(parts, 1).astype(np.float32)

@@ -13,6 +13,7 @@ import tensorflow_datasets as tfds
 from jaxvid import video_io
 from jaxvid.data.clip_config import ClipConfig, video_feature
 from jaxvid.poses import clip_input, extract, track
+from jaxvid.poses.keypoints import LAYOUTS, NUM_JOINTS
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
                 "source": tfds.features.Text(), "start_frame": np.int64}
     if c.with_poses:  # the same fields as synthetic_dancer, so the pose models train on it
       features.update({
-          "keypoints": tfds.features.Tensor(shape=(c.frames, 18, 3), dtype=np.float32),
+          "keypoints": tfds.features.Tensor(shape=(c.frames, LAYOUTS[c.pose_layout], 3),
+                                            dtype=np.float32),
           "face_box": tfds.features.Tensor(shape=(c.frames, 4), dtype=np.float32),
           "subject_id": np.int32})
     return self.dataset_info_from_configs(features=tfds.features.FeaturesDict(features))
@@ -205,8 +207,10 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
       self._extractor = extract.PoseExtractor()
     poses = extract.cached_poses(path, track.Choice.parse(c.person, "config.data.person"),
                                  show_progress=False, extractor=self._extractor,
-                                 log=lambda line: log.info("%s: %s", path, line))
-    keypoints, boxes = poses.keypoints[::c.frame_step], poses.face_boxes[::c.frame_step]
+                                 log=lambda line: log.info("%s: %s", path, line),
+                                 face_hands=c.pose_layout != "body")
+    keypoints = poses.points(c.pose_layout)[::c.frame_step]
+    boxes = poses.face_boxes[::c.frame_step]
     detected = poses.detected[::c.frame_step]
     rate = float(detected.mean()) if len(detected) else 0.0
     if rate < 0.5:  # the pose models would train on mostly-missing joints
@@ -224,7 +228,7 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
     frame."""
     c = self.builder_config
     keypoints, _, size = raw
-    return clip_input.person_window(keypoints, c.width / c.height, person_height=c.person_crop,
+    return clip_input.person_window(keypoints[:, :NUM_JOINTS], c.width / c.height, person_height=c.person_crop,
                                     frame=size, spread=0.01)
 
   def _fitted(self, raw, person):

@@ -188,7 +188,8 @@ def run(models, options: common.Options, features=None, load=None) -> dict:
             "body_crop": body_size, "face_crop": int(config.edn.face_size), "results": results}
   if options.transfer:
     model = models[-1]
-    src = edn_lib.load_source(options.transfer, (d.height, d.width), frames=64)
+    src = edn_lib.load_source(options.transfer, (d.height, d.width), frames=64,
+                              layout=config_defaults.data_value(d, "pose_layout"))
     poses = model.to_target_frame(src)
     out = model.generate_frames(poses, chunk=len(poses))
     report["transfer"] = {"source": options.transfer, "workdir": model.workdir,

@@ -11,21 +11,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxvid import video_io
+from jaxvid import config_defaults, video_io
 from jaxvid.data import pipeline, synthetic_dancer
 from jaxvid.errors import UserError
 from jaxvid.inference.base import TrainedModel, checked_poses
 from jaxvid.pixels import to_uint8
 from jaxvid.poses import normalize as pose_norm
 from jaxvid.poses import openpose
-from jaxvid.poses.keypoints import JOINT
+from jaxvid.poses.keypoints import JOINT, LAYOUTS, with_layout
 
 HEAD_JOINTS = ("nose", "r_eye", "l_eye", "r_ear", "l_ear")
 
 
 @dataclasses.dataclass
 class Source:
-  keypoints: np.ndarray  # (T, 18, 3) in the source frame's pixels
+  keypoints: np.ndarray  # (T, J, 3) in the source frame's pixels (J: 18, or 68 with face, hands)
   size: tuple[int, int]  # the source frame (height, width)
   fps: float  # 0: unknown
   video_path: str = ""  # the source video, read frame by frame for the side-by-side
@@ -42,7 +42,7 @@ def parse_size(text: str, flag: str = "--source_size") -> tuple[int, int]:
   return height, width
 
 
-def _dancer(source: str, size: tuple[int, int], frames: int) -> Source:
+def _dancer(source: str, size: tuple[int, int], frames: int, layout: str) -> Source:
   if frames < 2:
     raise UserError(f"--frames must be >= 2 for a dancer source, got {frames}")
   parts = source.split(":")
@@ -54,7 +54,10 @@ def _dancer(source: str, size: tuple[int, int], frames: int) -> Source:
   if not 0 <= subject < len(synthetic_dancer.SUBJECTS):
     raise UserError(f"--source {source!r}: subjects are 0..{len(synthetic_dancer.SUBJECTS) - 1}")
   clip = synthetic_dancer.render_clip(999, index, frames, *size, subject_id=subject)
-  return Source(clip["keypoints"], size, 0.0, video=clip["video"])
+  keypoints = clip["keypoints"]
+  if layout == "body_face_hands":
+    keypoints = synthetic_dancer.with_face_hands(keypoints)
+  return Source(keypoints, size, 0.0, video=clip["video"])
 
 
 POSE_FILES = (".npz", ".npy")
@@ -67,7 +70,8 @@ def is_video_source(source: str) -> bool:
           and not source.lower().endswith(POSE_FILES))
 
 
-def _video_source(path: str, person, cache_dir: str | None, show_progress: bool, log) -> Source:
+def _video_source(path: str, person, cache_dir: str | None, show_progress: bool, log,
+                  layout: str) -> Source:
   """A video's poses, extracted (or from the cache of earlier runs: extract.cached_poses) of
   the person followed; its frame, fps and sound are the video's own."""
   from jaxvid.poses import extract  # MediaPipe only when a video is the source
@@ -77,25 +81,29 @@ def _video_source(path: str, person, cache_dir: str | None, show_progress: bool,
     raise UserError(f"--source {e}: give a video, poses (.npz from jaxvid.extract, .npy), an "
                     f"OpenPose JSON folder or dancer:SUBJECT") from e
   try:
-    poses = extract.cached_poses(path, person, cache_dir, show_progress, log)
+    poses = extract.cached_poses(path, person, cache_dir, show_progress, log,
+                                 face_hands=layout != "body")
   except (video_io.VideoReadError, ValueError) as e:
     raise UserError(f"--source {path}: {e}") from e
   if not poses.detected.any():
     raise UserError(f"--source {path}: nobody found in any of its {len(poses.detected)} frames "
                     f"(MediaPipe needs a whole body, reasonably large)")
-  return Source(poses.keypoints, poses.size, poses.fps, video_path=os.path.abspath(path))
+  return Source(poses.points(layout), poses.size, poses.fps, video_path=os.path.abspath(path))
 
 
 def load_source(source: str, target_size: tuple[int, int], frames: int = 48,
                 source_video: str = "", source_size: str = "", person=None,
-                cache_dir: str | None = None, show_progress: bool = True, log=None) -> Source:
+                cache_dir: str | None = None, show_progress: bool = True, log=None,
+                layout: str = "body") -> Source:
   """The source's poses with the frame size, fps and video they belong to, from a VIDEO (poses
   extracted of `person`: jaxvid.poses.track.Choice, cached), FILE.npz (jaxvid.extract), an
-  OpenPose JSON folder, FILE.npy or dancer:SUBJECT[:INDEX]."""
+  OpenPose JSON folder, FILE.npy or dancer:SUBJECT[:INDEX]; in the model's pose `layout`
+  (poses/keypoints.py: face and hand points missing where the source has none)."""
   source, source_video = os.path.expanduser(source), os.path.expanduser(source_video)
   if is_video_source(source):
     from jaxvid.poses import track
-    return _video_source(source, person or track.Choice(), cache_dir, show_progress, log)
+    return _video_source(source, person or track.Choice(), cache_dir, show_progress, log,
+                         layout)
   info = None
   if source_video:
     if not os.path.isfile(source_video):
@@ -106,12 +114,12 @@ def load_source(source: str, target_size: tuple[int, int], frames: int = 48,
       raise UserError(f"--source_video {e}") from e
   given_size = parse_size(source_size) if source_size else None
   if source.startswith("dancer:"):
-    return _dancer(source, given_size or target_size, frames)
+    return _dancer(source, given_size or target_size, frames, layout)
   if not os.path.exists(source):
     raise UserError(f"--source {source} does not exist")
   size, fps, path = None, 0.0, source_video
   if os.path.isdir(source):
-    keypoints = openpose.read_folder(source).keypoints
+    keypoints = openpose.read_folder(source).points(layout)
   else:
     try:
       if source.endswith(".npy"):
@@ -119,6 +127,8 @@ def load_source(source: str, target_size: tuple[int, int], frames: int = 48,
       else:
         with np.load(source) as f:
           keypoints = f["keypoints"]
+          if "details" in f.files and layout != "body":  # jaxvid.extract --face_hands
+            keypoints = np.concatenate([keypoints, f["details"]], 1)
           if "size" in f.files:
             size = tuple(int(v) for v in np.ravel(f["size"]))
             if len(size) != 2 or min(size) <= 0:
@@ -142,9 +152,11 @@ def load_source(source: str, target_size: tuple[int, int], frames: int = 48,
     raise UserError(f"--source {source}: the source frame size is unknown; give "
                     f"--source_video=VIDEO or --source_size=HEIGHTxWIDTH")
   keypoints = np.asarray(keypoints, np.float32)
-  if keypoints.ndim != 3 or keypoints.shape[1:] != (18, 3) or len(keypoints) < 2:
-    raise UserError(f"--source {source}: keypoints must be (T >= 2, 18, 3), got "
+  if (keypoints.ndim != 3 or keypoints.shape[1] not in LAYOUTS.values()
+      or keypoints.shape[2] != 3 or len(keypoints) < 2):
+    raise UserError(f"--source {source}: keypoints must be (T >= 2, 18 or 68, 3), got "
                     f"{keypoints.shape}")
+  keypoints = with_layout(keypoints, layout)
   bad = ~np.isfinite(keypoints).all(-1)  # NaN/inf joints: missing, not coordinates
   if bad.all():
     raise UserError(f"--source {source}: no finite keypoint in any frame")
@@ -237,7 +249,11 @@ class EDNModel(TrainedModel):
     target's frames (T, H, W, 3) uint8 (with the face GAN's refinement at stage 2). The poses
     are first mapped into the target's frame (the paper's normalisation); `normalize=False`
     takes them as already there."""
-    poses = np.asarray(checked_poses(poses, "poses", (None, 18, 3)))
+    poses = np.asarray(checked_poses(poses, "poses", (None, None, 3)))
+    layout = config_defaults.data_value(self.config.data, "pose_layout")
+    if poses.shape[1] not in LAYOUTS.values():
+      raise UserError(f"poses must be (T, 18 or 68, 3), got {poses.shape}")
+    poses = with_layout(poses, layout)
     if normalize:
       if source_size is None:
         raise UserError("transfer needs source_size=(height, width) of the source video to "

@@ -181,8 +181,8 @@ class GlobalGenerator(nn.Module):
   n_blocks: int = 9
   out_channels: int = 3
   with_output_layer: bool = True  # False inside the LocalEnhancer
-  # EDN's face residual generator starts at r = 0 (the stage-1 face unchanged) with a zero
-  # output layer; pix2pixHD's own generators use the N(0, 0.02) init.
+  # True: a zero output layer, so a residual generator starts at r = 0 (the CPU face demo's
+  # choice, configs/edn.py edn.face_output_init); the code inits every conv N(0, 0.02).
   zero_output: bool = False
   dtype: jnp.dtype | None = None
   conv_impl: str = "fast"  # see ConvT3x3 and Conv

@@ -17,6 +17,14 @@ recurrent parts share one hidden size (paper: 2 LSTM layers of 1024):
 * future decoder: LSTM started from H_t, input [emb(z_k) ; emb(P_k)] per step -> motion_k.
   Training feeds the ground-truth poses; `forecast` integrates its own predictions instead.
 
+The code's layer lists are options (all four on at `:paper`): `frame_encoder='code'` (its
+AlexNet-like net, FC 1024 + BatchNorm over the last map, which keeps where the person is;
+'small': three convolutions and a global mean), `joint_pose_features=1024` (the past encoder's
+pose, direction and magnitude embeddings joined by a Dense + BatchNorm), `q_tiling=True` (Q's
+directions Dense + BatchNorm tiled x10, its magnitudes x100, as `buildVAE`) and
+`past_decoder_input='code'` (the past decoder's zeros pass its own pose and latent Dense +
+BatchNorm, as `buildDecoder` builds it: after BatchNorm, a learned constant input).
+
 Each part embeds its inputs with its own Dense + BatchNorm, as the code builds them
 (`shared_embeddings=False`); `shared_embeddings=True` shares one pose, direction and magnitude
 embedding between the past encoder, the future decoder and the LSTM posterior (jaxvid before
@@ -78,6 +86,30 @@ class FrameFeatures(nn.Module):
                         name="proj_bn")(x)
 
 
+class FrameFeaturesCode(nn.Module):
+  """The code's frame encoder (`buildEncoder`): conv 7x7/4 (32), max-pool 3/2, conv 5x5 (128),
+  max-pool, conv 3x3 (192, 192, 128), max-pool, each conv -> ReLU -> BatchNorm; then the map
+  flattened (6 x 9 x 128 on 240 x 320 frames) -> Dense 1024 -> BatchNorm."""
+  features: int = 1024
+  dtype: jnp.dtype | None = None
+
+  @nn.compact
+  def __call__(self, frame, train: bool):
+    bn = lambda x, name: nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                                      name=name)(x)
+    pool = lambda x: nn.max_pool(x, (3, 3), (2, 2), padding="VALID")  # Torch: floor, no pad
+    layers = ((32, 7, 4, 2), (128, 5, 1, 2), (192, 3, 1, 1), (192, 3, 1, 1), (128, 3, 1, 1))
+    x = frame
+    for i, (c, k, s, p) in enumerate(layers):
+      x = nn.Conv(c, (k, k), (s, s), padding=((p, p), (p, p)), dtype=self.dtype,
+                  name=f"conv{i}")(x)
+      x = bn(nn.relu(x).astype(jnp.float32), f"bn{i}")
+      if i in (0, 1, 4):
+        x = pool(x)
+    x = nn.Dense(self.features, name="fc")(x.reshape(x.shape[0], -1))
+    return bn(x, "fc_bn")
+
+
 class PoseVAE(nn.Module):
   hidden: int = 1024
   num_layers: int = 2
@@ -88,12 +120,22 @@ class PoseVAE(nn.Module):
   posterior_hidden: int = 256  # the code's opt.vaeHidden (posterior='code')
   future_steps: int = 5  # posterior='code' emits every step's z at once
   shared_embeddings: bool = False  # the code: every part its own embeddings
+  frame_encoder: str = "small"  # 'small' | 'code' (FrameFeaturesCode)
+  joint_pose_features: int = 0  # > 0: the code's Dense + BatchNorm over the joined embeddings
+  q_tiling: bool = False  # the code's Q: directions tiled x10, magnitudes x100
+  past_decoder_input: str = "zeros"  # 'zeros' | 'code' (zeros through Dense + BatchNorm)
   dtype: jnp.dtype | None = None  # compute dtype of the frame CNN and the LSTMs
 
   def setup(self):
     if self.posterior not in POSTERIORS:
       raise ValueError(f"posterior must be one of {POSTERIORS}, got {self.posterior!r}")
-    self.frame_features = FrameFeatures(self.image_features, self.dtype)
+    if self.frame_encoder not in ("small", "code"):
+      raise ValueError(f"frame_encoder must be 'small' or 'code', got {self.frame_encoder!r}")
+    self.frame_features = (FrameFeaturesCode(self.image_features, self.dtype)
+                           if self.frame_encoder == "code"
+                           else FrameFeatures(self.image_features, self.dtype))
+    if self.joint_pose_features:
+      self.joint_pose = _Embed(self.joint_pose_features)
     self.pose_embed = _Embed(self.embed)
     self.direction_embed = _Embed(self.embed)
     self.magnitude_embed = _Embed(self.embed)
@@ -104,12 +146,21 @@ class PoseVAE(nn.Module):
       self.decoder_pose_embed = _Embed(self.embed)
     self.past_encoder = _StackedLSTM(self.hidden, self.num_layers, self.dtype)
     self.past_decoder = _StackedLSTM(self.hidden, self.num_layers, self.dtype)
+    if self.past_decoder_input not in ("zeros", "code"):
+      raise ValueError(f"past_decoder_input must be 'zeros' or 'code', got "
+                       f"{self.past_decoder_input!r}")
+    if self.past_decoder_input == "code":
+      self.past_latent_embed, self.past_pose_embed = _Embed(self.embed), _Embed(self.embed)
     self.future_decoder = _StackedLSTM(self.hidden, self.num_layers, self.dtype)
     self.past_direction_out = nn.Dense(velocity_code.DIRECTION_DIM)
     self.past_magnitude_out = nn.Dense(velocity_code.MAGNITUDE_DIM)
     self.direction_out = nn.Dense(velocity_code.DIRECTION_DIM)
     self.magnitude_out = nn.Dense(velocity_code.MAGNITUDE_DIM)
-    if self.posterior == "code":
+    if self.posterior == "code" and self.q_tiling:  # buildVAE: Linear(n, n) + BN, tiled
+      self.q_directions = _Embed(velocity_code.DIRECTION_DIM * self.future_steps)
+      self.q_magnitudes = _Embed(velocity_code.MAGNITUDE_DIM * self.future_steps)
+      self.q_hidden = nn.Dense(self.posterior_hidden)
+    elif self.posterior == "code":
       self.q_directions = _Embed(self.embed)
       self.q_magnitudes = _Embed(self.embed)
       self.q_hidden = nn.Dense(self.posterior_hidden)
@@ -141,17 +192,25 @@ class PoseVAE(nn.Module):
     steps = past_poses.shape[1]
     image = jnp.broadcast_to(self.frame_features(frame, train)[:, None],
                              (frame.shape[0], steps, self.image_features))
-    inputs = jnp.concatenate([image, self.pose_embed(self._flat(past_poses), train),
-                              *self._motion_embed(past_motion, train, self.direction_embed,
-                                                  self.magnitude_embed)], -1)
+    poses = jnp.concatenate([self.pose_embed(self._flat(past_poses), train),
+                             *self._motion_embed(past_motion, train, self.direction_embed,
+                                                 self.magnitude_embed)], -1)
+    if self.joint_pose_features:
+      poses = self.joint_pose(poses, train)
+    inputs = jnp.concatenate([image, poses], -1)
     carries, _ = self.past_encoder(inputs)
     return carries
 
-  def reconstruct_past(self, state, steps: int):
+  def reconstruct_past(self, state, steps: int, train: bool = False):
     """The past motion in reverse order, decoded from H_t alone (zeros in, as in the code).
     Returns (B, t, 38), reversed in time."""
     batch = state[0][0].shape[0]
-    _, out = self.past_decoder(jnp.zeros((batch, steps, 2 * self.embed), jnp.float32), state)
+    inputs = jnp.zeros((batch, steps, 2 * self.embed), jnp.float32)
+    if self.past_decoder_input == "code":
+      inputs = jnp.concatenate(
+          [self.past_latent_embed(jnp.zeros((batch, steps, self.latent)), train),
+           self.past_pose_embed(jnp.zeros((batch, steps, 3 * NUM_JOINTS)), train)], -1)
+    _, out = self.past_decoder(inputs, state)
     return self._heads(out, self.past_direction_out, self.past_magnitude_out)
 
   def posterior_params(self, state, future_poses, future_motion, train: bool = False):
@@ -161,6 +220,8 @@ class PoseVAE(nn.Module):
       d = velocity_code.DIRECTION_DIM
       summary = [self.q_directions(future_motion[..., :d].reshape(batch, -1), train),
                  self.q_magnitudes(future_motion[..., d:].reshape(batch, -1), train)]
+      if self.q_tiling:
+        summary = [jnp.tile(summary[0], (1, 10)), jnp.tile(summary[1], (1, 100))]
       summary += [carry[1].astype(jnp.float32) for carry in state]  # h of every layer
       hidden = nn.relu(self.q_hidden(jnp.concatenate(summary, -1)))
       if steps != self.future_steps:
@@ -189,7 +250,8 @@ class PoseVAE(nn.Module):
     mean, log_var = self.posterior_params(state, future_poses, future_motion, train)
     eps = jax.random.normal(self.make_rng("latent"), mean.shape, mean.dtype)
     z = mean + jnp.exp(0.5 * log_var) * eps
-    return {"past_reversed": self.reconstruct_past(state, past_poses.shape[1]), "mean": mean,
+    return {"past_reversed": self.reconstruct_past(state, past_poses.shape[1], train),
+            "mean": mean,
             "log_var": log_var, "future_motion": self.decode_future(state, z, future_poses, train)}
 
   def posterior_sample(self, frame, past_poses, past_motion, future_poses, future_motion):

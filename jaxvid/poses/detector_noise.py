@@ -50,8 +50,12 @@ def extent_heights(keypoints: np.ndarray, min_conf: float = 0.1) -> np.ndarray:
 def apply(keypoints: np.ndarray, noise: DetectorNoise, rng: np.random.Generator,
           min_conf: float = 0.1) -> np.ndarray:
   """(..., T, J, 3) true keypoints (x, y, confidence) -> the same with the detector's errors.
-  A joint that was not confident stays missing; confidences of the rest are kept."""
+  A joint that was not confident stays missing; confidences of the rest are kept. Face and
+  hand points (the 68-point layout) have no measured noise model: they are kept as they are."""
   keypoints = np.asarray(keypoints, np.float32)
+  if keypoints.shape[-2] > NUM_JOINTS:
+    body = apply(keypoints[..., :NUM_JOINTS, :], noise, rng, min_conf)
+    return np.concatenate([body, keypoints[..., NUM_JOINTS:, :]], -2)
   frames = keypoints.shape[:-2]
   height = extent_heights(keypoints, min_conf)[..., None, None]
   out = keypoints.copy()

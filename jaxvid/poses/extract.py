@@ -38,6 +38,7 @@ import numpy as np
 
 from jaxvid import progress, video_io
 from jaxvid.errors import UserError
+from jaxvid.poses import keypoints as keypoints_lib
 from jaxvid.poses import track
 from jaxvid.poses.keypoints import (JOINT, NUM_JOINTS,  # noqa: F401  (re-exported)
                                      landmarks_to_coco18)
@@ -116,6 +117,15 @@ class Poses:
   size: tuple[int, int]  # frame (height, width)
   fps: float = 0.0  # the video's frame rate (0: unknown)
   source: str = ""  # the video's path
+  # (T, 50, 3) face (8) and hand (2 x 21) points (poses/details.py), or None: body only
+  details: np.ndarray | None = None
+
+  def points(self, layout: str) -> np.ndarray:
+    """(T, J, 3) keypoints in a layout of poses/keypoints.py (face and hands at confidence 0
+    where these poses have none)."""
+    if layout == "body" or self.details is None:
+      return keypoints_lib.with_layout(self.keypoints, layout)
+    return np.concatenate([self.keypoints, self.details], 1).astype(np.float32)
 
   @property
   def detection_rate(self) -> float:
@@ -124,9 +134,10 @@ class Poses:
   def save(self, path: str) -> None:
     """An .npz with every field; `size` (height, width), `fps` and `source` tell transfer the
     source video's frame, speed and file."""
+    extra = {} if self.details is None else {"details": self.details}
     np.savez(path, keypoints=self.keypoints, face_box=self.face_boxes, detected=self.detected,
              filled=self.filled, size=np.asarray(self.size), fps=np.float32(self.fps),
-             source=np.asarray(self.source))
+             source=np.asarray(self.source), **extra)
 
 
 class PoseExtractor:
@@ -297,13 +308,18 @@ def file_digest(path: str) -> str:
 
 def cached_poses(path: str, person: track.Choice | None = track.Choice(),
                  cache_dir: str | None = None, show_progress: bool = True, log=None,
-                 extractor: PoseExtractor | None = None) -> Poses:
+                 extractor: PoseExtractor | None = None, face_hands: bool = False) -> Poses:
   """extract_file's poses of `path`, kept in `cache_dir` (default ~/.cache/jaxvid/poses) under
   the video's content, the person chosen and the extractor's version: a second command on the
-  same video does not extract again. A cache that cannot be written is skipped."""
+  same video does not extract again. A cache that cannot be written is skipped. `face_hands`:
+  also the face and hand points (poses/details.py, a second pass over the video)."""
   cache_dir = cache_dir or default_cache_dir()
   who = "any" if person is None else ("largest" if person.point is None else
                                       "at-{:g}-{:g}".format(*person.point))
+  if face_hands:
+    return _with_details(cached_poses(path, person, cache_dir, show_progress, log, extractor),
+                         os.path.join(cache_dir, f"{file_digest(path)}-{who}-{POSES_VERSION}"
+                                      f"-{DETAILS_VERSION}.npz"), show_progress, log)
   cached = os.path.join(cache_dir, f"{file_digest(path)}-{who}-{POSES_VERSION}.npz")
   if os.path.exists(cached):
     try:
@@ -329,8 +345,40 @@ def cached_poses(path: str, person: track.Choice | None = track.Choice(),
   return poses
 
 
+DETAILS_VERSION = "holistic1"  # bump when poses/details.py changes
+
+
+def _with_details(poses: Poses, cached: str, show_progress: bool, log) -> Poses:
+  """`poses` with their face and hand points, from the cache file `cached` or a second pass."""
+  if os.path.exists(cached):
+    try:
+      with np.load(cached) as f:
+        if f["details"].shape[0] == len(poses.keypoints):
+          return dataclasses.replace(poses, details=f["details"])
+    except (OSError, ValueError, KeyError):
+      pass
+  from jaxvid.poses.details import DetailExtractor
+  extractor = DetailExtractor(_mediapipe())
+  try:
+    with progress.bar(len(poses.keypoints), f"{os.path.basename(poses.source)} face+hands",
+                      "frame", show_progress) as bar:
+      details = extractor.video(video_io.iter_frames(poses.source), poses.keypoints, bar)
+  finally:
+    extractor.close()
+  if log is not None:
+    log(f"{poses.source}: face in {int((details[:, 0, 2] > 0).sum())}, hands in "
+        f"{int((details[:, 8:, 2].max(1) > 0).sum())} of {len(details)} frames")
+  try:
+    np.savez(cached + f".{os.getpid()}.tmp.npz", details=details)
+    os.replace(cached + f".{os.getpid()}.tmp.npz", cached)
+  except OSError:
+    pass
+  return dataclasses.replace(poses, details=details)
+
+
 def load_poses(path: str) -> Poses:
   """A Poses written by Poses.save (jaxvid.extract's .npz)."""
   with np.load(path) as f:
     return Poses(f["keypoints"], f["face_box"], f["detected"], f["filled"],
-                 tuple(int(v) for v in f["size"]), float(f["fps"]), str(f["source"]))
+                 tuple(int(v) for v in f["size"]), float(f["fps"]), str(f["source"]),
+                 f["details"] if "details" in f else None)

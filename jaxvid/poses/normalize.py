@@ -45,7 +45,7 @@ import warnings
 
 import numpy as np
 
-from jaxvid.poses.keypoints import JOINT
+from jaxvid.poses.keypoints import JOINT, NUM_JOINTS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,8 +196,11 @@ def normalize(source: np.ndarray, target: np.ndarray | VideoStats, alpha: float 
   if x_align == "center" and (not source_width or not target_width):
     raise ValueError("x_align='center' needs source_width and target_width")
   source = np.asarray(source, np.float64)
-  s = video_stats(source, alpha, min_conf=min_conf, frame_size=source_size)
-  t = target if isinstance(target, VideoStats) else video_stats(target, alpha, min_conf=min_conf)
+  # the statistics are the body's (COCO-18); face and hand points (poses/keypoints.py) move
+  # with it by the same per-frame scale and translation
+  s = video_stats(source[..., :NUM_JOINTS, :], alpha, min_conf=min_conf, frame_size=source_size)
+  t = (target if isinstance(target, VideoStats)
+       else video_stats(np.asarray(target)[..., :NUM_JOINTS, :], alpha, min_conf=min_conf))
   if recenter:
     t = recentered(t, s)
   ankle_y, ankle_x = ankles(source, min_conf)

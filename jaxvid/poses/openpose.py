@@ -8,6 +8,10 @@ With several people in a frame, the one whose neck (else mean joint) is nearest 
 the previous frame is followed (the first frame: the most confident one). Frames without
 people get confidence 0. Face boxes come from `face_keypoints_2d` when OpenPose wrote them
 (confident points' bounds, squared), else from the head joints (extract.face_box).
+Face and hand points, where written, are kept as Everybody Dance Now's graphing draws them
+(`details`, poses/keypoints.py): the 8 sparse face points when the 70 points' mean confidence is
+>= 0.2 (renderface_sparse), each hand's points of confidence > 0.05 (renderhand); those drawn
+get confidence 1, the rest 0.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import numpy as np
 
 from jaxvid.errors import UserError
 from jaxvid.poses.extract import Poses, face_box
+from jaxvid.poses import keypoints as layout
 from jaxvid.poses.keypoints import JOINT, NUM_JOINTS
 
 BODY25_TO_COCO18 = (0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
@@ -54,12 +59,30 @@ def _face_box_from_face_points(person: dict) -> np.ndarray | None:
   return np.concatenate([centre - side / 2, centre + side / 2]).astype(np.float32)
 
 
+def person_details(person: dict) -> np.ndarray:
+  """(50, 3) face (8) and hand (right, left: 21 each) points of one OpenPose person."""
+  out = np.zeros((layout.NUM_DETAILS, 3), np.float32)
+  face = np.asarray(person.get("face_keypoints_2d", []), np.float32)
+  if face.size == 70 * 3:
+    face = face.reshape(70, 3)
+    if face[:, 2].mean() >= 0.2:
+      chosen = face[list(layout.SPARSE_FACE)]
+      out[:8, :2], out[:8, 2] = chosen[:, :2], (chosen[:, 2] > 0).astype(np.float32)
+  for k, key in enumerate(("hand_right_keypoints_2d", "hand_left_keypoints_2d")):
+    hand = np.asarray(person.get(key, []), np.float32)
+    if hand.size == layout.HAND_POINTS * 3:
+      hand = hand.reshape(layout.HAND_POINTS, 3)
+      rows = slice(8 + k * layout.HAND_POINTS, 8 + (k + 1) * layout.HAND_POINTS)
+      out[rows, :2], out[rows, 2] = hand[:, :2], (hand[:, 2] > 0.05).astype(np.float32)
+  return out
+
+
 def read_folder(folder: str, size: tuple[int, int] = (0, 0)) -> Poses:
   """All `*_keypoints.json` in `folder` (sorted by name = frame order) -> Poses."""
   files = sorted(glob.glob(os.path.join(folder, "*.json")))
   if not files:
     raise UserError(f"{folder}: no OpenPose .json files")
-  keypoints, boxes, detected = [], [], []
+  keypoints, boxes, detected, details = [], [], [], []
   previous = None
   for path in files:
     try:
@@ -71,6 +94,7 @@ def read_folder(folder: str, size: tuple[int, int] = (0, 0)) -> Poses:
     candidates = [(k, p) for k, p in candidates if _anchor(k) is not None]
     if not candidates:
       keypoints.append(np.zeros((NUM_JOINTS, 3), np.float32))
+      details.append(np.zeros((layout.NUM_DETAILS, 3), np.float32))
       boxes.append(np.full(4, np.nan, np.float32))
       detected.append(False)
       continue
@@ -81,7 +105,10 @@ def read_folder(folder: str, size: tuple[int, int] = (0, 0)) -> Poses:
     previous = _anchor(kp)
     box = _face_box_from_face_points(person)
     keypoints.append(kp)
+    details.append(person_details(person))
     boxes.append(box if box is not None else face_box(kp))
     detected.append(True)
   detected = np.asarray(detected)
-  return Poses(np.stack(keypoints), np.stack(boxes), detected, np.zeros_like(detected), size)
+  details = np.stack(details)
+  return Poses(np.stack(keypoints), np.stack(boxes), detected, np.zeros_like(detected), size,
+               details=details if details[..., 2].any() else None)

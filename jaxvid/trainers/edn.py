@@ -123,8 +123,13 @@ class EDNTrainer(Trainer):
                       f"{factor}; got {d.height}x{d.width}")
     self.discriminator = pix2pixhd.MultiscaleDiscriminator(e.num_d, e.ndf, e.n_layers_d, dtype,
                                                            impl)
+    output_init = e.get("face_output_init", "zeros")  # runs made before the option: zeros
+    if output_init not in ("normal", "zeros"):
+      raise UserError(f"config.edn.face_output_init must be 'normal' (the code's N(0, 0.02)) or "
+                      f"'zeros', got {output_init!r}")
     self.face_generator = pix2pixhd.GlobalGenerator(e.face_ngf, e.face_n_down, e.face_n_blocks,
-                                                    zero_output=True, dtype=dtype, conv_impl=impl)
+                                                    zero_output=output_init == "zeros",
+                                                    dtype=dtype, conv_impl=impl)
     self.face_discriminator = pix2pixhd.MultiscaleDiscriminator(e.face_num_d, e.ndf,
                                                                 e.n_layers_d, dtype, impl)
     if e.stage == 2 and (e.face_size > min(d.height, d.width) or e.face_size % 2 ** e.face_n_down):

@@ -42,7 +42,9 @@ class PoseVAEState:
 
 
 # Options added after workdirs were made: a config.json without them reads as it was trained.
-_EARLIER = {"frames_per_step": 1, "confidence_threshold": None, "shared_embeddings": True}
+_EARLIER = {"frames_per_step": 1, "confidence_threshold": None, "shared_embeddings": True,
+            "frame_encoder": "small", "joint_pose_features": 0, "q_tiling": False,
+            "past_decoder_input": "zeros"}
 
 
 def option(pose_vae_config, key: str):
@@ -90,6 +92,10 @@ class PoseVAETrainer(Trainer):
                          embed=p.embed, image_features=p.image_features, posterior=p.posterior,
                          posterior_hidden=p.posterior_hidden, future_steps=p.future_steps,
                          shared_embeddings=option(p, "shared_embeddings"),
+                         frame_encoder=option(p, "frame_encoder"),
+                         joint_pose_features=int(option(p, "joint_pose_features")),
+                         q_tiling=bool(option(p, "q_tiling")),
+                         past_decoder_input=option(p, "past_decoder_input"),
                          dtype=compute_dtype(config))
     rate, decay = config.optim.learning_rate, int(config.optim.get("decay_steps", 0))
     if decay:  # the CPU demo's linear decay to 0 (config.optim.decay_steps); the code: constant
@@ -107,7 +113,11 @@ class PoseVAETrainer(Trainer):
     # Recorded only where they differ from the earlier behaviour, so the checkpoints written
     # before these options existed still match a config that reads as they were trained.
     for key, value in (("shared_embeddings", bool(option(p, "shared_embeddings"))),
-                       ("frames_per_step", self.frames_per_step)):
+                       ("frames_per_step", self.frames_per_step),
+                       ("frame_encoder", option(p, "frame_encoder")),
+                       ("joint_pose_features", int(option(p, "joint_pose_features"))),
+                       ("q_tiling", bool(option(p, "q_tiling"))),
+                       ("past_decoder_input", option(p, "past_decoder_input"))):
       if value != _EARLIER[key]:
         architecture[key] = value
     return {"model": self.name, "architecture": architecture}
