@@ -74,23 +74,29 @@ def test_the_layouts_convert_and_mirror():
     kp.layout_of(25)
 
 
-def test_edn_trains_both_stages_on_face_and_hand_label_maps(tmp_path):
+def test_edn_paper_stages_train_on_face_and_hand_label_maps(tmp_path):
+  """:paper_local then :paper_face (face and hands in the maps, the local generator, 3 D scales,
+  LSGAN, epochs) shrunk to tiny sizes and widths: each stage takes finite steps."""
   stage1, stage2 = str(tmp_path / "s1"), str(tmp_path / "s2")
-  config = load_config("edn.py", "tiny", edn__label="body_face_hands")
-  assert config.data.pose_layout == "body_face_hands"
+  small = dict(data__height=32, data__width=64, data__frames=4, data__num_clips=8,
+               data__num_test=2, edn__ngf=4, edn__n_blocks=1, edn__n_blocks_local=1, edn__ndf=4,
+               edn__n_down=2, edn__face_ngf=4, edn__face_n_blocks=1, edn__face_size=16,
+               train__batch_size=2, train__num_steps=2, train__checkpoint_every=2,
+               train__sample_every=2, train__num_samples=2)
+  config = load_config("edn.py", "paper_local", **small)
+  assert config.data.pose_layout == "body_face_hands" and config.edn.gan_loss == "lsgan"
   metrics = train.train_and_evaluate(config, stage1)
   assert np.isfinite(metrics["g_loss"])
   from jaxvid.data import pipeline
   record = pipeline.data_source(config, "train")[0]
   assert record["keypoints"].shape[1:] == (68, 3)  # the dataset stores the face and hands
-  face = load_config("edn.py", "tiny_face", edn__label="body_face_hands",
-                     edn__stage1_workdir=stage1)
+  face = load_config("edn.py", "paper_face", edn__stage1_workdir=stage1, **small)
   assert np.isfinite(train.train_and_evaluate(face, stage2)["face_adv"])
   import jaxvid
   model = jaxvid.load(stage2, expected="edn")
-  clip = synthetic_dancer.render_clip(5, 0, 4, 32, 32, subject_id=1)
-  out = model.transfer(clip["keypoints"], source_size=(32, 32))  # a body-only source works
-  assert out.shape == (4, 32, 32, 3)
+  clip = synthetic_dancer.render_clip(5, 0, 4, 32, 64, subject_id=1)
+  out = model.transfer(clip["keypoints"], source_size=(32, 64))  # a body-only source works
+  assert out.shape == (4, 32, 64, 3)
 
 
 def test_holistic_hands_go_to_the_nearest_wrist_and_strangers_stay_out():

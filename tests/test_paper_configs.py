@@ -133,3 +133,22 @@ def test_pose_vae_paper_has_the_codes_parameters():
   state = jax.eval_shape(get_trainer(pose_vae.get_config("paper")).init_state, jax.random.key(0))
   ours = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state.params))
   assert ours == CODE_PARAMETERS - _REDUNDANT_LSTM_BIASES  # 57,811,088 = 57,835,664 - 24,576
+
+
+@pytest.mark.parametrize("name, shrink", [
+    ("pose_vae.py", dict(data__height=64, data__width=96, train__batch_size=2)),
+    ("pose_gan.py", dict(data__frames=16, data__height=32, data__width=48, train__batch_size=2))])
+def test_pose_knows_paper_configs_take_a_finite_step_at_reduced_size(name, shrink):
+  """The code's layers (pose-VAE: its frame encoder, joint FC, tiling; the pose GAN's widths)
+  on smaller clips: one training step, every metric finite."""
+  import jax
+  import numpy as np
+  from jaxvid.data import pipeline
+  from jaxvid.trainers import get_trainer
+  from helpers import load_config
+  config = load_config(name, "paper", data__num_clips=4, data__num_test=2, **shrink)
+  trainer = get_trainer(config)
+  state = jax.jit(trainer.init_state)(jax.random.key(0))
+  batch = next(pipeline.make_train_iterator(config, 0, 1))
+  _, metrics = jax.jit(trainer.train_step)(state, batch)
+  assert all(np.isfinite(float(v)) for v in metrics.values())
