@@ -20,6 +20,9 @@ DATA_DEFAULTS = {
     # of each video
     "test_fraction": 0.1,
     "stabilize": False,  # video_folder: VGAN-style homography stabilisation
+    # video_folder: cut each video at its shot cuts (jaxvid/shot_cuts.py), so that no clip
+    # jumps from one shot to the next
+    "split_shots": True,
     "with_poses": False,  # video_folder: extract keypoints + face boxes (MediaPipe)
     # video_folder with poses: frame each video on its person (a window in which their joints
     # span this share of the height, the same for every frame) instead of the centre crop

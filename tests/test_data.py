@@ -743,3 +743,36 @@ def test_data_identity_ignores_how_records_are_read_and_fills_older_configs_defa
   assert same(old) == same(new) == same(other) and "cache_mb" not in same(new)
   other.stripes = 0.0  # other clips
   assert same(other) != same(new)
+
+
+def _shot(n, tint, seed):
+  """A panning textured scene in one colour cast: one shot."""
+  video = _textured_video(n, shift=1, seed=seed).astype(np.float32)
+  return np.clip(video * np.asarray(tint) + 20, 0, 255).astype(np.uint8)
+
+
+def test_a_montage_is_cut_at_its_shots_and_no_clip_straddles_a_cut(tmp_path):
+  from jaxvid import shot_cuts
+  shots = [_shot(20, (1.0, 0.3, 0.2), 1), _shot(20, (0.2, 0.9, 0.3), 2),
+           _shot(20, (0.3, 0.3, 1.0), 3)]
+  videos = tmp_path / "videos"
+  videos.mkdir()
+  _write_video(videos / "montage.mp4", np.concatenate(shots))
+  _write_video(videos / "one_shot.mp4", _shot(40, (0.8, 0.8, 0.8), 4))  # a pan: never cut
+  assert shot_cuts.find_cuts(np.concatenate(shots)) == [20, 40]
+  builder = _build(builders.VideoFolder, tmp_path, manual_dir=videos, frames=8, height=16,
+                   width=16, clip_stride=4, test_fraction=0.0)
+  train = builder.as_data_source(split="train")
+  starts = {}
+  for i in range(len(train)):
+    source = train[i]["source"]
+    source = source.decode() if isinstance(source, bytes) else str(source)
+    starts.setdefault(source.split("/")[-1], []).append(int(train[i]["start_frame"]))
+  assert sorted(starts["montage.mp4"]) == [0, 4, 8, 12, 20, 24, 28, 32, 40, 44, 48, 52]
+  assert all(not s < cut < s + 8 for s in starts["montage.mp4"] for cut in (20, 40))
+  assert sorted(starts["one_shot.mp4"]) == list(range(0, 33, 4))
+  assert "montage.mp4: 3 shots (cuts at frames 20, 40)" in builder.summary()
+  assert "one_shot.mp4" not in builder.summary()
+  off = _build(builders.VideoFolder, tmp_path / "off", manual_dir=videos, frames=8, height=16,
+               width=16, clip_stride=4, test_fraction=0.0, split_shots=False)
+  assert off.report.clips_written == 14 + 9  # every window, across the cuts

@@ -2,7 +2,7 @@
 and the jaxvid modules it pulled in are checked against the layers above it.
 
   base        errors, paths, pixels, progress, video_io, checkpoint, config_defaults, visualize,
-              av_writer
+              av_writer, shot_cuts
   poses       keypoints, rendering, normalisation, extraction
   models      Flax modules
   data        TFDS builders, renderers, the grain pipeline
@@ -10,7 +10,8 @@ and the jaxvid modules it pulled in are checked against the layers above it.
   trainers    one per model
   inference   trained models as objects
   api         jaxvid.load / export
-  evaluators  the suites; train: the loop (peers: neither imports the other)
+  evaluators  the suites; train: the loop and schedule, its epochs (peers: neither imports
+              the other)
   CLIs        main, evaluate, transfer, forecast, generate, extract, convert, dance (and its
               stages)
 Also: no import cycle among all jaxvid modules, lazy imports inside functions included.
@@ -26,26 +27,28 @@ from helpers import REPO
 CLIS = ["jaxvid.main", "jaxvid.evaluate", "jaxvid.transfer", "jaxvid.forecast",
         "jaxvid.generate", "jaxvid.extract", "jaxvid.convert", "jaxvid.dance",
         "jaxvid.dance_stages"]
+LOOP = ["jaxvid.train", "jaxvid.schedule"]  # the training loop and its schedule
 ABOVE = {
     "jaxvid.errors jaxvid.paths jaxvid.pixels jaxvid.progress jaxvid.video_io "
-    "jaxvid.checkpoint jaxvid.config_defaults jaxvid.visualize jaxvid.av_writer": [
+    "jaxvid.checkpoint jaxvid.config_defaults jaxvid.visualize jaxvid.av_writer "
+    "jaxvid.shot_cuts": [
         "jaxvid.poses", "jaxvid.models", "jaxvid.data", "jaxvid.metrics", "jaxvid.trainers",
-        "jaxvid.inference", "jaxvid.train", "jaxvid.api", "jaxvid.evaluators", *CLIS],
+        "jaxvid.inference", *LOOP, "jaxvid.api", "jaxvid.evaluators", *CLIS],
     "jaxvid.poses": ["jaxvid.models", "jaxvid.data", "jaxvid.metrics", "jaxvid.trainers",
-                     "jaxvid.inference", "jaxvid.train", "jaxvid.api", "jaxvid.evaluators",
+                     "jaxvid.inference", *LOOP, "jaxvid.api", "jaxvid.evaluators",
                      *CLIS],
     "jaxvid.models": ["jaxvid.data", "jaxvid.metrics", "jaxvid.trainers", "jaxvid.inference",
-                      "jaxvid.train", "jaxvid.api", "jaxvid.evaluators", *CLIS],
+                      *LOOP, "jaxvid.api", "jaxvid.evaluators", *CLIS],
     "jaxvid.data": ["jaxvid.models", "jaxvid.metrics", "jaxvid.trainers", "jaxvid.inference",
-                    "jaxvid.train", "jaxvid.api", "jaxvid.evaluators", *CLIS],
-    "jaxvid.metrics": ["jaxvid.data", "jaxvid.trainers", "jaxvid.inference", "jaxvid.train",
+                    *LOOP, "jaxvid.api", "jaxvid.evaluators", *CLIS],
+    "jaxvid.metrics": ["jaxvid.data", "jaxvid.trainers", "jaxvid.inference", *LOOP,
                        "jaxvid.api", "jaxvid.evaluators", *CLIS],
-    "jaxvid.trainers": ["jaxvid.inference", "jaxvid.train", "jaxvid.api", "jaxvid.evaluators",
+    "jaxvid.trainers": ["jaxvid.inference", *LOOP, "jaxvid.api", "jaxvid.evaluators",
                         *CLIS],
-    "jaxvid.inference": ["jaxvid.train", "jaxvid.api", "jaxvid.evaluators", *CLIS],
-    "jaxvid.api": ["jaxvid.train", "jaxvid.evaluators", *CLIS],
-    "jaxvid.evaluators": ["jaxvid.train", *CLIS],
-    "jaxvid.train": ["jaxvid.evaluators", *CLIS],
+    "jaxvid.inference": [*LOOP, "jaxvid.api", "jaxvid.evaluators", *CLIS],
+    "jaxvid.api": [*LOOP, "jaxvid.evaluators", *CLIS],
+    "jaxvid.evaluators": [*LOOP, *CLIS],
+    "jaxvid.train jaxvid.schedule": ["jaxvid.evaluators", *CLIS],
 }
 
 

@@ -10,7 +10,7 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from jaxvid import video_io
+from jaxvid import shot_cuts, video_io
 from jaxvid.data.clip_config import ClipConfig, video_feature
 from jaxvid.poses import clip_input, extract, track
 from jaxvid.poses.keypoints import LAYOUTS, NUM_JOINTS
@@ -39,6 +39,7 @@ class BuildReport:
   split: str = ""  # how train and test were separated
   header_mismatches: list = dataclasses.field(default_factory=list)  # headers that lie
   pose_warnings: list = dataclasses.field(default_factory=list)
+  cuts: dict = dataclasses.field(default_factory=dict)  # path -> the frames that start a shot
 
 
 class VideoFolder(tfds.core.GeneratorBasedBuilder):
@@ -143,6 +144,9 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
     return (f"{r.videos_found} videos found, {len(r.videos_skipped)} skipped ({skipped}), "
             f"{r.clips_written} clips written, {r.clips_dropped_unstable} dropped as "
             f"unstabilisable; split {r.split}"
+            + "".join(f"; {os.path.basename(path)}: {len(cuts) + 1} shots (cuts at frames "
+                      f"{', '.join(map(str, sorted(cuts)))})"
+                      for path, cuts in sorted(r.cuts.items()) if cuts)
             + "".join(f"; WARNING {w}" for w in r.pose_warnings + r.header_mismatches))
 
   def video_clips(self, path: str, first: int = 0, last: int | None = None, person=None):
@@ -154,14 +158,20 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
            if person is not None else
            (lambda f: video_io.resize_center_crop_frame(f, c.height, c.width)))
     window = collections.deque(maxlen=c.frames)
+    detector = shot_cuts.CutDetector() if c.split_shots else None
+    origin = first  # clips start every clip_stride frames from here: the part's or shot's start
     for i, frame in enumerate(video_io.iter_frames(path, frame_step=c.frame_step)):
       if last is not None and i >= last:
         break
+      if detector is not None and detector.is_cut(frame):  # on every frame, from the first
+        self.report.cuts.setdefault(path, set()).add(i)
+        window.clear()
+        origin = max(first, i)
       if i < first:
         continue
       window.append(frame if c.stabilize else fit(frame))
       start = i - c.frames + 1
-      if len(window) == c.frames and (start - first) % c.clip_stride == 0:
+      if len(window) == c.frames and (start - origin) % c.clip_stride == 0:
         clip = np.stack(window)
         if c.stabilize:
           clip = video_io.stabilize_clip(clip)
@@ -192,7 +202,8 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
         self._skip(path, str(e))
         continue
       if not count and first == 0 and not c.stabilize:
-        self._skip(path, f"{path}: fewer frames than the {c.frames} of one clip")
+        self._skip(path, f"{path}: fewer frames than the {c.frames} of one clip"
+                   + (" in any one of its shots" if self.report.cuts.get(path) else ""))
 
   def _poses(self, path: str):
     """Keypoints, face boxes and frame size of a whole video in its own pixels, of the person
