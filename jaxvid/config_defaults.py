@@ -23,6 +23,13 @@ DATA_DEFAULTS = {
     # video_folder: cut each video at its shot cuts (jaxvid/shot_cuts.py), so that no clip
     # jumps from one shot to the next
     "split_shots": True,
+    # a class label with every clip: '' (none), 'direction' (synthetic_scenes: the first
+    # sprite's starting direction, 4 classes) or 'folder' (video_folder: the top-level
+    # sub-folder each video is in, UCF-101's layout)
+    "labels": "",
+    # video_folder with labels='folder': UCF-101's trainlist0N.txt (its testlist0N.txt beside
+    # it): the official split instead of test_fraction
+    "split_list": "",
     "with_poses": False,  # video_folder: extract keypoints + face boxes (MediaPipe)
     # video_folder with poses: frame each video on its person (a window in which their joints
     # span this share of the height, the same for every frame) instead of the centre crop
@@ -60,7 +67,8 @@ def data_value(data_config, key: str):
 
 
 # Keys that name files or folders of the machine a model was trained on.
-PATH_KEYS = ("data.data_dir", "data.manual_dir", "edn.vgg19_weights", "edn.stage1_workdir",
+PATH_KEYS = ("data.data_dir", "data.manual_dir", "data.split_list", "classify.init_from",
+             "edn.vgg19_weights", "edn.stage1_workdir",
              "train.init_from")
 
 

@@ -48,8 +48,9 @@ def define_flags():
   flags.DEFINE_bool("fvd", True, "suites pose_gan, vgan_streams: also FVD")
   flags.DEFINE_integer("samples", 10, "suite pose_forecast: futures sampled per window")
   flags.DEFINE_integer("futures", 5, "suite pose_knows: futures shown per clip (k-means)")
-  flags.DEFINE_string("figure", "", "suite pose_forecast: the figure (default "
-                      "WORKDIR/pose_forecast.gif; 'none' skips it)")
+  flags.DEFINE_string("figure", "", "suites pose_forecast (.gif/.mp4, default "
+                      "WORKDIR/pose_forecast.gif) and classify (.png, default "
+                      "WORKDIR/eval/classify_confusion.png): the figure; 'none' skips it")
   flags.DEFINE_integer("num_test", 0, "suites edn, pose_gan, pose_knows: build this many "
                        "held-out synthetic clips (the training clips unchanged)")
   flags.DEFINE_string("transfer", "", "suite edn: also transfer this source (jaxvid.transfer's "
@@ -128,7 +129,7 @@ def _check_outputs(workdirs: list[str]) -> tuple[str, str]:
                                      overwrite=FLAGS.overwrite)
     _check_not_in_a_workdir(output, "--output", workdirs)
   if FLAGS.figure and FLAGS.figure != "none":
-    figure = paths.check_output_file(FLAGS.figure, "--figure", suffixes=(".gif", ".mp4"),
+    figure = paths.check_output_file(FLAGS.figure, "--figure", suffixes=(".gif", ".mp4", ".png"),
                                      overwrite=FLAGS.overwrite)
     _check_not_in_a_workdir(figure, "--figure", workdirs)
   return output, figure

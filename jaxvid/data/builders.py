@@ -56,11 +56,20 @@ class SyntheticScenes(_RenderedClips):
 
   def _info(self):
     c = self.builder_config
-    return self.dataset_info_from_configs(features=tfds.features.FeaturesDict({
-        "video": _video_feature(c.frames, c.height, c.width), "index": np.int64}))
+    features = {"video": _video_feature(c.frames, c.height, c.width), "index": np.int64}
+    if c.labels:
+      if c.labels != "direction":
+        raise ValueError(f"synthetic_scenes labels clips by 'direction', not {c.labels!r}")
+      features["label"] = np.int32
+    return self.dataset_info_from_configs(features=tfds.features.FeaturesDict(features))
 
   def _render(self, index: int) -> dict:
     c = self.builder_config
+    if c.labels:
+      video, label = synthetic_scenes.render_clip(c.seed, index, c.frames, c.height, c.width,
+                                                  c.max_sprites, stripes=c.stripes,
+                                                  with_direction=True)
+      return {"video": video, "label": np.int32(label)}
     return {"video": synthetic_scenes.render_clip(c.seed, index, c.frames, c.height, c.width,
                                                   c.max_sprites, stripes=c.stripes)}
 

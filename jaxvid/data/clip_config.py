@@ -37,6 +37,8 @@ class ClipConfig(tfds.core.BuilderConfig):
   frame_step: int = DATA_DEFAULTS["frame_step"]
   stabilize: bool = DATA_DEFAULTS["stabilize"]
   split_shots: bool = DATA_DEFAULTS["split_shots"]  # clips never straddle a shot cut
+  labels: str = DATA_DEFAULTS["labels"]  # '', 'direction' or 'folder'
+  split_list: str = DATA_DEFAULTS["split_list"]  # UCF-101's trainlist0N.txt
   test_fraction: float = DATA_DEFAULTS["test_fraction"]
   # synthetic_dancer: one scene (background, lighting) per subject, like one target video
   scene_per_subject: bool = DATA_DEFAULTS["scene_per_subject"]
@@ -58,7 +60,7 @@ class ClipConfig(tfds.core.BuilderConfig):
     for k in ("name", "version", "release_notes", "supported_versions", "description", "tags"):
       fields.pop(k, None)
     for later in ("scene_per_subject", "with_poses", "branching", "source_digest",
-                  "split_shots"):  # added later: when off, keep the names
+                  "split_shots", "labels", "split_list"):  # added later: when off, keep the names
       if not fields[later]:                           # the datasets already have
         fields.pop(later)
     for later, default in (("branch_step_frames", 1), ("stripes", DATA_DEFAULTS["stripes"]),

@@ -47,6 +47,7 @@ def make_builder(data_config) -> tfds.core.DatasetBuilder:
       stripes=value("stripes"),
       clip_stride=value("clip_stride"), frame_step=value("frame_step"),
       stabilize=value("stabilize"), split_shots=value("split_shots"),
+      labels=value("labels"), split_list=os.path.expanduser(value("split_list")),
       scene_per_subject=value("scene_per_subject"),
       with_poses=value("with_poses"), branching=value("branching"),
       branch_step_frames=value("branch_step_frames"), person_crop=value("person_crop"),
@@ -90,6 +91,8 @@ def _remove_incomplete(data_dir: str) -> None:
 
 def dataset_features(data_config) -> frozenset[str]:
   """What each clip of the configured dataset holds (before it is built)."""
+  if config_defaults.data_value(data_config, "labels"):
+    return frozenset({"video", "label"})
   if data_config.name == "synthetic_dancer":
     return frozenset({"video", "keypoints", "face_box", "subject"})
   if data_config.name == "video_folder" and config_defaults.data_value(data_config, "with_poses"):
@@ -100,6 +103,11 @@ def dataset_features(data_config) -> frozenset[str]:
 def require_features(data_config, features, model: str) -> None:
   """Clear error unless the dataset holds every feature `model` trains on."""
   missing = sorted(set(features) - dataset_features(data_config))
+  if missing == ["label"]:
+    raise UserError(f"{model} needs labelled clips: config.data.labels='direction' with "
+                    f"synthetic_scenes, or 'folder' with video_folder (one sub-folder per "
+                    f"class); got config.data.name={data_config.name!r}, labels="
+                    f"{config_defaults.data_value(data_config, 'labels')!r}")
   if missing:
     raise UserError(f"{model} needs a dataset with {', '.join(missing)}: synthetic_dancer, or "
                     f"video_folder with config.data.with_poses=True; got "

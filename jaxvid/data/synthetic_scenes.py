@@ -49,18 +49,30 @@ def _bounce(start: np.ndarray, velocity: np.ndarray, frames: int, low: np.ndarra
   return low + np.where(folded > span, 2 * span - folded, folded)
 
 
+DIRECTIONS = ("right", "down", "left", "up")  # the classes of `direction_class`
+
+
+def direction_class(angle: float) -> int:
+  """A sprite's starting direction (radians; 0 = right, pi/2 = down in image rows) -> the
+  index into DIRECTIONS of the quarter it points into."""
+  return int(np.floor((angle + np.pi / 4) / (np.pi / 2))) % 4
+
+
 def render_clip(seed: int, index: int, frames: int, height: int, width: int,
-                max_sprites: int = 3, with_mask: bool = False, stripes: float = 0.08):
+                max_sprites: int = 3, with_mask: bool = False, stripes: float = 0.08,
+                with_direction: bool = False):
   """Clip `index` of the dataset made from `seed`: uint8 array (frames, height, width, 3).
   With `with_mask`, also the true sprite coverage (frames, height, width) in [0, 1] (the union
   of the sprites' anti-aliased footprints): the mask VGAN's foreground stream should find.
-  `stripes`: the background stripes' amplitude (`background`)."""
+  `stripes`: the background stripes' amplitude (`background`). With `with_direction`, also
+  the first sprite's starting direction (`direction_class`): a label no single frame tells."""
   rng = np.random.default_rng([seed, index])
   scene = background(rng, height, width, stripes)
   video = np.broadcast_to(scene, (frames, height, width, 3)).copy()
   sprites = np.zeros((frames, height, width, 1))
   yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
   size = min(height, width)
+  first_angle = None
   for _ in range(rng.integers(1, max_sprites + 1)):
     radius = rng.uniform(0.09, 0.18) * size
     low = np.array([radius, radius])
@@ -68,6 +80,7 @@ def render_clip(seed: int, index: int, frames: int, height: int, width: int,
     start = rng.uniform(low, high)
     speed = rng.uniform(0.03, 0.07) * size
     angle = rng.uniform(0, 2 * np.pi)
+    first_angle = angle if first_angle is None else first_angle
     path = _bounce(start, speed * np.array([np.sin(angle), np.cos(angle)]), frames, low, high)
     dy = yy[None] - path[:, 0, None, None]
     dx = xx[None] - path[:, 1, None, None]
@@ -85,7 +98,10 @@ def render_clip(seed: int, index: int, frames: int, height: int, width: int,
     video = video * (1 - coverage) + coverage * np.clip(colour * shading, 0, 1)
     sprites = np.maximum(sprites, coverage)
   video = np.round(video * 255).astype(np.uint8)
-  return (video, sprites[..., 0].astype(np.float32)) if with_mask else video
+  out = (video, sprites[..., 0].astype(np.float32)) if with_mask else (video,)
+  if with_direction:
+    out += (direction_class(first_angle),)
+  return out if len(out) > 1 else video
 
 
 def to_model_range(clips_uint8: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from jaxvid import shot_cuts, video_io
+from jaxvid.data import labels as labels_lib
 from jaxvid.data.clip_config import ClipConfig, video_feature
 from jaxvid.poses import clip_input, extract, track
 from jaxvid.poses.keypoints import LAYOUTS, NUM_JOINTS
@@ -40,6 +41,7 @@ class BuildReport:
   header_mismatches: list = dataclasses.field(default_factory=list)  # headers that lie
   pose_warnings: list = dataclasses.field(default_factory=list)
   cuts: dict = dataclasses.field(default_factory=dict)  # path -> the frames that start a shot
+  classes: list = dataclasses.field(default_factory=list)  # labels='folder': class names
 
 
 class VideoFolder(tfds.core.GeneratorBasedBuilder):
@@ -63,11 +65,16 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
     super().__init__(**kwargs)
     self.report = BuildReport()
     self._pose_cache = {}
+    self._label_of = {}
 
   def _info(self):
     c = self.builder_config
     features = {"video": video_feature(c.frames, c.height, c.width),
                 "source": tfds.features.Text(), "start_frame": np.int64}
+    if c.labels:
+      if c.labels != "folder":
+        raise ValueError(f"video_folder labels clips by 'folder', not {c.labels!r}")
+      features["label"] = np.int32
     if c.with_poses:  # the same fields as synthetic_dancer, so the pose models train on it
       features.update({
           "keypoints": tfds.features.Tensor(shape=(c.frames, LAYOUTS[c.pose_layout], 3),
@@ -108,6 +115,16 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
     self.report = BuildReport(videos_found=len(videos))
     if not videos:
       raise FileNotFoundError(f"no videos ({', '.join(video_io.VIDEO_EXTENSIONS)}) in {folder}")
+    if c.labels:
+      self.report.classes, self._label_of = labels_lib.folder_classes(folder, videos)
+    if c.split_list:
+      if not c.labels:
+        raise ValueError("config.data.split_list needs config.data.labels='folder'")
+      train, test = labels_lib.official_split(c.split_list, folder, videos)
+      self.report.split = (f"{os.path.basename(c.split_list)}: {len(train)} train, "
+                           f"{len(test)} test videos")
+      return {"train": self._generate_examples([(p, 0, None) for p in train]),
+              "test": self._generate_examples([(p, 0, None) for p in test])}
     in_test = lambda p: int(hashlib.sha1(p.encode()).hexdigest(), 16) % 1000 < 1000 * c.test_fraction
     test = [p for p in videos if in_test(p)]
     train = [p for p in videos if not in_test(p)]
@@ -144,6 +161,8 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
     return (f"{r.videos_found} videos found, {len(r.videos_skipped)} skipped ({skipped}), "
             f"{r.clips_written} clips written, {r.clips_dropped_unstable} dropped as "
             f"unstabilisable; split {r.split}"
+            + (f"; {len(r.classes)} classes ({', '.join(r.classes[:5])}"
+               f"{', ...' if len(r.classes) > 5 else ''})" if r.classes else "")
             + "".join(f"; {os.path.basename(path)}: {len(cuts) + 1} shots (cuts at frames "
                       f"{', '.join(map(str, sorted(cuts)))})"
                       for path, cuts in sorted(r.cuts.items()) if cuts)
@@ -193,6 +212,8 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
           count += 1
           self.report.clips_written += 1
           example = {"video": clip, "source": path, "start_frame": start}
+          if c.labels:
+            example["label"] = np.int32(self._label_of[path])
           if poses is not None:
             end = start + c.frames
             example.update(keypoints=poses[0][start:end], face_box=poses[1][start:end],

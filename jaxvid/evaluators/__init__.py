@@ -12,8 +12,8 @@ import dataclasses
 from types import ModuleType
 
 from jaxvid.errors import UserError
-from jaxvid.evaluators import (common, edn, pose_forecast, pose_gan, pose_knows, vgan_streams,
-                               video)
+from jaxvid.evaluators import (classify, common, edn, pose_forecast, pose_gan, pose_knows,
+                               vgan_streams, video)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,9 +46,14 @@ SUITES = {s.name: s for s in (
           "EDN's table: whole/body/face SSIM and LPIPS, temporal L1 vs plate, random frame and "
           "retrieval; several workdirs side by side; --transfer measures pose following",
           several=True),
+    Suite("classify", classify, ("vgan_classify",),
+          "VGAN's D as a video classifier (the paper's action recognition): top-1 and per-class "
+          "accuracy with intervals, several workdirs side by side, confusion matrices",
+          several=True),
 )}
 # What `--suite` defaults to for each kind of model.
-DEFAULT = {"vgan": "video", "pose_gan": "pose_gan", "pose_vae": "pose_forecast", "edn": "edn"}
+DEFAULT = {"vgan": "video", "pose_gan": "pose_gan", "pose_vae": "pose_forecast", "edn": "edn",
+           "vgan_classify": "classify"}
 
 
 def get(name: str) -> Suite:

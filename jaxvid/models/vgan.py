@@ -241,18 +241,43 @@ class Discriminator(nn.Module):
       return conv
     return lambda x: nn.SpectralNorm(conv, name=f"sn_{name}")(x, update_stats=train)
 
-  @nn.compact
-  def __call__(self, video, train: bool = True):
+  def trunk(self, video, train: bool):
+    """The convolutions before the logit: (B, T, H, W, C) -> the last feature map (the
+    representation VideoClassifier fine-tunes). Called inside a compact __call__."""
     if video.ndim != 5:
       raise ValueError(f"discriminator expects (B, T, H, W, C) video, got shape {video.shape}")
-    t0, h0, w0 = stream_base_shape(*video.shape[1:4], len(self.channels))
     x = video
     for i, c in enumerate(self.channels):
       x = self._conv(train, c, (4, 4, 4), (2, 2, 2), 1, name=f"conv{i}")(x)
       if i > 0 and not self.spectral_norm:
         x = batch_norm(train, 1e-3, name=f"bn{i}", dtype=self.dtype)(x)
       x = nn.leaky_relu(x, 0.2)
+    return x
+
+  @nn.compact
+  def __call__(self, video, train: bool = True):
+    t0, h0, w0 = stream_base_shape(*video.shape[1:4], len(self.channels))
+    x = self.trunk(video, train)
     if self.minibatch_std:
       x = minibatch_stddev(x)
     logit = self._conv(train, 1, (t0, h0, w0), name="logit")(x)
     return logit.reshape(video.shape[0]).astype(jnp.float32)
+
+
+class VideoClassifier(Discriminator):
+  """VGAN's discriminator as a video classifier, as the authors' `main_ucf.lua` makes it: the
+  trunk (the same parameter names as Discriminator's, so a VGAN checkpoint's D loads into it),
+  its last two modules replaced by volumetric dropout and a convolution over the whole last
+  map to `num_classes` logits. `dropout_rate` drops whole feature channels (VolumetricDropout)."""
+  num_classes: int = 101
+  dropout_rate: float = 0.5
+
+  @nn.compact
+  def __call__(self, video, train: bool = True, train_trunk: bool | None = None):
+    """`train` switches the dropout (and the trunk's BatchNorm, unless `train_trunk` says
+    otherwise: False keeps a frozen trunk's statistics while the head trains)."""
+    t0, h0, w0 = stream_base_shape(*video.shape[1:4], len(self.channels))
+    x = self.trunk(video, train if train_trunk is None else train_trunk)
+    x = nn.Dropout(self.dropout_rate, broadcast_dims=(1, 2, 3), deterministic=not train)(x)
+    logits = self._conv(train, self.num_classes, (t0, h0, w0), name="head")(x)
+    return logits.reshape(video.shape[0], self.num_classes).astype(jnp.float32)

@@ -16,5 +16,8 @@ def get_trainer(config):
   if model == "edn":
     from jaxvid.trainers.edn import EDNTrainer
     return EDNTrainer(config)
+  if model == "vgan_classify":
+    from jaxvid.trainers.vgan_classify import VGANClassifyTrainer
+    return VGANClassifyTrainer(config)
   raise UserError(f"config.model={model!r} has no trainer; available: 'vgan', 'pose_vae', "
-                  f"'pose_gan', 'edn'")
+                  f"'pose_gan', 'edn', 'vgan_classify'")
