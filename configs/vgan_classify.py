@@ -37,6 +37,9 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   c.num_classes = 4
   c.d_channels = (32, 64, 128)  # must equal the VGAN run's vgan.d_channels
   c.dropout = 0.5  # VolumetricDropout before the head, as the code
+  # The VGAN demo's D is spectrally normalised (no BatchNorm): the same trunk here. The paper's
+  # D (configs/vgan.py:paper) has BatchNorm: False.
+  c.spectral_norm = True
 
   config.optim = config_defaults.adam(2e-4)  # beta1 0.5, as main_ucf.lua
   config.train = config_defaults.train(batch_size=32, num_steps=600, log_every=50,
@@ -50,6 +53,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     config.data.test_fraction = 0.0  # give UCF-101's split: data.split_list=trainlist01.txt
     c.num_classes = 101
     c.d_channels = (64, 128, 256, 512)
+    c.spectral_norm = False
     config.train.batch_size = 256
     config.train.num_steps = 1000  # max_iter (the code stops at the end of that epoch)
     config.train.checkpoint_every = 100  # saveIter
@@ -59,6 +63,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     config.data.num_clips, config.data.num_test = 16, 8
     c.init = "random"
     c.d_channels = (8, 16)
+    c.spectral_norm = False  # configs/vgan.py:tiny's D
     config.train = config_defaults.tiny_train(batch_size=4, num_steps=4)
   elif variant:
     raise ValueError(f"unknown variant {variant!r} of configs/vgan_classify.py; use '', 'paper' "

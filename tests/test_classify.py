@@ -104,6 +104,11 @@ def test_the_trunk_starts_from_the_vgan_checkpoints_d_and_the_head_is_new(vgan_r
                       classify__d_channels=(8, 32))
   with pytest.raises(UserError, match="its D has channels \\[8, 16\\]"):
     get_trainer(wrong).warm_start(get_trainer(wrong).init_state(jax.random.key(0)), jaxvid.load)
+  normed = load_config("vgan_classify.py", classify__init="vgan", classify__init_from=vgan_run,
+                       classify__spectral_norm=True)
+  with pytest.raises(UserError, match="spectral_norm=False; set config.classify.spectral_norm"):
+    get_trainer(normed).warm_start(get_trainer(normed).init_state(jax.random.key(0)),
+                                   jaxvid.load)
 
 
 def test_another_models_checkpoint_is_refused(tmp_path):
@@ -142,7 +147,7 @@ MAIN_UCF = {"train.batch_size": 256, "optim.learning_rate": 2e-4, "optim.b1": 0.
             "data.frames": 32, "data.height": 64, "data.width": 64, "train.num_steps": 1000,
             "classify.d_channels": (64, 128, 256, 512), "classify.dropout": 0.5,
             "classify.num_classes": 101, "classify.init": "vgan", "classify.train": "all",
-            "data.labels": "folder"}
+            "data.labels": "folder", "classify.spectral_norm": False}
 
 
 def test_paper_is_main_ucf_and_takes_a_finite_step_on_a_ucf_folder(tmp_path):

@@ -67,7 +67,8 @@ class VGANClassifyTrainer(Trainer):
       raise UserError(f"invalid classifier config: {e}") from e
     self.model = vgan_models.VideoClassifier(
         channels=tuple(c.d_channels), num_classes=int(c.num_classes),
-        dropout_rate=float(c.dropout), dtype=compute_dtype(config))
+        dropout_rate=float(c.dropout), spectral_norm=bool(c.get("spectral_norm", False)),
+        dtype=compute_dtype(config))
     tx = adam(config.optim, num_steps=int(config.train.num_steps))
     if c.train == "head":  # the trunk frozen: only the head's parameters move
       tx = optax.multi_transform({"train": tx, "freeze": optax.set_to_zero()},
@@ -79,6 +80,7 @@ class VGANClassifyTrainer(Trainer):
     c, d = self.config.classify, self.config.data
     return {"model": self.name,
             "architecture": {"d_channels": list(c.d_channels), "num_classes": int(c.num_classes),
+                             "spectral_norm": bool(c.get("spectral_norm", False)),
                              "clip": [int(d.frames), int(d.height), int(d.width)]}}
 
   def init_state(self, key) -> ClassifierState:
@@ -109,13 +111,15 @@ class VGANClassifyTrainer(Trainer):
       raise UserError(f"{c.init_from}: its D has channels {theirs[0]} on clips {theirs[1]}; "
                       f"this classifier {ours[0]} on {ours[1]} (set classify.d_channels and "
                       f"the data's frames, height and width to the VGAN run's)")
-    if v.get("spectral_norm", False) or v.get("minibatch_std", False):
-      raise UserError(f"{c.init_from}: a D with spectral_norm or minibatch_std is not the "
-                      f"paper's D; the classifier loads plain VGAN discriminators")
-    d_params = dict(source.state.d_params)
-    d_params.pop("logit")
-    params = dict(state.params) | d_params
-    batch_stats = dict(state.batch_stats) | dict(source.state.d_batch_stats)
+    if bool(v.get("spectral_norm", False)) != bool(c.get("spectral_norm", False)):
+      raise UserError(f"{c.init_from}: its D has vgan.spectral_norm={v.get('spectral_norm', False)}"
+                      f"; set config.classify.spectral_norm to match")
+    # every trunk entry of D (its logit layer, and that layer's power-iteration vector, have no
+    # place here: the head is new)
+    params = dict(state.params) | {k: v for k, v in source.state.d_params.items()
+                                   if k in state.params and k != "head"}
+    batch_stats = dict(state.batch_stats) | {k: v for k, v in source.state.d_batch_stats.items()
+                                             if k in state.batch_stats and k != "sn_head"}
     return state.replace(params=params, batch_stats=batch_stats,
                          opt_state=self.tx.init(params))
 
