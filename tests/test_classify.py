@@ -165,3 +165,18 @@ def test_paper_is_main_ucf_and_takes_a_finite_step_on_a_ucf_folder(tmp_path):
   batch = next(pipeline.make_train_iterator(small, 0, 1))
   _, metrics = jax.jit(trainer.train_step)(state, batch)
   assert all(np.isfinite(float(v)) for v in metrics.values())
+
+
+def test_a_spectrally_normalised_trunk_trains_its_head_alone(tmp_path):
+  """The VGAN demo's D has spectral norm: with the trunk frozen the head's own power-iteration
+  vector still steps, and the trunk's stays as it was."""
+  config = load_config("vgan_classify.py", classify__spectral_norm=True, classify__train="head")
+  trainer = get_trainer(config)
+  state = trainer.init_state(jax.random.key(0))
+  batch = next(pipeline.make_train_iterator(config, 0, 1))
+  new, metrics = jax.jit(trainer.train_step)(state, batch)
+  assert np.isfinite(float(metrics["loss"]))
+  np.testing.assert_array_equal(np.asarray(jax.tree.leaves(new.batch_stats["sn_conv0"])[0]),
+                                np.asarray(jax.tree.leaves(state.batch_stats["sn_conv0"])[0]))
+  np.testing.assert_array_equal(np.asarray(new.params["conv1"]["kernel"]),
+                                np.asarray(state.params["conv1"]["kernel"]))

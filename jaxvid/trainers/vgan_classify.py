@@ -128,11 +128,11 @@ class VGANClassifyTrainer(Trainer):
     variables = {"params": params, "batch_stats": batch_stats}
     if not train:
       return self.model.apply(variables, video, train=False), batch_stats
-    if self.config.classify.train == "head":  # dropout on, the frozen trunk's BN as it was
-      return self.model.apply(variables, video, train=True, train_trunk=False,
-                              rngs={"dropout": key}), batch_stats
-    logits, updates = self.model.apply(variables, video, train=True, rngs={"dropout": key},
-                                       mutable=["batch_stats"])
+    # 'head': dropout on, the frozen trunk's BatchNorm as it was (a spectrally normalised
+    # head still steps its own power-iteration vector)
+    logits, updates = self.model.apply(
+        variables, video, train=True, rngs={"dropout": key}, mutable=["batch_stats"],
+        train_trunk=False if self.config.classify.train == "head" else None)
     return logits, updates["batch_stats"]
 
   def train_step(self, state: ClassifierState, batch: dict):
