@@ -48,7 +48,7 @@ def resolve(config, frames: int | None = None, log=print) -> ml_collections.Conf
     raise UserError("the training split has no frames: nothing to count the epochs in")
   epochs, batch = int(config.train.num_epochs), int(config.train.batch_size)
   per_epoch = math.ceil(frames / batch)
-  resolved = ml_collections.ConfigDict(config.to_dict())
+  resolved = config.copy_and_resolve_references()  # as evaluators/common.held_out_config
   resolved.train.num_steps = epochs * per_epoch
   decay_epochs = int(config.optim.get("decay_epochs", 0))
   if decay_epochs > epochs:
