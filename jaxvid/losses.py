@@ -242,3 +242,11 @@ def perceptual_loss(features_generated, features_target,
   return sum(w * jnp.mean(jnp.abs(g.astype(jnp.float32)
                                   - jax.lax.stop_gradient(t.astype(jnp.float32))))
              for w, g, t in zip(weights, features_generated, features_target))
+
+
+def classification_cross_entropy(logits, labels):
+  """VGAN's action recognition (main_ucf.lua, Torch's CrossEntropyCriterion):
+  L = (1/B) Σ_i [−log softmax(logits_i)[y_i]] = (1/B) Σ_i [logsumexp(logits_i) − logits_i[y_i]]."""
+  logits = jnp.asarray(logits, jnp.float32)
+  picked = jnp.take_along_axis(logits, jnp.asarray(labels)[:, None], axis=-1)[:, 0]
+  return jnp.mean(jax.nn.logsumexp(logits, axis=-1) - picked)

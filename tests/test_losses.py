@@ -245,3 +245,11 @@ def test_r1_penalty_is_half_gamma_times_the_mean_squared_gradient_norm():
   x = jnp.ones((4, 3))
   g = jax.grad(lambda v: jnp.sum(v @ w))(x)
   chex.assert_trees_all_close(losses.r1_penalty(g, gamma=2.0), float(np.sum(w ** 2)), atol=1e-5)
+
+
+def test_classification_cross_entropy_matches_numpy():
+  logits = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+  labels = np.array([0, 1])
+  by_hand = np.mean([-np.log(np.exp(l[y]) / np.exp(l).sum()) for l, y in zip(logits, labels)])
+  chex.assert_trees_all_close(losses.classification_cross_entropy(logits, labels), by_hand,
+                              rtol=1e-6)

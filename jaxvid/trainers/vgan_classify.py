@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxvid import losses
 from jaxvid.errors import UserError
 from jaxvid.models import vgan as vgan_models
 from jaxvid.trainers.base import Trainer, compute_dtype
@@ -35,11 +36,6 @@ class ClassifierState:
   params: PyTree
   batch_stats: PyTree
   opt_state: PyTree
-
-
-def softmax_cross_entropy(logits, labels):
-  """Mean over the batch of -log softmax(logits)[label] (Torch's CrossEntropyCriterion)."""
-  return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
 class VGANClassifyTrainer(Trainer):
@@ -141,7 +137,7 @@ class VGANClassifyTrainer(Trainer):
 
     def loss_fn(params):
       logits, stats = self._logits(params, state.batch_stats, batch["video"], True, key)
-      return softmax_cross_entropy(logits, labels), (logits, stats)
+      return losses.classification_cross_entropy(logits, labels), (logits, stats)
 
     (loss, (logits, stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
