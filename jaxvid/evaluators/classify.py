@@ -99,7 +99,8 @@ def write_confusion_figure(matrices: dict, names: list[str], path: str) -> None:
   for ax, (title, counts) in zip(axes[0], matrices.items()):
     shares = counts / np.maximum(counts.sum(1, keepdims=True), 1)
     ax.imshow(shares, vmin=0, vmax=1, cmap="viridis")
-    ax.set_title(title.split(":")[0], fontsize=9)
+    how, _, workdir = title.partition(": ")  # two runs of one kind told apart by their folder
+    ax.set_title(f"{how}\n{os.path.basename(workdir.rstrip('/'))}", fontsize=9)
     ticks = range(len(names)) if len(names) <= 20 else []
     ax.set_xticks(list(ticks), [names[k] for k in ticks], rotation=90, fontsize=7)
     ax.set_yticks(list(ticks), [names[k] for k in ticks], fontsize=7)
